@@ -1,0 +1,5 @@
+"""Allow ``python -m aaae_cli``."""
+
+from aaae_cli.cli import main
+
+main()

@@ -1,0 +1,161 @@
+"""The ``aaae`` command line: thin typer wrappers over the Python API.
+
+Light commands run on onnxruntime and never import torch; ``train`` (and ``export``) import
+:mod:`aaae_train` lazily, inside the command, so ``aaae --help`` stays fast and torch-free.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated
+
+import typer
+from aaae_train.options import TrainOptions
+from rich.console import Console
+
+from aaae_cli import __version__
+from aaae_cli.errors import UserError
+
+_DEFAULT = {f.name: f.default for f in fields(TrainOptions)}  # one source of truth for defaults
+
+app = typer.Typer(
+    name="aaae",
+    help="Adversarially Approximated Autoencoders: sample, reconstruct, interpolate and edit images, "
+    "and train your own models.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aaae {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Adversarially Approximated Autoencoders (Xu, Keshmiri & Wang, arXiv 1902.05581)."""
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  aaae train ~/photos --out runs/photos                    # a folder of images, 64x64 RGB\n\n"
+    "  aaae train data/celeba --out runs/faces --epochs 50      # images/ + list_attr_celeba.txt\n\n"
+    "  aaae train train-images-idx3-ubyte.gz --out runs/digits  # MNIST idx (32x32 grayscale)\n\n"
+    "  torchrun --nproc_per_node 4 -m aaae_cli train data/celeba --out runs/faces  # 4 GPUs\n\n"
+    "Run the same command again to resume an interrupted run.",
+)
+def train(
+    data: Annotated[
+        list[Path],
+        typer.Argument(help="Image folder(s), a CelebA folder (with list_attr_celeba.txt) or MNIST idx file(s)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (options, metrics, grids, checkpoints).")],
+    dataset: Annotated[str, typer.Option(help="auto, folder, celeba or mnist.")] = _DEFAULT["dataset"],
+    labels: Annotated[Path | None, typer.Option(help="CelebA attribute file, if not inside the data folder.")] = None,
+    resolution: Annotated[
+        int | None, typer.Option(help="32, 64 or 128 [default: 32 for MNIST, else 64].", show_default=False)
+    ] = None,
+    channels: Annotated[
+        int | None, typer.Option(help="1 or 3 [default: 1 for MNIST, else 3].", show_default=False)
+    ] = None,
+    crop: Annotated[
+        float | None,
+        typer.Option(
+            help="Centre crop, as a fraction of the shorter side [default: 140/178 for CelebA, else 1].",
+            show_default=False,
+        ),
+    ] = None,
+    width: Annotated[float, typer.Option(help="Channel multiplier; 1.0 = the paper's networks.")] = _DEFAULT["width"],
+    epochs: Annotated[int, typer.Option(help="Autoencoder epochs (early stopping may end sooner).")] = _DEFAULT[
+        "epochs"
+    ],
+    batch_size: Annotated[int, typer.Option(help="Images per step (per process under torchrun).")] = _DEFAULT[
+        "batch_size"
+    ],
+    schedule: Annotated[
+        str, typer.Option(help="staged: autoencoder, then approximator (default); joint: Algorithm 1 as written.")
+    ] = _DEFAULT["schedule"],
+    approx_steps: Annotated[int, typer.Option(help="Approximator steps after the autoencoder (staged).")] = _DEFAULT[
+        "approx_steps"
+    ],
+    lr: Annotated[
+        float, typer.Option(help="Adam learning rate of the autoencoder and patch discriminator.")
+    ] = _DEFAULT["lr"],
+    approx_lr: Annotated[
+        float, typer.Option(help="Adam learning rate of the approximator and latent critic.")
+    ] = _DEFAULT["approx_lr"],
+    lambda_adv: Annotated[float, typer.Option(help="Weight of the patch-discriminator loss (lambda1).")] = _DEFAULT[
+        "lambda_adv"
+    ],
+    approx_k: Annotated[int, typer.Option(help="Approximator rounds per iteration (joint schedule).")] = _DEFAULT[
+        "approx_k"
+    ],
+    critic_steps: Annotated[int, typer.Option(help="Latent-critic updates per approximator update.")] = _DEFAULT[
+        "critic_steps"
+    ],
+    standardize_codes: Annotated[
+        bool, typer.Option(help="Let the approximator work on standardised codes.")
+    ] = _DEFAULT["standardize_codes"],
+    ema_decay: Annotated[float, typer.Option(help="EMA of the weights used for export; 0 disables.")] = _DEFAULT[
+        "ema_decay"
+    ],
+    hflip: Annotated[bool, typer.Option(help="Random horizontal flips.")] = _DEFAULT["hflip"],
+    val_fraction: Annotated[float, typer.Option(help="Share of images held out for validation.")] = _DEFAULT[
+        "val_fraction"
+    ],
+    patience: Annotated[
+        int, typer.Option(help="Validations without improvement before stopping; 0: never.")
+    ] = _DEFAULT["patience"],
+    snapshot_every: Annotated[int, typer.Option(help="Steps between validation, grids and checkpoints.")] = _DEFAULT[
+        "snapshot_every"
+    ],
+    max_steps: Annotated[int | None, typer.Option(help="Stop the autoencoder phase after this many steps.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (weights, data order, noise).")] = _DEFAULT["seed"],
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = _DEFAULT["device"],
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the convolutional networks.")] = False,
+    workers: Annotated[int, typer.Option(help="Processes decoding images into the cache.")] = _DEFAULT["workers"],
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Decoded-dataset cache [default: ~/.cache/aaae/datasets].", show_default=False)
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train an AAAE model on your images; resumable, multi-GPU with torchrun."""
+    options = dict(locals())
+    code = _torch_api().train_from_cli(options, err)
+    if code:
+        raise typer.Exit(code)
+
+
+def _torch_api() -> ModuleType:
+    """:mod:`aaae_train.api`, imported only by the commands that need torch."""
+    try:
+        from aaae_train import api
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("torch", "onnx", "onnxscript"):
+            raise UserError(
+                f"this command needs PyTorch and ONNX: pip install 'aaae[train]' ({exc.name} is missing)"
+            ) from None
+        raise
+    return api
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)

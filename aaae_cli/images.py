@@ -1,0 +1,186 @@
+"""Reading user images exactly as the models were trained on them, and writing grids and GIFs.
+
+One function, :func:`load_image`, turns any image file (any size or mode, EXIF-rotated, 16-bit,
+palette, with alpha) into the square uint8 array a model expects. Training and the CLI both call
+it, so a photo given to ``aaae edit`` is prepared the same way as the training data was.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from aaae_cli.atomic import atomic_open
+from aaae_cli.errors import UserError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# Refuse images above this many pixels (decompression bombs); 178 MP is PIL's own error level.
+MAX_PIXELS = 100_000_000
+
+
+class ImageReadError(UserError):
+    """An image file that cannot be read (not an image, truncated, too large)."""
+
+
+def load_image(
+    path: str | os.PathLike[str] | bytes,
+    resolution: int,
+    channels: int,
+    crop: float = 1.0,
+) -> np.ndarray:
+    """Read an image and prepare it for a model.
+
+    Args:
+        path: a file path, or the encoded file's bytes.
+        resolution: the side of the square output, in pixels.
+        channels: 1 (grayscale) or 3 (RGB).
+        crop: the side of the centred square crop as a fraction of the image's shorter side
+            (1.0 = the largest centred square; CelebA's usual 140/178 crop is 0.7865).
+
+    Returns:
+        ``uint8`` array of shape ``(resolution, resolution, channels)``.
+
+    Raises:
+        ImageReadError: the file is missing, not an image, truncated or too large.
+    """
+    name = "<bytes>" if isinstance(path, bytes) else str(path)
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise ImageReadError(
+                        f"{name}: image is {img.width}x{img.height}, over the {MAX_PIXELS // 1_000_000} "
+                        "megapixel limit (decompression bomb?)"
+                    )
+                _request_reduced_decode(img, resolution, crop)
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                img = _to_mode(img, channels)
+    except ImageReadError:
+        raise
+    except FileNotFoundError:
+        raise ImageReadError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{name}: is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{name}: not an image file PIL can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageReadError(f"{name}: image too large (decompression bomb?)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{name}: cannot decode image ({exc})") from None
+    return prepare_pil(img, resolution, channels, crop)
+
+
+def prepare_pil(img: Image.Image, resolution: int, channels: int, crop: float = 1.0) -> np.ndarray:
+    """Centre-crop and resize an already decoded PIL image (the second half of :func:`load_image`)."""
+    return _crop_and_resize(_to_mode(img, channels), resolution, crop, channels)
+
+
+def _request_reduced_decode(img: Image.Image, resolution: int, crop: float) -> None:
+    """Let JPEG decode at 1/2, 1/4 or 1/8 scale when the output is much smaller (much faster)."""
+    if img.format != "JPEG":
+        return
+    short = min(img.size)
+    needed = math.ceil(resolution / max(crop, 1e-6)) * 2  # keep 2x headroom for a clean downscale
+    if short > needed:
+        scale = short / needed
+        img.draft(img.mode, (math.ceil(img.width / scale), math.ceil(img.height / scale)))
+
+
+def _to_mode(img: Image.Image, channels: int) -> Image.Image:
+    """Convert any PIL mode to 'L' or 'RGB'; transparent pixels are composited on white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        if img.mode == "F":
+            top = max(1.0, float(values.max(initial=1.0)))
+        img = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("L" if channels == 1 else "RGB")
+
+
+def _crop_and_resize(img: Image.Image, resolution: int, crop: float, channels: int) -> np.ndarray:
+    width, height = img.size
+    side = max(1, round(min(width, height) * crop))
+    left = (width - side) // 2
+    top = (height - side) // 2
+    img = img.crop((left, top, left + side, top + side))
+    if side != resolution:
+        img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
+    array = np.asarray(img, dtype=np.uint8)
+    if channels == 1:
+        array = array[:, :, None]
+    return array
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """All image files below ``folder`` (recursive), sorted, by suffix (case-insensitive)."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Model output in [-1, 1], NCHW float, to NHWC uint8."""
+    array = np.clip((np.asarray(images, dtype=np.float32) + 1.0) * 127.5 + 0.5, 0, 255)
+    return array.astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """NHWC uint8 to NCHW float32 in [-1, 1]."""
+    return (np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0).astype(np.float32)
+
+
+def make_grid(images: np.ndarray, cols: int | None = None, padding: int = 2, fill: int = 255) -> np.ndarray:
+    """Tile NHWC uint8 images into one HWC image, row by row, ``cols`` per row (default: square)."""
+    count, height, width, channels = images.shape
+    if count == 0:
+        raise ValueError("no images to tile")
+    cols = max(1, min(cols or math.ceil(math.sqrt(count)), count))
+    rows = math.ceil(count / cols)
+    grid = np.full(
+        (rows * height + (rows + 1) * padding, cols * width + (cols + 1) * padding, channels),
+        fill,
+        dtype=np.uint8,
+    )
+    for index, image in enumerate(images):
+        row, col = divmod(index, cols)
+        y = padding + row * (height + padding)
+        x = padding + col * (width + padding)
+        grid[y : y + height, x : x + width] = image
+    return grid
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    """HWC uint8 (1 or 3 channels) to a PIL image."""
+    return Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image, "L" if image.shape[2] == 1 else "RGB")
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> None:
+    """Save an HWC uint8 image as PNG atomically."""
+    with atomic_open(path, "wb") as handle:
+        to_pil(image).save(handle, format="PNG")
+
+
+def save_gif(
+    frames: list[np.ndarray], path: str | os.PathLike[str], duration_ms: int = 120, bounce: bool = True
+) -> None:
+    """Save HWC uint8 frames as a looping GIF atomically (``bounce`` plays it forth and back)."""
+    sequence = list(frames) + (list(frames[-2:0:-1]) if bounce else [])
+    pil_frames = [to_pil(frame) for frame in sequence]
+    with atomic_open(path, "wb") as handle:
+        pil_frames[0].save(
+            handle, format="GIF", save_all=True, append_images=pil_frames[1:], duration=duration_ms, loop=0
+        )

@@ -1,0 +1,48 @@
+"""Network shapes at every resolution, the paper's channel widths, and the approximator's code scaling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aaae_train.networks import ArchConfig, build_networks
+
+
+@pytest.mark.parametrize("resolution", [32, 64, 128])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shapes(resolution: int, channels: int) -> None:
+    cfg = ArchConfig(resolution=resolution, channels=channels, width=0.125, z_dim=16, c_dim=24)
+    nets = build_networks(cfg)
+    x = torch.rand(3, channels, resolution, resolution) * 2 - 1
+    codes = nets.encoder(x)
+    assert codes.shape == (3, 24)
+    recon = nets.decoder(codes)
+    assert recon.shape == x.shape and recon.abs().max() <= 1
+    assert nets.discriminator(x).shape == (3, 1, resolution // 8, resolution // 8)
+    assert nets.approximator(torch.randn(5, 16)).shape == (5, 24)
+    assert nets.critic(codes).shape == (3,)
+
+
+def test_paper_widths() -> None:
+    assert ArchConfig(resolution=32, channels=1).conv_channels() == [64, 128, 256, 512, 1024]
+    assert ArchConfig(resolution=64).conv_channels() == [32, 64, 128, 256, 512, 1024]
+    assert ArchConfig(resolution=64, width=0.5).conv_channels()[-1] == 512
+    approx = build_networks(ArchConfig(resolution=32, channels=1)).approximator
+    assert [m.out_features for m in approx.net if isinstance(m, torch.nn.Linear)] == [512, 512, 512, 128]
+
+
+def test_bad_architecture() -> None:
+    with pytest.raises(ValueError, match="resolution"):
+        ArchConfig(resolution=48)
+    with pytest.raises(ValueError, match="channels"):
+        ArchConfig(channels=2)
+
+
+def test_approximator_maps_back_from_standardised_space() -> None:
+    nets = build_networks(ArchConfig(resolution=32, channels=1, width=0.125))
+    approx = nets.approximator
+    approx.code_mean.fill_(3.0)
+    approx.code_std.fill_(2.0)
+    z = torch.randn(4, 64)
+    assert torch.allclose(approx(z), approx.standardized(z) * 2 + 3)
+    assert torch.allclose(approx.standardize(approx(z)), approx.standardized(z), atol=1e-6)

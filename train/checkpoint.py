@@ -1,0 +1,38 @@
+"""Checkpoints: one plain dict of tensors and plain data, written atomically, read with
+``weights_only=True`` (no pickle of arbitrary objects, so a checkpoint cannot run code)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aaae_cli.atomic import atomic_open
+from aaae_cli.errors import UserError
+
+FORMAT = "aaae-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``state`` to ``path`` via a temporary file and a rename: a crash never leaves half a file."""
+    with atomic_open(path, "wb") as handle:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, handle)
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (tensors and plain data only)."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such checkpoint") from None
+    except Exception as exc:  # a corrupt or foreign file: torch raises many kinds
+        raise UserError(f"{path}: not a readable aaae checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise UserError(f"{path}: not an aaae checkpoint")
+    if state.get("version", 0) > VERSION:
+        raise UserError(f"{path}: checkpoint format {state['version']} is newer than this aaae; upgrade aaae")
+    return state

@@ -1,0 +1,344 @@
+"""Training data: image folders, CelebA (with its 40 attributes) and MNIST idx files.
+
+Every source is decoded once, by worker processes, into a uint8 cache (an ``.npy`` file of shape
+``(N, R, R, C)`` plus a JSON sidecar with the file keys, labels and skipped files), so training never
+waits on JPEG decoding. The cache is keyed by the sources and the preprocessing; the train/validation
+split is a stable hash of each image's key, so it does not depend on options, order or machine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import multiprocessing
+import os
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from aaae_cli.atomic import atomic_write_text
+from aaae_cli.errors import UserError
+from aaae_cli.images import IMAGE_SUFFIXES, ImageReadError, list_images, load_image, prepare_pil
+
+CACHE_VERSION = 1
+CELEBA_CROP = 140 / 178  # the usual CelebA 64x64 crop: 140 px of the 178 px wide aligned faces
+MNIST_IMAGE_NAMES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One training data source: what it is and where."""
+
+    kind: str  # "folder", "celeba" or "mnist"
+    path: Path
+    labels: Path | None = None  # CelebA attribute file or MNIST label file
+
+
+@dataclass
+class Dataset:
+    """Decoded images (uint8 NHWC) with their keys, optional labels and the validation split."""
+
+    images: np.ndarray
+    keys: list[str]
+    attributes: list[str] = field(default_factory=list)
+    labels: np.ndarray | None = None  # (N, A) int8 in {1, -1, 0 = unknown}
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def split(self, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the training and validation images (stable hash of each key)."""
+        is_val = np.array([in_validation(key, val_fraction) for key in self.keys], dtype=bool)
+        return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def in_validation(key: str, val_fraction: float) -> bool:
+    """Whether the image with this key is held out (the same answer everywhere, for any options)."""
+    digest = hashlib.sha1(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % 100_000 < round(val_fraction * 100_000)
+
+
+# ---------------------------------------------------------------- finding sources
+
+
+def detect_source(path: str | os.PathLike[str], kind: str = "auto", labels: str | None = None) -> Source:
+    """Work out what ``path`` is: an MNIST idx file (or a folder holding one), a CelebA folder
+    (images plus ``list_attr_celeba*.txt``) or a plain folder of images."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise UserError(f"{root}: no such file or folder")
+    label_path = Path(labels).expanduser() if labels else None
+    if label_path is not None and not label_path.is_file():
+        raise UserError(f"{label_path}: no such labels file")
+    if kind in ("auto", "mnist"):
+        idx = _find_mnist_images(root)
+        if idx is not None:
+            return Source("mnist", idx, label_path or _mnist_labels_beside(idx))
+        if kind == "mnist":
+            raise UserError(f"{root}: no MNIST idx image file (train-images-idx3-ubyte[.gz]) found")
+    if root.is_file():
+        raise UserError(f"{root}: is a file; give a folder of images, a CelebA folder or an MNIST idx file")
+    if kind in ("auto", "celeba"):
+        attr = label_path or _find_celeba_attributes(root)
+        if attr is not None:
+            images = root / "images" if (root / "images").is_dir() else root
+            if (root / "img_align_celeba").is_dir():
+                images = root / "img_align_celeba"
+            return Source("celeba", images, attr)
+        if kind == "celeba":
+            raise UserError(f"{root}: no list_attr_celeba.txt found; pass --labels")
+    if kind not in ("auto", "folder", "celeba", "mnist"):
+        raise UserError(f"unknown dataset kind {kind!r}: use auto, folder, celeba or mnist")
+    return Source("folder", root, None)
+
+
+def _find_mnist_images(root: Path) -> Path | None:
+    candidates = [root] if root.is_file() else [root / (n + s) for n in MNIST_IMAGE_NAMES for s in ("", ".gz")]
+    for candidate in candidates:
+        name = candidate.name.removesuffix(".gz")
+        if candidate.is_file() and (name.endswith("idx3-ubyte") or name.endswith(".idx3")):
+            return candidate
+    return None
+
+
+def _mnist_labels_beside(images: Path) -> Path | None:
+    name = images.name.replace("images-idx3", "labels-idx1")
+    for candidate in (images.with_name(name), images.with_name(name.removesuffix(".gz"))):
+        if candidate != images and candidate.is_file():
+            return candidate
+    return None
+
+
+def _find_celeba_attributes(root: Path) -> Path | None:
+    found = sorted(root.glob("list_attr_celeba*.txt"))
+    return found[0] if found else None
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an idx file (optionally gzipped) into a numpy array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError) as exc:
+        raise UserError(f"{path}: cannot read idx file ({exc})") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise UserError(f"{path}: not an unsigned-byte idx file")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise UserError(f"{path}: truncated idx header")
+    shape = struct.unpack(">" + "I" * ndim, data[4:header])
+    count = int(np.prod(shape))
+    if len(data) - header < count:
+        raise UserError(f"{path}: truncated idx file ({len(data) - header} of {count} bytes)")
+    return np.frombuffer(data, dtype=np.uint8, count=count, offset=header).reshape(shape)
+
+
+def read_celeba_attributes(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Parse ``list_attr_celeba.txt``: attribute names and a {file name: int8 row of +-1} map."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc})") from None
+    if len(lines) < 2:
+        raise UserError(f"{path}: not a CelebA attribute file (too short)")
+    names = lines[1].split()
+    rows: dict[str, np.ndarray] = {}
+    for number, line in enumerate(lines[2:], start=3):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != len(names) + 1:
+            raise UserError(f"{path}:{number}: expected a file name and {len(names)} values")
+        rows[parts[0]] = np.array([1 if v == "1" else -1 for v in parts[1:]], dtype=np.int8)
+    return names, rows
+
+
+# ---------------------------------------------------------------- decoding into the cache
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How images are turned into model inputs (stored with the model, reused by the CLI)."""
+
+    resolution: int
+    channels: int
+    crop: float
+
+
+def _decode_file(job: tuple[str, Preprocessing]) -> np.ndarray | str:
+    path, prep = job
+    try:
+        return load_image(path, prep.resolution, prep.channels, prep.crop)
+    except ImageReadError as exc:
+        return str(exc)
+
+
+def _decode_files(
+    paths: Sequence[Path], prep: Preprocessing, workers: int, progress: Callable[[int], None] | None
+) -> Iterable[np.ndarray | str]:
+    jobs = [(str(p), prep) for p in paths]
+    if workers <= 1 or len(jobs) < 64:
+        for job in jobs:
+            yield _decode_file(job)
+            if progress:
+                progress(1)
+        return
+    context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
+    with context.Pool(workers) as pool:
+        for result in pool.imap(_decode_file, jobs, chunksize=32):
+            yield result
+            if progress:
+                progress(1)
+
+
+def _items_for(source: Source) -> tuple[list[str], list[Path] | np.ndarray, list[str], dict[str, np.ndarray]]:
+    """Keys, then file paths (or raw MNIST arrays), attribute names and label rows of one source."""
+    if source.kind == "mnist":
+        raw = read_idx(source.path)
+        if raw.ndim != 3:
+            raise UserError(f"{source.path}: expected an idx3 image file (N x H x W)")
+        keys = [f"mnist:{i}" for i in range(len(raw))]
+        rows: dict[str, np.ndarray] = {}
+        names: list[str] = []
+        if source.labels is not None:
+            digits = read_idx(source.labels)
+            if digits.shape != (len(raw),):
+                raise UserError(f"{source.labels}: {digits.shape[0]} labels for {len(raw)} images")
+            names = [f"digit_{d}" for d in range(10)]
+            eye = np.where(np.eye(10, dtype=bool), 1, -1).astype(np.int8)
+            rows = {key: eye[d] for key, d in zip(keys, digits, strict=True)}
+        return keys, raw, names, rows
+    if not source.path.is_dir():
+        raise UserError(f"{source.path}: no such folder")
+    paths = list_images(source.path)
+    if not paths:
+        raise UserError(f"{source.path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    keys = [p.relative_to(source.path).as_posix() for p in paths]
+    if source.kind == "celeba" and source.labels is not None:
+        names, by_name = read_celeba_attributes(source.labels)
+        rows = {key: by_name[Path(key).name] for key in keys if Path(key).name in by_name}
+        return keys, paths, names, rows
+    return keys, paths, [], {}
+
+
+def cache_key(sources: Sequence[Source], prep: Preprocessing) -> str:
+    parts = [f"v{CACHE_VERSION}", f"{prep.resolution}x{prep.channels}@{prep.crop:.6f}"]
+    for s in sources:
+        parts.append(f"{s.kind}:{s.path.resolve()}:{s.labels.resolve() if s.labels else ''}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def load_dataset(
+    sources: Sequence[Source],
+    prep: Preprocessing,
+    cache_dir: Path,
+    workers: int = 2,
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+) -> Dataset:
+    """Decode ``sources`` into the uint8 cache (once) and return the dataset.
+
+    ``progress(total, done_before)`` may return a callback advanced once per decoded image.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    key = cache_key(sources, prep)
+    array_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
+    if array_path.is_file() and meta_path.is_file():
+        return _open_cache(array_path, meta_path)
+    return _build_cache(sources, prep, array_path, meta_path, workers, progress)
+
+
+def _open_cache(array_path: Path, meta_path: Path) -> Dataset:
+    meta = json.loads(meta_path.read_text())
+    images = np.load(array_path, mmap_mode="r")
+    labels_path = _labels_path(array_path)
+    labels = np.load(labels_path) if meta["attributes"] and labels_path.is_file() else None
+    return Dataset(images, meta["keys"], meta["attributes"], labels, meta["skipped"])
+
+
+def _labels_path(array_path: Path) -> Path:
+    return array_path.with_name(array_path.stem + ".labels.npy")
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        np.save(handle, array)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _build_cache(
+    sources: Sequence[Source],
+    prep: Preprocessing,
+    array_path: Path,
+    meta_path: Path,
+    workers: int,
+    progress: Callable[[int, int], Callable[[int], None]] | None,
+) -> Dataset:
+    listed = [_items_for(s) for s in sources]
+    total = sum(len(keys) for keys, *_ in listed)
+    advance = progress(total, 0) if progress else None
+    images: list[np.ndarray] = []
+    keys: list[str] = []
+    skipped: list[str] = []
+    label_rows: list[dict[str, np.ndarray]] = []
+    attributes: list[str] = []
+    for source, (source_keys, items, names, rows) in zip(sources, listed, strict=True):
+        if names:
+            if attributes and names != attributes:
+                raise UserError("the data sources have different attribute names; train on one kind at a time")
+            attributes = names
+        label_rows.append(rows)
+        prefix = f"{source.path.name}/" if len(sources) > 1 and source.kind != "mnist" else ""
+        if isinstance(items, np.ndarray):
+            for key, raw in zip(source_keys, items, strict=True):
+                images.append(prepare_pil(Image.fromarray(raw, "L"), prep.resolution, prep.channels, prep.crop))
+                keys.append(key)
+                if advance:
+                    advance(1)
+            continue
+        for key, result in zip(source_keys, _decode_files(items, prep, workers, advance), strict=True):
+            if isinstance(result, str):
+                skipped.append(result)
+            else:
+                images.append(result)
+                keys.append(prefix + key)
+    if not images:
+        first = f" (first: {skipped[0]})" if skipped else ""
+        raise UserError(f"no readable image among {total} files{first}")
+    labels = None
+    if attributes:
+        unknown = np.zeros(len(attributes), dtype=np.int8)
+        merged: dict[str, np.ndarray] = {}
+        for source, rows in zip(sources, label_rows, strict=True):
+            prefix = f"{source.path.name}/" if len(sources) > 1 and source.kind != "mnist" else ""
+            merged.update({prefix + k: v for k, v in rows.items()})
+        labels = np.stack([merged.get(k, unknown) for k in keys])
+    stacked = np.stack(images)
+    _save_npy(array_path, stacked)
+    if labels is not None:
+        _save_npy(_labels_path(array_path), labels)
+    meta = {
+        "version": CACHE_VERSION,
+        "sources": [
+            {"kind": s.kind, "path": str(s.path), "labels": str(s.labels) if s.labels else None} for s in sources
+        ],
+        "preprocessing": {"resolution": prep.resolution, "channels": prep.channels, "crop": prep.crop},
+        "keys": keys,
+        "attributes": attributes,
+        "skipped": skipped,
+    }
+    atomic_write_text(meta_path, json.dumps(meta))
+    return Dataset(stacked, keys, attributes, labels, skipped)

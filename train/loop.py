@@ -1,0 +1,499 @@
+"""The training loop behind ``aaae train``: data, resume, schedules, snapshots, early stopping.
+
+Schedules:
+- ``staged`` (default): the autoencoder and patch discriminator first (Algorithm 1 without the
+  approximator), early-stopped on validation reconstruction; then the approximator and latent critic
+  on the frozen best encoder's codes, as the paper says it trains in practice.
+- ``joint``: Algorithm 1 as written: each iteration updates E/G, D_omega, then ``approx_k`` rounds of
+  D_gamma/G_phi on that batch's detached codes.
+
+Every ``snapshot_every`` updates rank 0 validates, writes grids and ``last.pt`` (and ``best.pt`` when
+validation improved). Running the same command again resumes exactly: the data order is a function of
+(seed, epoch), the noise generator's state is in the checkpoint, and so are all optimiser states.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from aaae_train import snapshots
+from aaae_train.algorithm import AAAE
+from aaae_train.checkpoint import load_checkpoint, save_checkpoint
+from aaae_train.data import Dataset, Preprocessing, detect_source, load_dataset
+from aaae_train.distributed import DistInfo, barrier, broadcast, init_distributed, pick_device, shutdown
+from aaae_train.networks import build_networks
+from aaae_train.options import TrainOptions
+from aaae_train.run_folder import RunFolder
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.utils.data.distributed import DistributedSampler
+
+from aaae_cli.errors import UserError
+from aaae_cli.images import save_png
+
+
+@dataclass
+class TrainState:
+    """Where a run is; saved in every checkpoint."""
+
+    phase: str = "autoencoder"  # "autoencoder", "approximator" or "done"
+    step: int = 0  # autoencoder iterations (Algorithm 1 iterations under the joint schedule)
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    approx_step: int = 0  # approximator rounds of the staged schedule's second phase
+    images_seen: int = 0
+    best_val_mse: float = math.inf
+    best_step: int = -1
+    bad_validations: int = 0
+    early_stopped: bool = False
+    train_seconds: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    state: TrainState
+    interrupted: bool = False
+    skipped_files: int = 0
+    main_process: bool = True
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class StopRequest:
+    """SIGINT/SIGTERM ask the loop to save a checkpoint and stop; a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        def handler(signum: int, frame: Any) -> None:
+            if self.requested and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        try:
+            previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: leave the handlers alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+
+def train(opts: TrainOptions, console: Console | None = None) -> TrainResult:
+    """Train (or resume) the run in ``opts.out``. Under ``torchrun``, every process calls this."""
+    dist = init_distributed(opts.device)
+    try:
+        return Trainer(opts, dist, console or Console(stderr=True)).run()
+    finally:
+        shutdown(dist)
+
+
+class Trainer:
+    """One invocation of a training run (one process of it under torchrun)."""
+
+    def __init__(self, opts: TrainOptions, dist: DistInfo, console: Console) -> None:
+        self.dist = dist
+        self.console = console
+        sources = [detect_source(path, opts.dataset, opts.labels) for path in opts.data]
+        self.opts = opts.resolve([s.kind for s in sources])
+        self.sources = sources
+        self.device = pick_device(opts.device, dist)
+        self.folder = RunFolder(Path(opts.out))
+        resuming = self.folder.check_compatible(opts)
+        barrier(dist)
+        self.dataset = self._load_data()
+        self.train_idx, self.val_idx = self.dataset.split(opts.val_fraction)
+        if len(self.val_idx) == 0:
+            raise UserError(
+                f"only {len(self.dataset)} images: none falls in the {opts.val_fraction:.0%} validation split; "
+                "add images or raise --val-fraction"
+            )
+        per_rank = len(self.train_idx) // dist.world_size
+        if opts.batch_size > per_rank:
+            raise UserError(
+                f"--batch-size {opts.batch_size} is larger than the {per_rank} training images"
+                + (" per process" if dist.enabled else "")
+                + f" ({len(self.val_idx)} more are held out for validation)"
+            )
+        self.steps_per_epoch = per_rank // opts.batch_size
+        self.total_steps = opts.epochs * self.steps_per_epoch
+        if opts.max_steps is not None:
+            self.total_steps = min(self.total_steps, opts.max_steps)
+        torch.manual_seed(opts.seed)
+        self.model = AAAE(build_networks(opts.arch()), opts, self.device, dist)
+        self.state = TrainState()
+        if resuming:
+            checkpoint = load_checkpoint(self.folder.last, self.device)
+            self.model.load_state_dict(checkpoint)
+            self.state = TrainState(**checkpoint["state"])
+        if dist.is_main:
+            self.folder.write_options(opts)
+            self.folder.truncate_metrics(self.state.step, self.state.approx_step)
+        images = torch.from_numpy(np.ascontiguousarray(self.dataset.images))
+        # Small datasets live on the GPU as uint8: batches are then gathered there, with no copies.
+        self.images = images.to(self.device) if self.device.type == "cuda" and images.numel() < 8 << 30 else images
+        self.resumed_from = self.state.step + self.state.approx_step if resuming else None
+        self.stop = StopRequest()
+        self._last_snapshot_tick = -1
+
+    # ------------------------------------------------------------------ data
+
+    def _load_data(self) -> Dataset:
+        opts = self.opts
+        assert opts.resolution is not None and opts.channels is not None and opts.crop is not None
+        prep = Preprocessing(opts.resolution, opts.channels, opts.crop)
+        cache = Path(opts.cache_dir).expanduser() if opts.cache_dir else default_cache_dir()
+        if self.dist.is_main:
+            dataset = load_dataset(self.sources, prep, cache, opts.workers, self._decode_progress())
+        barrier(self.dist)
+        if not self.dist.is_main:
+            dataset = load_dataset(self.sources, prep, cache, opts.workers)
+        if dataset.skipped and self.dist.is_main:
+            self.console.print(
+                f"[yellow]skipped {len(dataset.skipped)} unreadable file(s)[/], e.g. {dataset.skipped[0]}"
+            )
+        return dataset
+
+    def _decode_progress(self) -> Any:
+        if not self.opts.progress:
+            return None
+        bar = Progress(
+            TextColumn("decoding images"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+
+        def start(total: int, done: int) -> Any:
+            bar.start()
+            task = bar.add_task("decode", total=total, completed=done)
+
+            def advance(n: int) -> None:
+                bar.advance(task, n)
+                if bar.tasks[task].completed >= total:
+                    bar.stop()
+
+            return advance
+
+        return start
+
+    def _batch(self, positions: list[int]) -> torch.Tensor:
+        index = torch.from_numpy(self.train_idx[positions])
+        if self.images.device != index.device:
+            index = index.to(self.images.device)
+        x = snapshots.to_model_input(self.images[index], self.device)
+        if self.opts.hflip:
+            flip = torch.rand(x.shape[0], device=self.device, generator=self.model.noise) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        return x
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> TrainResult:
+        state = self.state
+        if self.resumed_from is not None and self.dist.is_main:
+            self.console.print(f"resuming {self.folder.path} at update {self.resumed_from} ({state.phase} phase)")
+        with self.stop.installed(), self._progress() as progress:
+            if state.step < self.total_steps and not state.early_stopped:
+                state.phase = "autoencoder"
+                self._autoencoder_phase(progress)
+            if not self.stop.requested and state.phase == "autoencoder":
+                self._end_autoencoder_phase()
+            if state.phase == "done" and self.opts.schedule == "staged" and state.approx_step < self.opts.approx_steps:
+                state.phase = "approximator"  # --approx-steps was raised: go on training the approximator
+            if not self.stop.requested and state.phase == "approximator":
+                self._approximator_phase(progress)
+            if not self.stop.requested and state.phase == "approximator":
+                state.phase = "done"
+                self._snapshot(final=True)
+        return TrainResult(
+            run=self.folder.path,
+            state=state,
+            interrupted=self.stop.requested,
+            skipped_files=len(self.dataset.skipped),
+            main_process=self.dist.is_main,
+        )
+
+    @contextmanager
+    def _progress(self) -> Iterator[Progress | None]:
+        if not (self.opts.progress and self.dist.is_main):
+            yield None
+            return
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.console) as progress:
+            yield progress
+
+    def _autoencoder_phase(self, progress: Progress | None) -> None:
+        opts, state, model = self.opts, self.state, self.model
+        sampler = DistributedSampler(
+            range(len(self.train_idx)),
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            shuffle=True,
+            seed=opts.seed,
+            drop_last=True,
+        )
+        task = progress.add_task("", total=self.total_steps, completed=state.step, info="") if progress else None
+        meter = Throughput(state.step)
+        joint = opts.schedule == "joint"
+        ema_names = ("encoder", "decoder", "approximator") if joint else ("encoder", "decoder")
+        while state.step < self.total_steps:
+            sampler.set_epoch(state.epoch)
+            order = list(sampler)
+            start_time = time.perf_counter()
+            for b in range(state.batch_in_epoch, self.steps_per_epoch):
+                x = self._batch(order[b * opts.batch_size : (b + 1) * opts.batch_size])
+                codes, recon, stats = model.autoencoder_step(x)
+                stats.update(model.discriminator_step(x, recon))
+                if joint and opts.approx_k > 0:
+                    model.update_code_stats(codes)
+                    real = model.nets.approximator.standardize(codes)
+                    for _ in range(opts.approx_k):
+                        stats.update(model.approximator_round(real))
+                model.ema_update(ema_names)
+                state.step += 1
+                state.batch_in_epoch = b + 1
+                state.images_seen += x.shape[0] * self.dist.world_size
+                if state.step % opts.log_every == 0 or state.step == self.total_steps:
+                    self._log(stats, meter, task, progress)
+                done = state.step >= self.total_steps
+                stop = self._stop_now()
+                if state.step % opts.snapshot_every == 0 or done or stop:
+                    state.train_seconds += time.perf_counter() - start_time
+                    start_time = time.perf_counter()
+                    self._pause() if stop and not done else self._snapshot()
+                if done or state.early_stopped or stop:
+                    break
+            if state.batch_in_epoch >= self.steps_per_epoch:
+                state.epoch += 1
+                state.batch_in_epoch = 0
+            if state.early_stopped or self.stop.requested:
+                return
+
+    def _stop_now(self) -> bool:
+        """Whether a stop was requested (on rank 0: all ranks then checkpoint at the same step)."""
+        if self.dist.enabled:
+            self.stop.requested = bool(broadcast(self.stop.requested, self.dist))
+        return self.stop.requested
+
+    def _end_autoencoder_phase(self) -> None:
+        state = self.state
+        if self.opts.schedule == "joint" or self.opts.approx_steps == 0:
+            state.phase = "done"
+            self._save(self.folder.last)
+            return
+        # Staged: continue from the best autoencoder (early stopping keeps the best weights); every
+        # autoencoder phase ends with a validation, so best.pt exists.
+        barrier(self.dist)
+        self._load_autoencoder(load_checkpoint(self.folder.best, self.device))
+        state.phase = "approximator"
+        if self.dist.is_main:
+            self._save(self.folder.last)
+
+    def _load_autoencoder(self, checkpoint: dict) -> None:
+        for name in ("encoder", "decoder"):
+            getattr(self.model.nets, name).load_state_dict(checkpoint["models"][name])
+            if name in self.model.ema:
+                self.model.ema[name].load_state_dict(checkpoint["ema"][name])
+
+    def _approximator_phase(self, progress: Progress | None) -> None:
+        opts, state, model = self.opts, self.state, self.model
+        encoder = model.export_module("encoder")
+        codes = snapshots.encode(encoder, self.images, self.train_idx, self.device)
+        model.set_code_stats(codes)
+        if "approximator" in model.ema:  # the EMA copy keeps the exact statistics too
+            model.ema["approximator"].module.code_mean.copy_(model.nets.approximator.code_mean)
+            model.ema["approximator"].module.code_std.copy_(model.nets.approximator.code_std)
+        real = model.nets.approximator.standardize(codes)
+        self.val_codes = snapshots.encode(encoder, self.images, self.val_idx, self.device)
+        task = (
+            progress.add_task("approximator", total=opts.approx_steps, completed=state.approx_step, info="")
+            if progress
+            else None
+        )
+        meter = Throughput(state.approx_step)
+        start_time = time.perf_counter()
+        while state.approx_step < opts.approx_steps:
+            pick = torch.randint(len(real), (opts.batch_size,), device=self.device, generator=model.noise)
+            stats = model.approximator_round(real[pick])
+            model.ema_update(("approximator",))
+            state.approx_step += 1
+            if state.approx_step % opts.log_every == 0:
+                self._log(stats, meter, task, progress, counter=state.approx_step)
+            stop = self._stop_now()
+            if state.approx_step % opts.snapshot_every == 0 or stop:
+                state.train_seconds += time.perf_counter() - start_time
+                start_time = time.perf_counter()
+                self._pause() if stop else self._snapshot()
+            if stop:
+                return
+        state.train_seconds += time.perf_counter() - start_time
+
+    # ------------------------------------------------------------------ logging, snapshots
+
+    def _log(
+        self, stats: dict, meter: Throughput, task: Any, progress: Progress | None, counter: int | None = None
+    ) -> None:
+        if not self.dist.is_main:
+            return
+        state = self.state
+        count = state.step if counter is None else counter
+        rate = meter.rate(count) * (self.opts.batch_size * self.dist.world_size)
+        values = {k: round(float(v), 6) for k, v in stats.items()}
+        record = {
+            "step": state.step,
+            "approx_step": state.approx_step,
+            "epoch": state.epoch,
+            "phase": state.phase,
+            "img_per_s": round(rate, 1),
+            **values,
+        }
+        self.folder.log(record)
+        if progress is not None and task is not None:
+            shown = "  ".join(f"{k.removeprefix('loss_')} {v:.4f}" for k, v in values.items())
+            description = f"epoch {state.epoch + 1}/{self.opts.epochs}" if counter is None else "approximator"
+            progress.update(task, completed=count, description=description, info=f"{shown}  {rate:,.0f} img/s")
+
+    def _pause(self) -> None:
+        """Stop requested: save where we are, without validating (so the run's choice of best weights
+        is the same as if it had not been interrupted)."""
+        if self.dist.is_main:
+            self._save(self.folder.last)
+        barrier(self.dist)
+
+    def _snapshot(self, final: bool = False) -> None:
+        """Validate, write grids and checkpoints (rank 0); decide early stopping (shared by all ranks)."""
+        state, opts, model = self.state, self.opts, self.model
+        tick = state.step + state.approx_step
+        if final and tick == self._last_snapshot_tick:  # measured already: only record the new phase
+            if self.dist.is_main:
+                self._save(self.folder.last)
+                self._save(self.folder.best)
+            barrier(self.dist)
+            return
+        self._last_snapshot_tick = tick
+        if self.dist.is_main:
+            record: dict[str, Any] = {
+                "step": state.step,
+                "approx_step": state.approx_step,
+                "epoch": state.epoch,
+                "phase": state.phase,
+            }
+            encoder, decoder = model.export_module("encoder"), model.export_module("decoder")
+            approximator = model.export_module("approximator")
+            improved = False
+            if state.phase == "autoencoder":
+                mse = snapshots.reconstruction_mse(encoder, decoder, self.images, self.val_idx, self.device)
+                record["val_mse"] = mse
+                if model.ema:
+                    record["val_mse_raw"] = snapshots.reconstruction_mse(
+                        model.nets.encoder, model.nets.decoder, self.images, self.val_idx, self.device
+                    )
+                improved = mse < state.best_val_mse
+                if improved:
+                    state.best_val_mse, state.best_step, state.bad_validations = mse, state.step, 0
+                else:
+                    state.bad_validations += 1
+                if opts.patience and state.bad_validations >= opts.patience:
+                    state.early_stopped = True
+                    record["early_stopped"] = True
+            if state.phase != "autoencoder" or opts.schedule == "joint":
+                val_codes = getattr(self, "val_codes", None)
+                if val_codes is None:
+                    val_codes = snapshots.encode(encoder, self.images, self.val_idx, self.device)
+                record["latent_fd"] = snapshots.latent_frechet(approximator, val_codes, opts.z_dim)
+            save_png(
+                snapshots.sample_grid(approximator, decoder, opts.z_dim, self.device), self.folder.grid("samples", tick)
+            )
+            save_png(
+                snapshots.reconstruction_grid(encoder, decoder, self.images, self.val_idx, self.device),
+                self.folder.grid("reconstructions", tick),
+            )
+            self.folder.log(record)
+            self._save(self.folder.last)
+            if improved or state.phase != "autoencoder" or final:
+                self._save(self.folder.best)
+            self.console.print(_describe(record, improved), highlight=False)
+        state.early_stopped = bool(broadcast(state.early_stopped, self.dist))
+        barrier(self.dist)
+
+    def _save(self, path: Path) -> None:
+        opts = self.opts
+        save_checkpoint(
+            {
+                "options": opts.to_dict(),
+                "arch": opts.arch().to_dict(),
+                "state": asdict(self.state),
+                "data": {
+                    "sources": [{"kind": s.kind, "path": str(s.path)} for s in self.sources],
+                    "preprocessing": {
+                        "resolution": opts.resolution,
+                        "channels": opts.channels,
+                        "crop": opts.crop,
+                        "pixel_range": [-1.0, 1.0],
+                    },
+                    "attributes": self.dataset.attributes,
+                    "train_images": len(self.train_idx),
+                    "val_images": len(self.val_idx),
+                    "val_fraction": opts.val_fraction,
+                },
+                **self.model.state_dict(),
+            },
+            path,
+        )
+
+
+class Throughput:
+    """Updates per second since the previous call."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.time = time.perf_counter()
+
+    def rate(self, count: int) -> float:
+        now = time.perf_counter()
+        rate = (count - self.count) / max(now - self.time, 1e-9)
+        self.count, self.time = count, now
+        return rate
+
+
+def _describe(record: dict[str, Any], improved: bool) -> str:
+    parts = [f"update {record['step'] + record['approx_step']:>7}"]
+    if "val_mse" in record:
+        parts.append(f"val mse {record['val_mse']:.5f}" + (" (best)" if improved else ""))
+    if "latent_fd" in record:
+        parts.append(f"latent FD {record['latent_fd']:.3f}")
+    if record.get("early_stopped"):
+        parts.append("early stop: no improvement")
+    return "  ".join(parts)
+
+
+def default_cache_dir() -> Path:
+    """Where decoded datasets are cached: $AAAE_CACHE_DIR, else ~/.cache/aaae/datasets."""
+    base = os.environ.get("AAAE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "aaae", "datasets"
+    )
+    return Path(base)

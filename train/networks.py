@@ -1,0 +1,201 @@
+"""The five AAAE networks (paper Appendix B, Table III), in one readable file.
+
+- :class:`Encoder` E(x) -> c: 4x4 stride-2 convolutions, BatchNorm, ELU, then a linear layer to the
+  code. At 32x32 the channels are 64-128-256-512-1024 (paper width); each doubling of the resolution
+  adds one layer at the input end with half the channels of the next, so the deep layers stay the same.
+- :class:`Decoder` G(c) -> x: the mirror image, transposed convolutions and a tanh output in [-1, 1].
+- :class:`PatchDiscriminator` D_omega: three 4x4 stride-2 convolutions and a 3x3 head giving one logit
+  per image patch (an (R/8)x(R/8) map), LeakyReLU 0.2, no normalisation (it sees real and
+  reconstructed images in one batch).
+- :class:`Approximator` G_phi: MLP z (64) -> 512 x3 -> c (128), ELU. It produces codes in a
+  standardised space and maps them back with the stored mean and spread of the encoder's codes, so
+  ``approximator(z)`` is directly a code the decoder understands.
+- :class:`LatentCritic` D_gamma: MLP c (128) -> 512 x3 -> 1, LeakyReLU 0.1 (WGAN critic).
+
+``width`` multiplies every convolution's channels (1.0 = paper width).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from aaae_train.options import CHANNELS, RESOLUTIONS
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """Everything that fixes the shapes of the networks (and so of a checkpoint)."""
+
+    resolution: int = 64
+    channels: int = 3
+    width: float = 1.0
+    z_dim: int = 64
+    c_dim: int = 128
+    mlp_hidden: int = 512
+    mlp_layers: int = 3
+
+    def __post_init__(self) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, not {self.resolution}")
+        if self.channels not in CHANNELS:
+            raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        if not 0 < self.width <= 4:
+            raise ValueError(f"width must be in (0, 4], not {self.width}")
+        if self.z_dim < 1 or self.c_dim < 1 or self.mlp_hidden < 1 or self.mlp_layers < 1:
+            raise ValueError("z_dim, c_dim, mlp_hidden and mlp_layers must be positive")
+
+    def conv_channels(self) -> list[int]:
+        """Encoder channels from the input end to the bottleneck (1x1 spatial)."""
+        depth = int(math.log2(self.resolution))  # 32 -> 5 stride-2 layers down to 1x1
+        paper = [1024 // 2 ** (depth - 1 - i) for i in range(depth)]  # [.., 256, 512, 1024]
+        return [max(8, round(c * self.width)) for c in paper]
+
+    def discriminator_channels(self) -> list[int]:
+        return [max(8, round(c * self.width)) for c in (64, 128, 256)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Encoder(nn.Module):
+    """E: images (N, C, R, R) in [-1, 1] -> codes (N, c_dim)."""
+
+    def __init__(self, cfg: ArchConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = cfg.channels
+        for out_ch in cfg.conv_channels():
+            layers += [
+                nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(out_ch),
+                nn.ELU(inplace=True),
+            ]
+            in_ch = out_ch
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Linear(in_ch, cfg.c_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.convs(x), 1))
+
+
+class Decoder(nn.Module):
+    """G: codes (N, c_dim) -> images (N, C, R, R) in [-1, 1]."""
+
+    def __init__(self, cfg: ArchConfig) -> None:
+        super().__init__()
+        chans = cfg.conv_channels()[::-1]  # bottleneck first
+        self.fc = nn.Sequential(nn.Linear(cfg.c_dim, chans[0], bias=False), nn.BatchNorm1d(chans[0]), nn.ELU(True))
+        layers: list[nn.Module] = []
+        for in_ch, out_ch in itertools.pairwise(chans):
+            layers += [
+                nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(out_ch),
+                nn.ELU(inplace=True),
+            ]
+        layers += [nn.ConvTranspose2d(chans[-1], cfg.channels, 4, stride=2, padding=1), nn.Tanh()]
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        return self.deconvs(self.fc(c)[:, :, None, None])
+
+
+class PatchDiscriminator(nn.Module):
+    """D_omega: images -> patch logits (N, 1, R/8, R/8); positive means "looks real"."""
+
+    def __init__(self, cfg: ArchConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = cfg.channels
+        for out_ch in cfg.discriminator_channels():
+            layers += [nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+            in_ch = out_ch
+        layers.append(nn.Conv2d(in_ch, 1, 3, stride=1, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _mlp(in_dim: int, hidden: int, layers: int, out_dim: int, act: type[nn.Module], **act_kw: float) -> nn.Sequential:
+    modules: list[nn.Module] = []
+    dim = in_dim
+    for _ in range(layers):
+        modules += [nn.Linear(dim, hidden), act(**act_kw)]
+        dim = hidden
+    modules.append(nn.Linear(dim, out_dim))
+    return nn.Sequential(*modules)
+
+
+class Approximator(nn.Module):
+    """G_phi: noise z ~ N(0, I) (N, z_dim) -> codes (N, c_dim) in the encoder's code space.
+
+    ``net`` works in a standardised code space; the buffers ``code_mean`` and ``code_std`` (the
+    encoder codes' per-dimension statistics, identity by default) map it back.
+    """
+
+    def __init__(self, cfg: ArchConfig) -> None:
+        super().__init__()
+        self.net = _mlp(cfg.z_dim, cfg.mlp_hidden, cfg.mlp_layers, cfg.c_dim, nn.ELU)
+        self.register_buffer("code_mean", torch.zeros(cfg.c_dim))
+        self.register_buffer("code_std", torch.ones(cfg.c_dim))
+
+    def standardized(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes in the standardised space the latent critic works in."""
+        return self.net(z)
+
+    def standardize(self, codes: torch.Tensor) -> torch.Tensor:
+        """Encoder codes to the standardised space."""
+        return (codes - self.code_mean) / self.code_std
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z) * self.code_std + self.code_mean
+
+
+class LatentCritic(nn.Module):
+    """D_gamma: standardised codes (N, c_dim) -> WGAN critic scores (N,)."""
+
+    def __init__(self, cfg: ArchConfig) -> None:
+        super().__init__()
+        self.net = _mlp(cfg.c_dim, cfg.mlp_hidden, cfg.mlp_layers, 1, nn.LeakyReLU, negative_slope=0.1)
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        return self.net(c).squeeze(1)
+
+
+@dataclass
+class Networks:
+    """The five networks of one model."""
+
+    encoder: Encoder
+    decoder: Decoder
+    discriminator: PatchDiscriminator
+    approximator: Approximator
+    critic: LatentCritic
+
+    def named(self) -> dict[str, nn.Module]:
+        return {
+            "encoder": self.encoder,
+            "decoder": self.decoder,
+            "discriminator": self.discriminator,
+            "approximator": self.approximator,
+            "critic": self.critic,
+        }
+
+
+def build_networks(cfg: ArchConfig) -> Networks:
+    """Create freshly initialised networks for ``cfg``."""
+    return Networks(
+        encoder=Encoder(cfg),
+        decoder=Decoder(cfg),
+        discriminator=PatchDiscriminator(cfg),
+        approximator=Approximator(cfg),
+        critic=LatentCritic(cfg),
+    )
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

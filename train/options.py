@@ -1,0 +1,152 @@
+"""Training options: one dataclass, saved as ``options.json`` in the run folder.
+
+This module imports no torch: the CLI reads its defaults from here.
+Options that shape the model or the optimisation must match when a run is resumed; the runtime ones
+(:data:`RUNTIME_OPTIONS`: device, epochs, logging...) may change between invocations, so a run can be
+extended or moved to a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aaae_cli.errors import UserError
+
+if TYPE_CHECKING:
+    from aaae_train.networks import ArchConfig
+
+# Kept here (torch-free) so the CLI can show defaults without importing torch.
+RESOLUTIONS = (32, 64, 128)
+CHANNELS = (1, 3)
+
+SCHEDULES = ("staged", "joint")
+# Options that may differ when a run is resumed.
+RUNTIME_OPTIONS = frozenset(
+    {
+        "device",
+        "compile",
+        "workers",
+        "epochs",
+        "approx_steps",
+        "max_steps",
+        "patience",
+        "snapshot_every",
+        "log_every",
+        "progress",
+        "cache_dir",
+    }
+)
+
+
+@dataclass
+class TrainOptions:
+    """Every option of ``aaae train`` (see ``aaae train --help`` for each one's meaning)."""
+
+    data: list[str]
+    out: str
+    dataset: str = "auto"
+    labels: str | None = None
+    resolution: int | None = None  # None: 32 for MNIST, else 64
+    channels: int | None = None  # None: 1 for MNIST, else 3
+    crop: float | None = None  # None: CelebA's 140/178, else 1.0 (largest centred square)
+    width: float = 1.0
+    z_dim: int = 64
+    c_dim: int = 128
+    epochs: int = 200
+    batch_size: int = 100
+    schedule: str = "staged"
+    lr: float = 1e-4
+    # The paper gives Adam's beta1 = 0.5; its beta2 is unreadable.  0.999 is Adam's default and what
+    # DCGAN-style image GANs with beta1 = 0.5 use; the approximator gets WGAN-GP's 0.9 (below).
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lambda_adv: float = 0.001
+    lambda_gp: float = 10.0
+    approx_k: int = 2
+    critic_steps: int = 1
+    approx_lr: float = 1e-4
+    approx_beta1: float = 0.5
+    # Gulrajani et al.'s WGAN-GP setting; 0.999 makes the critic lag behind a moving generator.
+    approx_beta2: float = 0.9
+    approx_steps: int = 20_000  # staged schedule: approximator steps on the frozen encoder's codes
+    standardize_codes: bool = True
+    ema_decay: float = 0.999  # 0 disables the EMA copy
+    hflip: bool = False
+    val_fraction: float = 0.05
+    patience: int = 10  # validations without improvement before early stopping (0: never stop)
+    snapshot_every: int = 500  # steps between validation, grids and checkpoints
+    log_every: int = 50
+    max_steps: int | None = None  # stop after this many autoencoder steps (tests, benchmarks)
+    seed: int = 0
+    device: str = "auto"
+    compile: bool = False
+    workers: int = 2
+    progress: bool = True
+    cache_dir: str | None = None
+
+    def resolve(self, source_kinds: list[str]) -> TrainOptions:
+        """Fill the data-dependent defaults and check every value; returns self."""
+        digits = all(kind == "mnist" for kind in source_kinds)
+        if self.resolution is None:
+            self.resolution = 32 if digits else 64
+        if self.channels is None:
+            self.channels = 1 if digits else 3
+        if self.crop is None:
+            self.crop = round(140 / 178, 6) if "celeba" in source_kinds else 1.0
+        self.validate()
+        return self
+
+    def validate(self) -> None:
+        checks = [
+            (self.resolution is None or self.resolution in RESOLUTIONS, f"--resolution must be one of {RESOLUTIONS}"),
+            (self.channels is None or self.channels in CHANNELS, "--channels must be 1 or 3"),
+            (self.crop is None or 0.05 <= self.crop <= 1.0, "--crop must be in [0.05, 1]"),
+            (0 < self.width <= 4, "--width must be in (0, 4]"),
+            (self.epochs >= 1, "--epochs must be at least 1"),
+            (self.batch_size >= 2, "--batch-size must be at least 2"),
+            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.lr > 0 and self.approx_lr > 0, "learning rates must be positive"),
+            (self.approx_k >= 0 and self.critic_steps >= 1, "--approx-k >= 0 and --critic-steps >= 1"),
+            (0 <= self.ema_decay < 1, "--ema-decay must be in [0, 1)"),
+            (0 < self.val_fraction < 0.5, "--val-fraction must be in (0, 0.5)"),
+            (self.snapshot_every >= 1 and self.log_every >= 1, "--snapshot-every and --log-every must be >= 1"),
+            (self.max_steps is None or self.max_steps >= 1, "--max-steps must be at least 1"),
+            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "--device: auto, cpu or cuda"),
+            (self.dataset in ("auto", "folder", "celeba", "mnist"), "--dataset: auto, folder, celeba or mnist"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+    def arch(self) -> ArchConfig:
+        from aaae_train.networks import ArchConfig
+
+        assert self.resolution is not None and self.channels is not None
+        return ArchConfig(
+            resolution=self.resolution, channels=self.channels, width=self.width, z_dim=self.z_dim, c_dim=self.c_dim
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainOptions:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, path: Path) -> None:
+        from aaae_cli.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def differences(self, other: TrainOptions) -> list[str]:
+        """The options (outside :data:`RUNTIME_OPTIONS`) in which ``other`` differs from self."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [
+            f"--{name.replace('_', '-')} {theirs[name]!r} (run: {mine[name]!r})"
+            for name in mine
+            if name not in RUNTIME_OPTIONS and name != "out" and mine[name] != theirs[name]
+        ]

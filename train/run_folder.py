@@ -1,0 +1,89 @@
+"""The run folder (``--out``): options, metrics, grids and checkpoints of one training run.
+
+runs/NAME/
+  options.json          every option of the latest invocation (resolved)
+  metrics.jsonl         one JSON object per log line (training losses, validation, img/s)
+  samples-TTTTTTT.png   approximator samples at update TTTTTTT (fixed noise)
+  reconstructions-TTTTTTT.png   held-out images (left) and their reconstructions (right)
+  last.pt               the latest checkpoint (resume from here)
+  best.pt               the model to export: best validation reconstruction so far
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aaae_train.options import TrainOptions
+
+from aaae_cli.atomic import atomic_write_text
+from aaae_cli.errors import UserError
+
+
+class RunFolder:
+    """Paths and bookkeeping of one run folder; only rank 0 writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.options = path / "options.json"
+        self.metrics = path / "metrics.jsonl"
+        self.last = path / "last.pt"
+        self.best = path / "best.pt"
+
+    def grid(self, kind: str, tick: int) -> Path:
+        return self.path / f"{kind}-{tick:07d}.png"
+
+    def check_compatible(self, opts: TrainOptions) -> bool:
+        """Raise if the folder holds a run made with other options; True if there is one to resume."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"{self.path}: exists and is not a folder")
+        if not self.options.is_file():
+            if self.path.is_dir() and any(self.path.iterdir()):
+                raise UserError(f"{self.path}: folder is not empty and holds no aaae run; choose another --out")
+            return False
+        try:
+            previous = TrainOptions.from_dict(json.loads(self.options.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"{self.options}: unreadable ({exc}); choose another --out") from None
+        differences = previous.differences(opts)
+        if differences:
+            shown = "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else "")
+            raise UserError(
+                f"{self.path} was made with other options ({shown}): rerun with the same options to resume, "
+                "or choose another --out"
+            )
+        return self.last.is_file()
+
+    def write_options(self, opts: TrainOptions) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        opts.save(self.options)
+
+    def log(self, record: dict[str, Any]) -> None:
+        with open(self.metrics, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def truncate_metrics(self, step: int, approx_step: int) -> None:
+        """Drop log lines written after the checkpoint we resume from (they will be written again)."""
+        if not self.metrics.is_file():
+            return
+        kept = []
+        for line in self.metrics.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if (record.get("step", 0), record.get("approx_step", 0)) <= (step, approx_step):
+                kept.append(line)
+        atomic_write_text(self.metrics, "".join(line + "\n" for line in kept))
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """All records of a run's ``metrics.jsonl``."""
+    records = []
+    for line in (path / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
