@@ -13,11 +13,11 @@ from types import ModuleType
 from typing import Annotated
 
 import typer
-from aaae_train.options import TrainOptions
 from rich.console import Console
 
 from aaae_cli import __version__
 from aaae_cli.errors import UserError
+from aaae_train.options import TrainOptions
 
 _DEFAULT = {f.name: f.default for f in fields(TrainOptions)}  # one source of truth for defaults
 

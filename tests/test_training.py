@@ -27,8 +27,22 @@ def _train(*args: str, cache: Path, **kw: object) -> subprocess.CompletedProcess
 def test_short_run_learns_to_reconstruct(tmp_path: Path, cache_dir: Path) -> None:
     """150 steps at lr 1e-3 take held-out MSE from ~0.16 (untrained) to ~0.023 (measured); the bar is 0.035."""
     run = tmp_path / "run"
-    result = _train(str(MNIST), "--out", str(run), "--width", "0.25", "--lr", "1e-3", "--max-steps", "150",
-                    "--snapshot-every", "50", "--approx-steps", "40", cache=cache_dir)
+    result = _train(
+        str(MNIST),
+        "--out",
+        str(run),
+        "--width",
+        "0.25",
+        "--lr",
+        "1e-3",
+        "--max-steps",
+        "150",
+        "--snapshot-every",
+        "50",
+        "--approx-steps",
+        "40",
+        cache=cache_dir,
+    )
     assert result.returncode == 0, result.stderr
     records = read_metrics(run)
     val = [r["val_mse"] for r in records if "val_mse" in r]
@@ -45,8 +59,22 @@ def test_short_run_learns_to_reconstruct(tmp_path: Path, cache_dir: Path) -> Non
     assert best["state"]["phase"] == "done" and best["state"]["approx_step"] == 40
     assert best["data"]["preprocessing"] == {"resolution": 32, "channels": 1, "crop": 1.0, "pixel_range": [-1.0, 1.0]}
     # Running the finished command again has nothing left to do and changes nothing.
-    again = _train(str(MNIST), "--out", str(run), "--width", "0.25", "--lr", "1e-3", "--max-steps", "150",
-                   "--snapshot-every", "50", "--approx-steps", "40", cache=cache_dir)
+    again = _train(
+        str(MNIST),
+        "--out",
+        str(run),
+        "--width",
+        "0.25",
+        "--lr",
+        "1e-3",
+        "--max-steps",
+        "150",
+        "--snapshot-every",
+        "50",
+        "--approx-steps",
+        "40",
+        cache=cache_dir,
+    )
     assert again.returncode == 0 and "resuming" in again.stderr
 
 
@@ -90,8 +118,26 @@ def test_resume_is_exact(tmp_path: Path, cache_dir: Path, schedule: str) -> None
 def test_kill_9_then_resume(tmp_path: Path, cache_dir: Path) -> None:
     """A run killed with SIGKILL at a random moment resumes from its last checkpoint and finishes."""
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "aaae_cli", "train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir),
-            *TINY, "--max-steps", "400", "--snapshot-every", "3", "--approx-steps", "0", "--patience", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "aaae_cli",
+        "train",
+        str(MNIST),
+        "--out",
+        str(run),
+        "--cache-dir",
+        str(cache_dir),
+        *TINY,
+        "--max-steps",
+        "400",
+        "--snapshot-every",
+        "3",
+        "--approx-steps",
+        "0",
+        "--patience",
+        "0",
+    ]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not (run / "last.pt").exists():
@@ -110,8 +156,24 @@ def test_kill_9_then_resume(tmp_path: Path, cache_dir: Path) -> None:
 
 def test_sigterm_saves_and_exits(tmp_path: Path, cache_dir: Path) -> None:
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "aaae_cli", "train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir),
-            *TINY, "--max-steps", "5000", "--snapshot-every", "1000", "--approx-steps", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "aaae_cli",
+        "train",
+        str(MNIST),
+        "--out",
+        str(run),
+        "--cache-dir",
+        str(cache_dir),
+        *TINY,
+        "--max-steps",
+        "5000",
+        "--snapshot-every",
+        "1000",
+        "--approx-steps",
+        "0",
+    ]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (run / "metrics.jsonl").exists():
@@ -151,8 +213,9 @@ def test_bad_inputs(tmp_path: Path, cache_dir: Path) -> None:
     shutil.copytree(junk, mixed)
     for i in range(40):
         Image.open(ASTRONAUT).rotate(i * 9).save(mixed / f"ok{i}.png")
-    result = train(str(mixed), "--out", str(tmp_path / "m"), "--max-steps", "2", "--approx-steps", "0",
-                   "--batch-size", "8")
+    result = train(
+        str(mixed), "--out", str(tmp_path / "m"), "--max-steps", "2", "--approx-steps", "0", "--batch-size", "8"
+    )
     assert result.returncode == 0, result.stderr
     assert "skipped 2 unreadable file(s)" in result.stderr
 
@@ -161,10 +224,33 @@ def test_ddp_two_processes_gloo(tmp_path: Path, cache_dir: Path) -> None:
     """torchrun with 2 CPU processes (gloo): one run folder, written once, in step with both ranks."""
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "aaae_cli", "train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir), *TINY,
-               "--device", "cpu", "--schedule", "joint", "--max-steps", "10", "--snapshot-every", "5",
-               "--batch-size", "16"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "aaae_cli",
+        "train",
+        str(MNIST),
+        "--out",
+        str(run),
+        "--cache-dir",
+        str(cache_dir),
+        *TINY,
+        "--device",
+        "cpu",
+        "--schedule",
+        "joint",
+        "--max-steps",
+        "10",
+        "--snapshot-every",
+        "5",
+        "--batch-size",
+        "16",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     state = load_checkpoint(run / "last.pt")["state"]

@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
-from aaae_train.distributed import DistInfo
-from aaae_train.networks import Decoder, Encoder, Networks
-from aaae_train.options import TrainOptions
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
+
+from aaae_train.distributed import DistInfo
+from aaae_train.networks import Decoder, Encoder, Networks
+from aaae_train.options import TrainOptions
 
 EMA_NAMES = ("encoder", "decoder", "approximator")
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aaae_train.loop import TrainResult
-from aaae_train.loop import train as _run
-from aaae_train.options import TrainOptions
 from rich.console import Console
 
 from aaae_cli.errors import UserError
+from aaae_train.loop import TrainResult
+from aaae_train.loop import train as _run
+from aaae_train.options import TrainOptions
 
 
 def make_options(data: list[str | Path] | str | Path, out: str | Path, **options: Any) -> TrainOptions:

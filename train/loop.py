@@ -26,6 +26,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.utils.data.distributed import DistributedSampler
+
+from aaae_cli.errors import UserError
+from aaae_cli.images import save_png
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAE
 from aaae_train.checkpoint import load_checkpoint, save_checkpoint
@@ -34,12 +40,6 @@ from aaae_train.distributed import DistInfo, barrier, broadcast, init_distribute
 from aaae_train.networks import build_networks
 from aaae_train.options import TrainOptions
 from aaae_train.run_folder import RunFolder
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from torch.utils.data.distributed import DistributedSampler
-
-from aaae_cli.errors import UserError
-from aaae_cli.images import save_png
 
 
 @dataclass

@@ -22,8 +22,9 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
-from aaae_train.options import CHANNELS, RESOLUTIONS
 from torch import nn
+
+from aaae_train.options import CHANNELS, RESOLUTIONS
 
 
 @dataclass(frozen=True)

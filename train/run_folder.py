@@ -15,10 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aaae_train.options import TrainOptions
-
 from aaae_cli.atomic import atomic_write_text
 from aaae_cli.errors import UserError
+from aaae_train.options import TrainOptions
 
 
 class RunFolder:
