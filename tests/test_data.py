@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,14 @@ def test_mnist_idx_and_labels(cache_dir: Path) -> None:
     assert (data.labels == 1).sum(1).tolist() == [1] * 500  # one class each
     again = load_dataset([source], Preprocessing(32, 1, 1.0), cache_dir)  # from the cache
     assert np.array_equal(np.asarray(again.images), data.images)
+
+
+def test_mnist_raw_idx_file(tmp_path: Path, cache_dir: Path) -> None:
+    raw = tmp_path / "train-images-idx3-ubyte"
+    raw.write_bytes(gzip.decompress((MNIST / "train-images-idx3-ubyte.gz").read_bytes()))
+    source = detect_source(raw)
+    assert source.kind == "mnist" and source.labels is None
+    assert load_dataset([source], Preprocessing(32, 1, 1.0), cache_dir).images.shape == (500, 32, 32, 1)
 
 
 def test_celeba_folder_with_attributes(tmp_path: Path, cache_dir: Path) -> None:

@@ -200,6 +200,8 @@ def test_bad_inputs(tmp_path: Path, cache_dir: Path) -> None:
     assert_user_error(train(str(junk), "--out", str(tmp_path / "r")), "no readable image among 2 files")
     assert_user_error(train(str(MNIST), "--out", str(tmp_path / "r"), "--resolution", "48"), "--resolution")
     assert_user_error(train(str(MNIST), "--out", str(tmp_path / "r"), "--batch-size", "5000"), "larger than the")
+    if not torch.cuda.is_available():
+        assert_user_error(train(str(MNIST), "--out", str(tmp_path / "r"), "--device", "cuda"), "no CUDA GPU")
     assert not (tmp_path / "r").exists() or not (tmp_path / "r" / "last.pt").exists()
     # A run folder made with other options is refused and stays resumable.
     run = tmp_path / "run"
@@ -258,3 +260,30 @@ def test_ddp_two_processes_gloo(tmp_path: Path, cache_dir: Path) -> None:
     assert result.stderr.count("done:") == 1  # only rank 0 reports
     validations = [r for r in read_metrics(run) if "val_mse" in r]
     assert [r["step"] for r in validations] == [5, 10]
+
+
+def test_early_stopping_ends_the_autoencoder_phase(tmp_path: Path, cache_dir: Path) -> None:
+    """A learning rate far too high makes validation worse; patience 2 stops the phase and the staged
+    schedule goes on with the best weights."""
+    run = tmp_path / "run"
+    result = _train(
+        str(MNIST),
+        "--out",
+        str(run),
+        "--lr",
+        "0.5",
+        "--patience",
+        "2",
+        "--snapshot-every",
+        "2",
+        "--max-steps",
+        "60",
+        "--approx-steps",
+        "4",
+        cache=cache_dir,
+    )
+    assert result.returncode == 0, result.stderr
+    state = load_checkpoint(run / "last.pt")["state"]
+    assert state["early_stopped"] and state["step"] < 60 and state["phase"] == "done"
+    validations = [r for r in read_metrics(run) if "val_mse" in r]
+    assert validations[-1].get("early_stopped") and state["best_val_mse"] == min(r["val_mse"] for r in validations)
