@@ -1,0 +1,234 @@
+"""Evaluator classifiers that ``aaae eval`` measures sample quality with (issue #4).
+
+The standard Inception-v3 FID weights cannot be downloaded everywhere, so the project trains its own
+small classifiers and ships them as ONNX files: a digit classifier (MNIST, 10 classes) and a CelebA
+40-attribute classifier. Each ONNX graph maps images (N, C, R, R) in [-1, 1] to ``logits`` and to
+``features`` (the penultimate layer), in which a Frechet distance between real and generated images
+is computed. That distance is *not* FID and is never called FID.
+
+    python -m aaae_train.evaluators digits ../shared/data/mnist --out models/evaluators/digits
+    python -m aaae_train.evaluators attributes ../shared/data/celeba --out models/evaluators/celeba-attributes
+
+Both train on the training split only (the hash split of :mod:`aaae_train.data`), and report their
+accuracy on the held-out split, which is stored in the evaluator's ``evaluator.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aaae_cli.atomic import atomic_write_text
+from aaae_train.data import Preprocessing, detect_source, load_dataset
+from aaae_train.loop import default_cache_dir
+from aaae_train.snapshots import to_model_input
+
+VAL_FRACTION = 0.05  # the same held-out split as ``aaae train``'s default
+
+
+class Classifier(nn.Module):
+    """Small VGG-style CNN: 3x3 convs with BN, stride-2 downsampling, global average pooling."""
+
+    def __init__(self, channels: int, classes: int, widths: tuple[int, ...], features: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = channels
+        for i, width in enumerate(widths):
+            layers += [
+                nn.Conv2d(in_ch, width, 3, stride=1 if i == 0 else 2, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(width, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
+            in_ch = width
+        self.convs = nn.Sequential(*layers)
+        self.embed = nn.Sequential(nn.Linear(in_ch, features), nn.ReLU(inplace=True))
+        self.head = nn.Linear(features, classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.embed(self.convs(x).mean((2, 3)))
+        return self.head(features), features
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    resolution: int
+    channels: int
+    crop: float
+    widths: tuple[int, ...]
+    features: int
+    epochs: int
+    multilabel: bool
+
+
+TASKS = {
+    "digits": Task("digits", 32, 1, 1.0, (32, 64, 128), 128, 6, multilabel=False),
+    "attributes": Task("attributes", 64, 3, round(140 / 178, 6), (32, 64, 128, 256), 256, 12, multilabel=True),
+}
+
+
+def _targets(labels: np.ndarray, multilabel: bool) -> torch.Tensor:
+    if multilabel:
+        return torch.from_numpy((labels > 0).astype(np.float32))
+    return torch.from_numpy(labels.argmax(1).astype(np.int64))
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.Tensor:
+    """Random shifts of up to 2 pixels (and horizontal flips for faces)."""
+    pad = F.pad(x, (2, 2, 2, 2), mode="replicate")
+    dy, dx = torch.randint(0, 5, (2,), generator=generator).tolist()
+    x = pad[:, :, dy : dy + x.shape[2], dx : dx + x.shape[3]]
+    if flip and torch.rand((), generator=generator) < 0.5:
+        x = x.flip(3)
+    return x
+
+
+def train_evaluator(task: Task, data: str, out: Path, batch_size: int = 128, seed: int = 0) -> dict:
+    """Train one evaluator, export it to ``out/evaluator.onnx`` and write ``out/evaluator.json``."""
+    torch.manual_seed(seed)
+    source = detect_source(data)
+    dataset = load_dataset([source], Preprocessing(task.resolution, task.channels, task.crop), default_cache_dir())
+    if dataset.labels is None:
+        raise SystemExit(f"{data}: no labels found (MNIST labels file or list_attr_celeba.txt)")
+    labelled = np.flatnonzero((dataset.labels != 0).any(1))
+    train_idx, val_idx = dataset.split(VAL_FRACTION)
+    train_idx, val_idx = np.intersect1d(train_idx, labelled), np.intersect1d(val_idx, labelled)
+    images = torch.from_numpy(np.array(dataset.images))
+    targets = _targets(dataset.labels, task.multilabel)
+    model = Classifier(task.channels, len(dataset.attributes), task.widths, task.features)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    steps = task.epochs * (len(train_idx) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
+    generator = torch.Generator().manual_seed(seed)
+    device = torch.device("cpu")
+    start = time.perf_counter()
+    for epoch in range(task.epochs):
+        model.train()
+        order = torch.from_numpy(train_idx)[torch.randperm(len(train_idx), generator=generator)]
+        for b in range(len(order) // batch_size):
+            index = order[b * batch_size : (b + 1) * batch_size]
+            x = _augment(to_model_input(images[index], device), generator, flip=task.multilabel)
+            logits, _ = model(x)
+            y = targets[index]
+            loss = F.binary_cross_entropy_with_logits(logits, y) if task.multilabel else F.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        accuracy = evaluate_accuracy(model, images, targets, val_idx, task.multilabel)
+        print(
+            json.dumps({"epoch": epoch + 1, "loss": round(float(loss), 4), "held_out_accuracy": accuracy}), flush=True
+        )
+    minutes = (time.perf_counter() - start) / 60
+    out.mkdir(parents=True, exist_ok=True)
+    export_classifier(model, task, out / "evaluator.onnx")
+    per_class = evaluate_accuracy(model, images, targets, val_idx, task.multilabel, per_class=True)
+    card = {
+        "format": "aaae-evaluator",
+        "version": 1,
+        "task": task.name,
+        "kind": "multilabel" if task.multilabel else "multiclass",
+        "classes": dataset.attributes,
+        "preprocessing": {
+            "resolution": task.resolution,
+            "channels": task.channels,
+            "crop": task.crop,
+            "pixel_range": [-1.0, 1.0],
+        },
+        "feature_dim": task.features,
+        "outputs": {"logits": "logits", "features": "features"},
+        "training": {
+            "data": Path(data).name,
+            "train_images": len(train_idx),
+            "epochs": task.epochs,
+            "cpu_minutes": round(minutes, 1),
+            "seed": seed,
+        },
+        "held_out": {
+            "images": len(val_idx),
+            "split": f"hash split, fraction {VAL_FRACTION}",
+            "accuracy": per_class["mean"],
+            "per_class_accuracy": per_class["per_class"],
+        },
+    }
+    atomic_write_text(out / "evaluator.json", json.dumps(card, indent=2) + "\n")
+    return card
+
+
+@torch.no_grad()
+def evaluate_accuracy(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    indices: np.ndarray,
+    multilabel: bool,
+    per_class: bool = False,
+) -> float | dict:
+    model.eval()
+    correct = []
+    for start in range(0, len(indices), 500):
+        index = torch.from_numpy(indices[start : start + 500])
+        logits, _ = model(to_model_input(images[index], torch.device("cpu")))
+        y = targets[index]
+        correct.append(((logits > 0).float() == y) if multilabel else (logits.argmax(1) == y)[:, None])
+    hits = torch.cat(correct).float()
+    mean = round(float(hits.mean()), 4)
+    if not per_class:
+        return mean
+    return {"mean": mean, "per_class": [round(float(v), 4) for v in hits.mean(0)] if multilabel else None}
+
+
+def export_classifier(model: nn.Module, task: Task, path: Path) -> None:
+    """ONNX graph: images -> (logits, features), dynamic batch, checked against PyTorch."""
+    import onnxruntime
+
+    model.eval()
+    example = torch.rand(4, task.channels, task.resolution, task.resolution) * 2 - 1
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.onnx.export(
+        model,
+        (example,),
+        dynamo=True,
+        input_names=["images"],
+        output_names=["logits", "features"],
+        dynamic_shapes={"x": {0: batch}},
+        external_data=False,
+        opset_version=20,
+    )
+    program.save(str(path), external_data=False)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits, features = session.run(None, {"images": example.numpy()})
+    with torch.no_grad():
+        ref_logits, ref_features = model(example)
+    worst = max(float(np.abs(logits - ref_logits.numpy()).max()), float(np.abs(features - ref_features.numpy()).max()))
+    if worst > 1e-3:
+        raise RuntimeError(f"ONNX evaluator differs from PyTorch by {worst}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("data")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--epochs", type=int)
+    args = parser.parse_args()
+    task = TASKS[args.task]
+    if args.epochs:
+        task = Task(**{**task.__dict__, "epochs": args.epochs})
+    card = train_evaluator(task, args.data, args.out)
+    print(json.dumps(card["held_out"]))
+
+
+if __name__ == "__main__":
+    main()
