@@ -6,6 +6,7 @@ Light commands run on onnxruntime and never import torch; ``train`` (and ``expor
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from aaae_cli import __version__
+from aaae_cli import __version__, commands
 from aaae_cli.errors import UserError
 from aaae_train.options import TrainOptions
 
@@ -139,17 +140,71 @@ def train(
         raise typer.Exit(code)
 
 
-def _torch_api() -> ModuleType:
-    """:mod:`aaae_train.api`, imported only by the commands that need torch."""
+# ---------------------------------------------------------------- the runtime commands (torch-free)
+
+_attributes = typer.Typer(
+    help="Attribute directions (smiling, male, digit_3, ...) used by 'aaae edit'.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(_attributes, name="attributes")
+
+app.command(
+    epilog="Examples:\n\n"
+    "  aaae sample -n 64 out.png                      # an 8x8 grid from the default model\n\n"
+    "  aaae sample -n 16 out.png --seed 7 --cols 8    # reproducible, 2 rows of 8\n\n"
+    "  aaae sample -n 1000 --separate samples/        # one PNG per image, any number\n\n"
+    "  aaae sample --model user/faces@v1 -n 64 faces.png --temperature 0.8",
+)(commands.sample)
+app.command(
+    epilog="Examples:\n\n"
+    "  aaae reconstruct face.jpg -o recon.png\n\n"
+    "  aaae reconstruct photos/ -o recon.png --cols 2 --separate recon/",
+)(commands.reconstruct)
+app.command(
+    epilog="Examples:\n\n"
+    "  aaae interpolate a.jpg b.jpg -o morph.png               # a row of 8\n\n"
+    "  aaae interpolate a.jpg b.jpg --steps 24 -o morph.gif    # an animation",
+)(commands.interpolate)
+app.command(
+    epilog="Examples:\n\n"
+    "  aaae edit face.jpg --attr male -o male.png\n\n"
+    "  aaae edit face.jpg --attr smiling --attr eyeglasses --strength 1.5 -o out.png\n\n"
+    "  aaae edit face.jpg --attr smiling=-1 -o serious.png          # remove an attribute\n\n"
+    "  aaae edit face.jpg --attr male --sweep -2:2:5 --compare -o sweep.png",
+)(commands.edit)
+app.command(
+    epilog="Examples:\n\n  aaae info\n\n  aaae info --model user/faces@v1 --json",
+)(commands.info)
+app.command(
+    epilog="Examples:\n\n"
+    "  aaae export runs/faces models/faces             # best.pt -> an ONNX bundle\n\n"
+    "  aaae export runs/faces/last.pt out/ --force --data ~/celeba",
+)(commands.export)
+_attributes.command(
+    "list",
+    epilog="Examples:\n\n  aaae attributes list\n\n  aaae attributes list --model ./my-bundle --json",
+)(commands.attributes_list)
+_attributes.command(
+    "compute",
+    epilog="Examples:\n\n"
+    "  aaae attributes compute --model ./faces --data celeba/ --labels list_attr_celeba.txt\n\n"
+    "  aaae attributes compute --model ./digits --data by-class/        # one sub-folder per class\n\n"
+    "  aaae attributes compute --model user/faces --data mine/ --out ./faces-plus",
+)(commands.attributes_compute)
+
+
+def _torch_api(module: str = "api") -> ModuleType:
+    """``aaae_train.<module>``, imported only by the commands that need torch (train, export)."""
     try:
-        from aaae_train import api
+        return importlib.import_module(f"aaae_train.{module}")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in ("torch", "onnx", "onnxscript"):
             raise UserError(
                 f"this command needs PyTorch and ONNX: pip install 'aaae[train]' ({exc.name} is missing)"
             ) from None
         raise
-    return api
 
 
 def main() -> None:

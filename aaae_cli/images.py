@@ -184,3 +184,70 @@ def save_gif(
         pil_frames[0].save(
             handle, format="GIF", save_all=True, append_images=pil_frames[1:], duration=duration_ms, loop=0
         )
+
+
+# ---------------------------------------------------------------- output files
+
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".gif": "GIF"}
+STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def check_output_path(path: str | os.PathLike[str], suffixes: tuple[str, ...] = STILL_SUFFIXES) -> Path:
+    """Refuse an output path before any work is done: wrong suffix, missing or unwritable folder.
+
+    Returns the path. Raises :class:`UserError` with one line saying what is wrong.
+    """
+    target = Path(path).expanduser()
+    if target.suffix.lower() not in suffixes:
+        raise UserError(f"{target}: output must end in {', '.join(suffixes)}")
+    if target.is_dir():
+        raise UserError(f"{target}: is a folder; give a file name")
+    folder = target.parent
+    if not folder.is_dir():
+        raise UserError(f"{target}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{target}: cannot write in {folder} (permission denied)")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UserError(f"{target}: exists and is not writable")
+    return target
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike[str], quality: int = 95) -> None:
+    """Save an HWC uint8 image atomically; the format follows the suffix (png, jpg, webp).
+
+    Raises :class:`UserError` when the file cannot be written (and leaves no partial file).
+    """
+    target = Path(path)
+    fmt = IMAGE_FORMATS.get(target.suffix.lower())
+    if fmt is None or fmt == "GIF":
+        raise UserError(f"{target}: unsupported image suffix (use .png, .jpg or .webp)")
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    try:
+        with atomic_open(target, "wb") as handle:
+            to_pil(image).save(handle, format=fmt, **options)
+        _default_mode(target)
+    except OSError as exc:
+        raise UserError(f"{target}: cannot write ({exc.strerror or exc})") from None
+
+
+def write_gif(frames: list[np.ndarray], path: str | os.PathLike[str], duration_ms: int = 120) -> None:
+    """:func:`save_gif` that turns a failed write into a :class:`UserError`."""
+    try:
+        save_gif(frames, path, duration_ms=duration_ms)
+        _default_mode(Path(path))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _default_mode(path: Path) -> None:
+    """Atomic writes create the file private (0600); give it the mode a plain ``open()`` would have."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def zoom(images: np.ndarray, factor: int) -> np.ndarray:
+    """Enlarge NHWC (or HWC) images by an integer factor, nearest neighbour (crisp pixels)."""
+    if factor <= 1:
+        return images
+    return images.repeat(factor, axis=-3).repeat(factor, axis=-2)

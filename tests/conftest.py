@@ -47,3 +47,56 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> N
     text = " ".join(result.stderr.split())
     for fragment in fragments:
         assert fragment in text, (fragment, result.stderr)
+
+
+# ---------------------------------------------------------------- one tiny model per session (issue #3)
+
+TINY_TRAIN = ["--max-steps", "150", "--lr", "1e-3", "--approx-steps", "200"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained once per test session on the real digits in tests/data (~10 s)."""
+    root = tmp_path_factory.mktemp("tiny")
+    run = root / "run"
+    result = run_cli("train", str(MNIST), "--out", str(run), "--cache-dir", str(root / "cache"), *TINY, *TINY_TRAIN)
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``aaae export`` of :func:`tiny_run`, done once per session. Do not modify: copy it first."""
+    out = tmp_path_factory.mktemp("bundles") / "digits"
+    result = run_cli("export", str(tiny_run), str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny bundle, for tests that damage or extend it."""
+    import shutil
+
+    return Path(shutil.copytree(tiny_bundle, tmp_path / "digits"))
+
+
+@pytest.fixture(scope="session")
+def digit_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The held-out digits of tests/data (the tiny model never trained on them) as 28x28 PNG files named
+    ``INDEX-LABEL.png``."""
+    import numpy as np
+    from PIL import Image
+
+    from aaae_cli.datasets import read_idx
+    from aaae_train.data import in_validation
+
+    images = read_idx(MNIST / "train-images-idx3-ubyte.gz")
+    labels = read_idx(MNIST / "train-labels-idx1-ubyte.gz")
+    folder = tmp_path_factory.mktemp("digits")
+    paths = []
+    for i in [i for i in range(len(images)) if in_validation(f"mnist:{i}", 0.05)]:
+        path = folder / f"{i:03d}-{int(labels[i])}.png"
+        Image.fromarray(np.asarray(images[i])).save(path)
+        paths.append(path)
+    return paths

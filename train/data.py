@@ -8,12 +8,10 @@ split is a stable hash of each image's key, so it does not depend on options, or
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import multiprocessing
 import os
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +20,18 @@ import numpy as np
 from PIL import Image
 
 from aaae_cli.atomic import atomic_write_text
+from aaae_cli.datasets import (
+    find_celeba_attributes,
+    find_mnist_images,
+    mnist_labels_beside,
+    read_celeba_attributes,
+    read_idx,
+)
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_SUFFIXES, ImageReadError, list_images, load_image, prepare_pil
 
 CACHE_VERSION = 1
 CELEBA_CROP = 140 / 178  # the usual CelebA 64x64 crop: 140 px of the 178 px wide aligned faces
-MNIST_IMAGE_NAMES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
 
 
 @dataclass(frozen=True)
@@ -77,15 +81,15 @@ def detect_source(path: str | os.PathLike[str], kind: str = "auto", labels: str 
     if label_path is not None and not label_path.is_file():
         raise UserError(f"{label_path}: no such labels file")
     if kind in ("auto", "mnist"):
-        idx = _find_mnist_images(root)
+        idx = find_mnist_images(root)
         if idx is not None:
-            return Source("mnist", idx, label_path or _mnist_labels_beside(idx))
+            return Source("mnist", idx, label_path or mnist_labels_beside(idx))
         if kind == "mnist":
             raise UserError(f"{root}: no MNIST idx image file (train-images-idx3-ubyte[.gz]) found")
     if root.is_file():
         raise UserError(f"{root}: is a file; give a folder of images, a CelebA folder or an MNIST idx file")
     if kind in ("auto", "celeba"):
-        attr = label_path or _find_celeba_attributes(root)
+        attr = label_path or find_celeba_attributes(root)
         if attr is not None:
             images = root / "images" if (root / "images").is_dir() else root
             if (root / "img_align_celeba").is_dir():
@@ -96,72 +100,6 @@ def detect_source(path: str | os.PathLike[str], kind: str = "auto", labels: str 
     if kind not in ("auto", "folder", "celeba", "mnist"):
         raise UserError(f"unknown dataset kind {kind!r}: use auto, folder, celeba or mnist")
     return Source("folder", root, None)
-
-
-def _find_mnist_images(root: Path) -> Path | None:
-    candidates = [root] if root.is_file() else [root / (n + s) for n in MNIST_IMAGE_NAMES for s in ("", ".gz")]
-    for candidate in candidates:
-        name = candidate.name.removesuffix(".gz")
-        if candidate.is_file() and (name.endswith("idx3-ubyte") or name.endswith(".idx3")):
-            return candidate
-    return None
-
-
-def _mnist_labels_beside(images: Path) -> Path | None:
-    name = images.name.replace("images-idx3", "labels-idx1")
-    for candidate in (images.with_name(name), images.with_name(name.removesuffix(".gz"))):
-        if candidate != images and candidate.is_file():
-            return candidate
-    return None
-
-
-def _find_celeba_attributes(root: Path) -> Path | None:
-    found = sorted(root.glob("list_attr_celeba*.txt"))
-    return found[0] if found else None
-
-
-# ---------------------------------------------------------------- reading
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read an idx file (optionally gzipped) into a numpy array."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as handle:
-            data = handle.read()
-    except (OSError, EOFError) as exc:
-        raise UserError(f"{path}: cannot read idx file ({exc})") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise UserError(f"{path}: not an unsigned-byte idx file")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise UserError(f"{path}: truncated idx header")
-    shape = struct.unpack(">" + "I" * ndim, data[4:header])
-    count = int(np.prod(shape))
-    if len(data) - header < count:
-        raise UserError(f"{path}: truncated idx file ({len(data) - header} of {count} bytes)")
-    return np.frombuffer(data, dtype=np.uint8, count=count, offset=header).reshape(shape)
-
-
-def read_celeba_attributes(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Parse ``list_attr_celeba.txt``: attribute names and a {file name: int8 row of +-1} map."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc})") from None
-    if len(lines) < 2:
-        raise UserError(f"{path}: not a CelebA attribute file (too short)")
-    names = lines[1].split()
-    rows: dict[str, np.ndarray] = {}
-    for number, line in enumerate(lines[2:], start=3):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != len(names) + 1:
-            raise UserError(f"{path}:{number}: expected a file name and {len(names)} values")
-        rows[parts[0]] = np.array([1 if v == "1" else -1 for v in parts[1:]], dtype=np.int8)
-    return names, rows
 
 
 # ---------------------------------------------------------------- decoding into the cache

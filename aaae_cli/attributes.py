@@ -1,0 +1,219 @@
+"""Attribute directions in code space (paper, Section 4): mean code with an attribute minus mean code without.
+
+An edit adds ``strength * scale * direction`` to an image's code. ``scale`` (1.0 unless calibrated) lets a
+bundle say how far "one unit" of each attribute goes; the per-class mean and spread of the codes'
+projections on the direction are stored too, so strengths can be calibrated later without a new format.
+Names match case-insensitively; an unknown name is refused with the valid ones and the nearest match.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from aaae_cli.errors import UserError
+
+FORMAT = "aaae-attributes"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Attribute:
+    """One named direction in code space."""
+
+    name: str
+    direction: np.ndarray  # float32 (c_dim,): mean(codes | attribute) - mean(codes | no attribute)
+    positive: int  # images with the attribute it was computed from
+    negative: int  # images without it
+    scale: float = 1.0  # strength 1 moves a code by scale * direction
+    projection: dict[str, dict[str, float]] = field(default_factory=dict)  # {"positive"|"negative": {mean, std}}
+    source: dict[str, Any] = field(default_factory=dict)  # where the labels came from
+
+    @property
+    def separation(self) -> float:
+        """How far apart the two classes lie along the direction, in pooled standard deviations (d')."""
+        pos, neg = self.projection.get("positive"), self.projection.get("negative")
+        if not pos or not neg:
+            return float("nan")
+        spread = np.sqrt((pos["std"] ** 2 + neg["std"] ** 2) / 2)
+        return float((pos["mean"] - neg["mean"]) / spread) if spread > 0 else float("inf")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "positive": self.positive,
+            "negative": self.negative,
+            "scale": self.scale,
+            "norm": float(np.linalg.norm(self.direction)),
+            "projection": self.projection,
+            "source": self.source,
+            "direction": [float(v) for v in self.direction.astype(np.float32)],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], c_dim: int) -> Attribute:
+        direction = np.asarray(data["direction"], dtype=np.float32)
+        if direction.shape != (c_dim,) or not np.all(np.isfinite(direction)):
+            raise ValueError(f"attribute {data.get('name')!r}: direction is not {c_dim} finite numbers")
+        return cls(
+            name=str(data["name"]),
+            direction=direction,
+            positive=int(data["positive"]),
+            negative=int(data["negative"]),
+            scale=float(data.get("scale", 1.0)),
+            projection={k: {kk: float(vv) for kk, vv in v.items()} for k, v in (data.get("projection") or {}).items()},
+            source=dict(data.get("source") or {}),
+        )
+
+
+class AttributeSet(Mapping[str, Attribute]):
+    """The attributes of a model, by name, looked up case-insensitively."""
+
+    def __init__(self, attributes: Sequence[Attribute] = ()) -> None:
+        self._items = {a.name: a for a in attributes}
+
+    def __getitem__(self, name: str) -> Attribute:
+        return self._items[self.resolve(name)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(name.lower() == key.lower() for key in self._items)
+
+    def resolve(self, name: str) -> str:
+        """The stored name for ``name`` (any case); :class:`UserError` listing the valid names if unknown."""
+        if name in self._items:
+            return name
+        folded = {key.lower(): key for key in self._items}
+        if name.lower() in folded:
+            return folded[name.lower()]
+        if not self._items:
+            raise UserError(
+                f"unknown attribute {name!r}: this model has no attribute directions "
+                "(add some with 'aaae attributes compute')"
+            )
+        close = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.5)
+        hint = f"; did you mean {folded[close[0]]!r}?" if close else ""
+        raise UserError(f"unknown attribute {name!r}{hint} (valid: {', '.join(self._items)})")
+
+    def merged(self, new: Sequence[Attribute], replace: bool = False) -> AttributeSet:
+        """These attributes with ``new`` ones added (same names replaced); only ``new`` if ``replace``."""
+        replaced = {n.name.lower() for n in new}
+        kept = [] if replace else [a for a in self._items.values() if a.name.lower() not in replaced]
+        return AttributeSet([*kept, *new])
+
+    def shift(self, edits: Mapping[str, float]) -> np.ndarray:
+        """The code offset for ``{name: strength}``: sum of strength * scale * direction."""
+        if not edits:
+            raise UserError("no attribute given")
+        total: np.ndarray | None = None
+        for name, strength in edits.items():
+            attribute = self[name]
+            step = np.float32(strength * attribute.scale) * attribute.direction
+            total = step if total is None else total + step
+        assert total is not None
+        return total.astype(np.float32)
+
+    def to_json(self, c_dim: int) -> str:
+        data = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "c_dim": c_dim,
+            "method": "mean code of images with the attribute minus mean code of images without it",
+            "attributes": [a.to_json() for a in self._items.values()],
+        }
+        return json.dumps(data, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: bytes | str, c_dim: int, where: str) -> AttributeSet:
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise ValueError(f"format is not {FORMAT!r}")
+            if int(data.get("format_version", 0)) > FORMAT_VERSION:
+                raise UserError(f"{where}: attribute format is newer than this aaae reads; upgrade aaae")
+            return cls([Attribute.from_json(item, c_dim) for item in data["attributes"]])
+        except UserError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{where}: unreadable attribute file ({exc})") from None
+
+
+def compute_attributes(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    source: Mapping[str, Any] | None = None,
+    min_count: int = 10,
+) -> tuple[list[Attribute], list[str]]:
+    """Mean-difference directions from codes (N, c) and labels (N, A) in {1 = has it, -1 = has not, 0 = unknown}.
+
+    Returns the attributes and the names skipped because fewer than ``min_count`` images were on one side.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    labels = np.asarray(labels)
+    if codes.ndim != 2 or labels.shape != (codes.shape[0], len(names)):
+        raise ValueError(f"codes {codes.shape} and labels {labels.shape} do not match {len(names)} names")
+    attributes: list[Attribute] = []
+    skipped: list[str] = []
+    for column, name in enumerate(names):
+        pos, neg = labels[:, column] == 1, labels[:, column] == -1
+        if pos.sum() < min_count or neg.sum() < min_count:
+            skipped.append(f"{name} ({int(pos.sum())} with, {int(neg.sum())} without)")
+            continue
+        direction = codes[pos].mean(0) - codes[neg].mean(0)
+        norm = float(np.linalg.norm(direction))
+        unit = direction / norm if norm > 0 else direction
+        projection = {
+            side: {"mean": float((codes[mask] @ unit).mean()), "std": float((codes[mask] @ unit).std())}
+            for side, mask in (("positive", pos), ("negative", neg))
+        }
+        attributes.append(
+            Attribute(
+                name=name,
+                direction=direction.astype(np.float32),
+                positive=int(pos.sum()),
+                negative=int(neg.sum()),
+                projection=projection,
+                source=dict(source or {}),
+            )
+        )
+    return attributes, skipped
+
+
+def parse_edits(specs: Sequence[str], strength: float) -> dict[str, float]:
+    """``["male", "smiling=-1"]`` -> ``{"male": strength, "smiling": -1.0}``."""
+    edits: dict[str, float] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        name = name.strip()
+        if not name:
+            raise UserError(f"--attr {spec!r}: give an attribute name, optionally with =STRENGTH")
+        try:
+            edits[name] = float(value) if sep else strength
+        except ValueError:
+            raise UserError(f"--attr {spec!r}: {value!r} is not a number") from None
+    return edits
+
+
+def parse_sweep(spec: str) -> list[float]:
+    """``"-2:2:5"`` -> five strengths from -2 to 2."""
+    parts = spec.split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise UserError(f"--sweep {spec!r}: use START:STOP:COUNT, e.g. -2:2:5") from None
+    if not 2 <= count <= 64:
+        raise UserError(f"--sweep {spec!r}: COUNT must be between 2 and 64")
+    return [float(v) for v in np.linspace(start, stop, count)]

@@ -1,0 +1,169 @@
+"""``aaae attributes compute``: attribute directions from labelled images, written into a bundle (no torch).
+
+Images are decoded by worker processes exactly as the model's training data were, encoded with the bundle's
+ONNX encoder a batch at a time (only the codes are kept, so memory stays bounded), and turned into
+mean-difference directions. The bundle's ``attributes.json``, ``config.json``, model card and checksum
+manifest are then rewritten (the manifest last), or a new bundle is written with ``--out``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+from rich.console import Console
+
+from aaae_cli.atomic import atomic_write_bytes, atomic_write_text
+from aaae_cli.attributes import compute_attributes
+from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, MANIFEST, write_json, write_manifest
+from aaae_cli.datasets import LabelledImages, labelled_images
+from aaae_cli.errors import UserError
+from aaae_cli.images import ImageReadError, load_image, prepare_pil, to_model_input
+from aaae_cli.modelcard import render_card
+from aaae_cli.output import default_permissions, progress
+
+if TYPE_CHECKING:
+    from aaae_cli.api import Model
+
+CHUNK = 1024  # images decoded and encoded per step
+
+
+@dataclass
+class ComputeResult:
+    folder: Path
+    computed: list[str]
+    skipped: list[str]
+    images: int
+    unreadable: int
+
+
+def _decode(job: tuple[str, int, int, float]) -> np.ndarray | None:
+    path, resolution, channels, crop = job
+    try:
+        return load_image(path, resolution, channels, crop)
+    except ImageReadError:
+        return None
+
+
+@contextlib.contextmanager
+def _pool(workers: int, count: int) -> Iterator[Any]:
+    if workers <= 1 or count < 64:
+        yield None
+        return
+    method = "fork" if sys.platform == "linux" else "spawn"
+    with multiprocessing.get_context(method).Pool(workers) as pool:
+        yield pool
+
+
+def encode_labelled(
+    net: Model, data: LabelledImages, workers: int = 2, console: Console | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Codes of every readable image and their label rows; also the number of unreadable files."""
+    r, c, crop = net.resolution, net.channels, net.bundle.config.crop
+    codes: list[np.ndarray] = []
+    keep: list[np.ndarray] = []
+    unreadable = 0
+    total = len(data)
+    with _pool(workers, total) as pool, progress(console or Console(stderr=True), total, "encoding", 256) as step:
+        encoder = None
+        for start in range(0, total, CHUNK):
+            stop = min(total, start + CHUNK)
+            if data.raw is not None:
+                images: list[np.ndarray | None] = [
+                    prepare_pil(Image.fromarray(raw, "L"), r, c, crop) for raw in data.raw[start:stop]
+                ]
+            else:
+                jobs = [(str(p), r, c, crop) for p in data.paths[start:stop]]
+                images = list(pool.imap(_decode, jobs, chunksize=16)) if pool else [_decode(j) for j in jobs]
+            ok = np.array([image is not None for image in images])
+            unreadable += int((~ok).sum())
+            if ok.any():
+                batch = np.stack([image for image in images if image is not None])
+                encoder = encoder or net.graph("encoder")
+                codes.append(encoder.run(to_model_input(batch), net.batch_size))
+                keep.append(np.flatnonzero(ok) + start)
+            step(stop - start)
+    if not codes:
+        raise UserError(f"none of the {total} images could be read")
+    return np.concatenate(codes), data.labels[np.concatenate(keep)], unreadable
+
+
+def compute_into_bundle(
+    net: Model,
+    data_path: Path,
+    labels: Path | None,
+    out: Path | None,
+    *,
+    replace: bool = False,
+    min_count: int = 10,
+    workers: int = 2,
+    console: Console | None = None,
+) -> ComputeResult:
+    """Compute directions for the labelled images in ``data_path`` and store them in the bundle (or a copy)."""
+    bundle = net.bundle
+    target = _target_folder(net, out)
+    data = labelled_images(data_path, labels)
+    codes, rows, unreadable = encode_labelled(net, data, workers, console)
+    source = {"data": data.description, "split": "all", "images": len(codes), "labels": data.kind}
+    found, skipped = compute_attributes(codes, rows, data.names, source=source, min_count=min_count)
+    if not found:
+        raise UserError(f"no attribute has {min_count} images on both sides (skipped: {', '.join(skipped)})")
+    attributes = net.attributes.merged(found, replace=replace)
+    config = dict(bundle.config.raw)
+    config["attributes"] = {"file": ATTRIBUTES, "count": len(attributes), "names": list(attributes)}
+
+    def write(folder: Path) -> None:
+        atomic_write_text(folder / ATTRIBUTES, attributes.to_json(net.c_dim))
+        write_json(folder / CONFIG, config)
+        atomic_write_text(folder / CARD, render_card(config, attributes))
+
+    if out is None:
+        write(target)
+        write_manifest(target, sorted(set(bundle.manifest) | {ATTRIBUTES, CONFIG, CARD}))
+        for name in (ATTRIBUTES, CONFIG, CARD, MANIFEST):
+            default_permissions(target / name)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        try:
+            for name in bundle.manifest:
+                atomic_write_bytes(tmp / name, bundle.read(name))
+            write(tmp)
+            write_manifest(tmp, sorted(set(bundle.manifest) | {ATTRIBUTES, CONFIG, CARD}))
+            default_permissions(tmp)
+            if target.exists():
+                target.rmdir()
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return ComputeResult(target, [a.name for a in found], skipped, len(codes), unreadable)
+
+
+def _target_folder(net: Model, out: Path | None) -> Path:
+    bundle = net.bundle
+    if out is not None:
+        out = out.expanduser()
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UserError(f"{out}: exists and is not an empty folder")
+        if not out.parent.is_dir():
+            raise UserError(f"{out}: folder {out.parent} does not exist")
+        return out
+    given = Path(bundle.source).expanduser()
+    if not given.is_dir() or given.resolve() != bundle.path.resolve():
+        raise UserError(
+            f"{bundle.source} is a built-in or downloaded model: pass --out DIR to write a copy with the new directions"
+        )
+    for name in (ATTRIBUTES, CONFIG, CARD, MANIFEST):
+        path = bundle.path / name
+        if (path.exists() and not path.stat().st_mode & 0o200) or not bundle.path.stat().st_mode & 0o200:
+            raise UserError(f"{bundle.path}: the bundle folder is not writable; pass --out DIR")
+    return bundle.path

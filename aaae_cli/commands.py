@@ -1,0 +1,451 @@
+"""The runtime commands (sample, reconstruct, interpolate, edit, attributes, info) and ``export``.
+
+Each is a thin wrapper over :mod:`aaae_cli.api`: parse and check the options, check the output path before
+any work, call the API, write the result atomically, say what was written (on stderr). They import the
+API (and so onnxruntime) only when they run, so ``aaae --help`` stays fast; none imports torch, except
+``export``, which imports :mod:`aaae_train.export` lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aaae_cli.errors import UserError
+from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
+from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder, progress
+
+if TYPE_CHECKING:
+    from aaae_cli.api import Model
+
+err = Console(stderr=True)
+out = Console(highlight=False)
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Built-in model name, bundle folder, or Hugging Face Hub id user/name[@revision] "
+        "[default: $AAAE_MODEL, else the built-in model].",
+        show_default=False,
+    ),
+]
+DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when onnxruntime can use it, else CPU), cpu or cuda.")]
+ZoomOption = Annotated[int, typer.Option(min=1, max=16, help="Enlarge each image N times (nearest neighbour).")]
+SeparateOption = Annotated[
+    Path | None, typer.Option("--separate", help="Also write each image as its own PNG in this folder.")
+]
+
+
+def _load(model: str | None, device: str) -> Model:
+    from aaae_cli.api import Model
+
+    return Model.load(model, device=device)
+
+
+def _said(message: str) -> None:
+    err.print(message, highlight=False, soft_wrap=True)
+
+
+def _expand_inputs(paths: list[Path]) -> list[Path]:
+    """Image files, with folders replaced by the images inside them (recursive, sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        path = path.expanduser()
+        if path.is_dir():
+            found = list_images(path)
+            if not found:
+                raise UserError(f"{path}: no image files in this folder")
+            files += found
+        elif not path.exists():
+            raise UserError(f"{path}: no such file")
+        else:
+            files.append(path)
+    return files
+
+
+# ---------------------------------------------------------------- sample
+
+
+def sample(
+    output: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Grid image to write: .png, .jpg or .webp [default: samples.png, unless --separate].",
+            show_default=False,
+        ),
+    ] = None,
+    n: Annotated[int, typer.Option("-n", "--number", help="How many images.")] = 64,
+    seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same images.")] = None,
+    cols: Annotated[int | None, typer.Option(min=1, help="Images per grid row [default: a square grid].")] = None,
+    temperature: Annotated[
+        float, typer.Option(help="Noise scale: below 1 gives more typical images, above 1 more varied ones.")
+    ] = 1.0,
+    separate: SeparateOption = None,
+    zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
+    model: ModelOption = None,
+    device: DeviceOption = "auto",
+) -> None:
+    """Generate new images: noise -> approximator -> decoder."""
+    if n < 1:
+        raise UserError(f"-n must be at least 1 (got {n})")
+    if temperature < 0:
+        raise UserError(f"--temperature must be >= 0 (got {temperature})")
+    grid_path = check_output_path(output) if output is not None else None
+    if grid_path is None and separate is None:
+        grid_path = check_output_path(Path("samples.png"))
+    if separate is not None:
+        check_output_folder(separate)
+    net = _load(model, device)
+    if grid_path is not None:
+        check_grid_size(n, net.resolution * zoom_by, "samples")
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    kept: list[np.ndarray] = []
+    width = len(str(n - 1))
+    with ImageFolderWriter(separate) if separate else _nothing() as folder, progress(err, n, "sampling", 512) as step:
+        index = 0
+        for batch in net.iter_samples(n, seed=seed, temperature=temperature):
+            batch = zoom(batch, zoom_by)
+            if grid_path is not None:
+                kept.append(batch)
+            if folder is not None:
+                for image in batch:
+                    folder.add(image, f"sample-{index:0{width}d}.png")
+                    index += 1
+            step(len(batch))
+        if grid_path is not None:
+            save_image(make_grid(np.concatenate(kept), cols=cols), grid_path)
+    wrote = [str(p) for p in (grid_path, separate) if p is not None]
+    _said(f"wrote {' and '.join(wrote)}: {n} samples from {net.name} (seed {seed})")
+
+
+class _nothing:
+    """A ``with`` target standing in for a folder writer when there is no folder."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: Any) -> None:
+        return None
+
+
+# ---------------------------------------------------------------- reconstruct
+
+
+def reconstruct(
+    images: Annotated[list[Path], typer.Argument(help="Image files or folders of images.", show_default=False)],
+    output: Annotated[
+        Path, typer.Option("--out", "-o", help="Grid image: each input beside its reconstruction.")
+    ] = Path("reconstructions.png"),
+    cols: Annotated[int | None, typer.Option(min=1, help="Pairs per grid row [default: 4].")] = None,
+    separate: SeparateOption = None,
+    zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
+    model: ModelOption = None,
+    device: DeviceOption = "auto",
+) -> None:
+    """Encode and decode real images, to see what the model keeps of them."""
+    grid_path = check_output_path(output)
+    if separate is not None:
+        check_output_folder(separate)
+    files = _expand_inputs(images)
+    net = _load(model, device)
+    check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
+    tiles: list[np.ndarray] = []
+    step_size = net.batch_size
+    with (
+        ImageFolderWriter(separate) if separate else _nothing() as folder,
+        progress(err, len(files), "reconstructing", 256) as step,
+    ):
+        for start in range(0, len(files), step_size):
+            chunk = files[start : start + step_size]
+            inputs = net.prepare_batch(chunk)
+            recon = net.decode(net.encode(inputs))
+            tiles.append(zoom(np.stack([inputs, recon], 1).reshape(-1, *inputs.shape[1:]), zoom_by))
+            if folder is not None:
+                for path, image in zip(chunk, zoom(recon, zoom_by), strict=True):
+                    folder.add(image, f"{path.stem}.png")
+            step(len(chunk))
+        pairs = min(cols or 4, len(files))
+        save_image(make_grid(np.concatenate(tiles), cols=2 * pairs), grid_path)
+    wrote = [str(p) for p in (grid_path, separate) if p is not None]
+    _said(f"wrote {' and '.join(wrote)}: {len(files)} image(s) and their reconstructions by {net.name}")
+
+
+# ---------------------------------------------------------------- interpolate
+
+
+def interpolate(
+    a: Annotated[Path, typer.Argument(help="First image.", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="Second image.", show_default=False)],
+    steps: Annotated[int, typer.Option(help="Images from A to B, both ends included.")] = 8,
+    output: Annotated[
+        Path, typer.Option("--out", "-o", help="A row of images (.png, .jpg, .webp) or an animation (.gif).")
+    ] = Path("interpolation.png"),
+    with_inputs: Annotated[
+        bool, typer.Option("--with-inputs", help="Put A and B themselves at the row's ends.")
+    ] = False,
+    duration: Annotated[int, typer.Option(min=10, help="Milliseconds per GIF frame.")] = 120,
+    zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
+    model: ModelOption = None,
+    device: DeviceOption = "auto",
+) -> None:
+    """Morph one real image into another through the straight line between their codes."""
+    if not 2 <= steps <= 256:
+        raise UserError(f"--steps must be between 2 and 256 (got {steps})")
+    path = check_output_path(output, (*STILL_SUFFIXES, ".gif"))
+    net = _load(model, device)
+    frames = net.interpolate(a.expanduser(), b.expanduser(), steps)
+    if with_inputs:
+        frames = np.concatenate([net.prepare(a.expanduser())[None], frames, net.prepare(b.expanduser())[None]])
+    frames = zoom(frames, zoom_by)
+    if path.suffix.lower() == ".gif":
+        write_gif(list(frames), path, duration_ms=duration)
+    else:
+        save_image(make_grid(frames, cols=len(frames)), path)
+    _said(f"wrote {path}: {steps} steps from {a.name} to {b.name}")
+
+
+# ---------------------------------------------------------------- edit
+
+
+def edit(
+    image: Annotated[Path, typer.Argument(help="The image to edit.", show_default=False)],
+    attr: Annotated[
+        list[str],
+        typer.Option(
+            "--attr",
+            "-a",
+            help="Attribute to add, any case (repeat for several); NAME=S gives it its own strength, "
+            "negative to remove it. See 'aaae attributes list'.",
+            show_default=False,
+        ),
+    ],
+    strength: Annotated[
+        float | None, typer.Option(help="How far to move along the directions [default: 1.0].", show_default=False)
+    ] = None,
+    sweep: Annotated[
+        str | None, typer.Option(help="A row of strengths START:STOP:COUNT instead, e.g. -2:2:5.", show_default=False)
+    ] = None,
+    output: Annotated[Path, typer.Option("--out", "-o", help="Image to write (.png, .jpg, .webp).")] = Path(
+        "edited.png"
+    ),
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Put the input and its plain reconstruction before the edit.")
+    ] = False,
+    zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
+    model: ModelOption = None,
+    device: DeviceOption = "auto",
+) -> None:
+    """Add or remove attributes (smiling, male, ...) by moving the image's code along their directions."""
+    from aaae_cli.attributes import parse_edits, parse_sweep
+
+    if strength is not None and sweep is not None:
+        raise UserError("give either --strength or --sweep, not both")
+    strengths = parse_sweep(sweep) if sweep is not None else [1.0 if strength is None else strength]
+    edits = parse_edits(attr, 1.0)
+    path = check_output_path(output)
+    if not image.expanduser().is_file():
+        raise UserError(f"{image}: no such file")
+    net = _load(model, device)
+    resolved: dict[str, float] = {}
+    for name, value in edits.items():
+        key = net.attributes.resolve(name)
+        resolved[key] = resolved.get(key, 0.0) + value
+    edited = net.edit_sweep(image.expanduser(), resolved, strengths)
+    tiles = edited
+    if compare:
+        prepared = net.prepare(image.expanduser())[None]
+        tiles = np.concatenate([prepared, net.decode(net.encode(prepared)), edited])
+    tiles = zoom(tiles, zoom_by)
+    save_image(tiles[0] if len(tiles) == 1 else make_grid(tiles, cols=len(tiles)), path)
+    shown = ", ".join(f"{k} {v * s:+g}" for k, v in resolved.items() for s in strengths[:1])
+    what = f"strengths {sweep}" if sweep else shown
+    _said(f"wrote {path}: {image.name} edited ({what})")
+
+
+# ---------------------------------------------------------------- attributes
+
+
+def attributes_list(
+    model: ModelOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the model's attribute directions and what they were computed from."""
+    net = _load(model, "cpu")
+    attrs = net.attributes
+    if as_json:
+        rows = [
+            {
+                "name": a.name,
+                "positive": a.positive,
+                "negative": a.negative,
+                "scale": a.scale,
+                "separation": a.separation,
+                "source": a.source,
+            }
+            for a in attrs.values()
+        ]
+        out.print_json(json.dumps(rows))
+        return
+    if not len(attrs):
+        out.print(f"{net.name} has no attribute directions (add some with 'aaae attributes compute').")
+        return
+    table = Table(title=f"{net.name}: {len(attrs)} attribute directions", title_justify="left")
+    for column in ("attribute", "with", "without", "scale", "separation", "from"):
+        table.add_column(column, justify="left" if column in ("attribute", "from") else "right")
+    for a in attrs.values():
+        source = a.source
+        where = f"{source.get('data', '?')} ({source.get('split', 'all')})" if source else ""
+        table.add_row(a.name, str(a.positive), str(a.negative), f"{a.scale:g}", f"{a.separation:.2f}", where)
+    out.print(table)
+    out.print("separation: distance between the two groups along the direction, in pooled standard deviations")
+
+
+def attributes_compute(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help="Images: a folder with a CelebA attribute file, a folder of class sub-folders (each class an "
+            "attribute), or an MNIST idx file with its labels.",
+            show_default=False,
+        ),
+    ],
+    labels: Annotated[
+        Path | None, typer.Option(help="CelebA-style attribute file (list_attr_celeba.txt).", show_default=False)
+    ] = None,
+    model: ModelOption = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write a copy of the bundle with the new directions here [default: update the --model folder].",
+            show_default=False,
+        ),
+    ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Drop the bundle's other directions.")] = False,
+    min_count: Annotated[int, typer.Option(min=1, help="Skip attributes with fewer images on either side.")] = 10,
+    workers: Annotated[int, typer.Option(min=1, help="Processes decoding images.")] = 2,
+    device: DeviceOption = "auto",
+) -> None:
+    """Compute attribute directions with the model's encoder and write them into the bundle."""
+    from aaae_cli.bundle_edit import compute_into_bundle
+
+    net = _load(model, device)
+    result = compute_into_bundle(
+        net, data, labels, out_dir, replace=replace, min_count=min_count, workers=workers, console=err
+    )
+    if result.skipped:
+        _said(f"[yellow]skipped[/] (fewer than {min_count} images on a side): {', '.join(result.skipped)}")
+    _said(
+        f"wrote {len(result.computed)} direction(s) from {result.images} images into {result.folder}: "
+        f"{', '.join(result.computed)}"
+    )
+
+
+# ---------------------------------------------------------------- info
+
+
+def info(
+    model: ModelOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print config.json and the file list as JSON.")] = False,
+) -> None:
+    """What a model is: size, training data, metrics, attributes, files (all checksums verified)."""
+    from aaae_cli.runtime import available_devices
+
+    net = _load(model, "cpu")
+    sizes = net.bundle.verify_all()
+    attrs = net.attributes
+    if as_json:
+        out.print_json(json.dumps({"path": str(net.path), "config": net.config, "files": sizes}))
+        return
+    cfg = net.config
+    training = cfg.get("training") or {}
+    data = training.get("data") or {}
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("model", f"{net.name}  ({net.bundle.source})"),
+        ("folder", str(net.path)),
+        ("images", f"{net.resolution}x{net.resolution}, {'RGB' if net.channels == 3 else 'grayscale'}"),
+        ("preprocessing", f"centre crop {cfg['preprocessing']['crop']:g} of the shorter side, Lanczos resize"),
+        ("noise / code", f"z {net.z_dim}, c {net.c_dim}"),
+        (
+            "trained on",
+            f"{data.get('name', '?')} ({data.get('train_images', '?')} training, {data.get('val_images', '?')} held "
+            f"out), {training.get('steps', '?')} + {training.get('approx_steps', '?')} steps",
+        ),
+    ]
+    for key, value in (cfg.get("metrics") or {}).items():
+        if not isinstance(value, dict):
+            rows.append((key, f"{value:.5g}" if isinstance(value, float) else str(value)))
+    names = list(attrs)
+    rows.append(("attributes", f"{len(names)}: {', '.join(names)}" if names else "none"))
+    total = sum(sizes.values())
+    rows.append(("files", f"{len(sizes)} verified, {total / 1e6:.1f} MB: " + ", ".join(sizes)))
+    exported = (cfg.get("export") or {}).get("date", "?")
+    rows.append(("format", f"{cfg.get('format')} {cfg.get('format_version')}, exported {exported}"))
+    rows.append(("devices here", ", ".join(available_devices())))
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+
+
+# ---------------------------------------------------------------- export
+
+
+def export(
+    run: Annotated[Path, typer.Argument(help="Training run folder (or a checkpoint file).", show_default=False)],
+    out_dir: Annotated[Path, typer.Argument(help="Bundle folder to write.", show_default=False)],
+    checkpoint: Annotated[str, typer.Option(help="best (lowest validation error) or last.")] = "best",
+    name: Annotated[str | None, typer.Option(help="Model name [default: the folder name].", show_default=False)] = None,
+    data_name: Annotated[
+        str | None, typer.Option(help="Training data name for the model card [default: from the run].")
+    ] = None,
+    license: Annotated[str, typer.Option(help="Licence id for the model card (Hub metadata).")] = "mit",
+    data: Annotated[
+        list[Path] | None, typer.Option(help="Training data, if it moved since training.", show_default=False)
+    ] = None,
+    labels: Annotated[Path | None, typer.Option(help="Attribute file, with --data.", show_default=False)] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Decoded-dataset cache.", show_default=False)] = None,
+    min_count: Annotated[int, typer.Option(min=1, help="Skip attributes with fewer images on either side.")] = 10,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it holds something.")] = False,
+    device: Annotated[str, typer.Option(help="PyTorch device for encoding the data: auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Export a trained run to a bundle (ONNX graphs, attributes, model card), checked against PyTorch."""
+    from aaae_cli.cli import _torch_api
+
+    exporter = _torch_api("export")
+    result = exporter.export_run(
+        run,
+        out_dir,
+        checkpoint=checkpoint,
+        name=name,
+        data_name=data_name,
+        license=license,
+        data=[str(p) for p in data] if data else None,
+        labels=str(labels) if labels else None,
+        cache_dir=str(cache_dir) if cache_dir else None,
+        min_count=min_count,
+        force=force,
+        device=device,
+        log=_said,
+    )
+    metrics = result.config["metrics"]
+    diffs = ", ".join(f"{k} {v:.1e}" for k, v in result.max_abs_diff.items())
+    if result.skipped_attributes:
+        _said(f"[yellow]skipped attributes[/]: {', '.join(result.skipped_attributes)}")
+    attrs = result.config.get("attributes") or {}
+    _said(
+        f"[bold green]exported[/] {result.out}: ONNX matches PyTorch (max |diff|: {diffs}); "
+        f"held-out MSE {metrics['val_mse_onnx']:.5f}; {attrs.get('count', 0)} attribute directions",
+    )

@@ -1,0 +1,174 @@
+"""The bundle's ``README.md``: a Hugging Face Hub model card (YAML metadata, samples, usage, metrics).
+
+Written from ``config.json`` and the attributes alone, so ``aaae export`` and ``aaae attributes compute``
+produce the same card. YAML values are written as JSON scalars, which YAML reads unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from aaae_cli.attributes import AttributeSet
+from aaae_cli.bundle import SAMPLE
+
+# Training data kinds with a Hub dataset id (CelebA has no official one; its terms are research-only).
+HUB_DATASETS = {"mnist": "ylecun/mnist"}
+TAGS = ("aaae", "autoencoder", "adversarially-approximated-autoencoder", "onnx", "image-generation")
+DATA_TITLES = {"mnist": "MNIST", "celeba": "CelebA", "folder": "an image folder"}
+
+CITATION = """@article{xu2019aaae,
+  title   = {Adversarially Approximated Autoencoder for Image Generation and Manipulation},
+  author  = {Xu, Wenju and Keshmiri, Shawn and Wang, Guanghui},
+  journal = {IEEE Transactions on Multimedia},
+  year    = {2019},
+  note    = {arXiv:1902.05581}
+}"""
+
+
+def _q(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.5g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: str | None = SAMPLE) -> str:
+    """The model card text for a bundle."""
+    name = str(config.get("name") or "model")
+    res, ch = config["resolution"], config["channels"]
+    training = config.get("training") or {}
+    data = training.get("data") or {}
+    kind = str(data.get("kind") or "")
+    data_name = str(data.get("name") or kind or "unknown")
+    metrics = config.get("metrics") or {}
+    license_id = str(config.get("license") or "mit")
+    model_ref = str(config.get("hub_id") or f"path/to/{name}")
+    colour = "RGB" if ch == 3 else "grayscale"
+
+    meta = ["---", "library_name: aaae", f"license: {_q(license_id)}", "tags:"]
+    meta += [f"- {tag}" for tag in TAGS]
+    meta.append("pipeline_tag: unconditional-image-generation")
+    if kind in HUB_DATASETS:
+        meta += ["datasets:", f"- {HUB_DATASETS[kind]}"]
+    if "val_mse" in metrics:
+        dataset_line = f"{DATA_TITLES.get(kind, data_name)} ({data.get('val_images', '?')} held-out images)"
+        meta += [
+            "metrics:",
+            "- mse",
+            "model-index:",
+            f"- name: {_q(name)}",
+            "  results:",
+            "  - task:",
+            "      type: image-to-image",
+            "      name: Image reconstruction",
+            "    dataset:",
+            f"      name: {_q(dataset_line)}",
+            f"      type: {_q(HUB_DATASETS.get(kind, data_name))}",
+            "    metrics:",
+            "    - type: mse",
+            f"      value: {float(metrics['val_mse']):.6g}",
+            '      name: "Validation reconstruction MSE (pixels in [0, 1])"',
+        ]
+    meta.append("---")
+
+    out = [*meta, "", f"# {name}", ""]
+    out.append(
+        f"An **Adversarially Approximated Autoencoder** (AAAE; Xu, Keshmiri & Wang, "
+        f"[arXiv 1902.05581](https://arxiv.org/abs/1902.05581)) for {res}x{res} {colour} images, trained on "
+        f"{DATA_TITLES.get(kind, data_name)} (`{data_name}`). It samples new images, reconstructs, interpolates "
+        "between and edits real ones. The bundle holds three ONNX graphs and runs on onnxruntime with the "
+        "`aaae` command line (`pip install aaae`); no PyTorch needed."
+    )
+    if sample_file:
+        out += ["", f"![Samples from the model]({sample_file})"]
+    out += [
+        "",
+        "## Use it",
+        "",
+        "```bash",
+        "pip install aaae",
+        f"aaae sample --model {model_ref} -n 64 samples.png --seed 0",
+        f"aaae reconstruct --model {model_ref} photo.jpg -o reconstruction.png",
+        f"aaae interpolate --model {model_ref} a.jpg b.jpg --steps 8 -o morph.gif",
+    ]
+    if len(attributes):
+        first = next(iter(attributes))
+        out.append(f"aaae edit --model {model_ref} photo.jpg --attr {first} --sweep -2:2:5 -o edit.png")
+    out += [
+        "```",
+        "",
+        "```python",
+        "import aaae_cli as aaae",
+        "",
+        f'model = aaae.load("{model_ref}")',
+        "images = model.sample(16, seed=0)          # uint8 (16, H, W, C)",
+        'codes = model.encode(["photo.jpg"])        # any size; prepared as the training data were',
+        "```",
+        "",
+        "## Model",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| images | {res}x{res}, {ch} channel(s), pixels in [-1, 1] for the graphs |",
+        f"| preprocessing | centre square crop of {_fmt(config['preprocessing']['crop'])} of the shorter side, "
+        "Lanczos resize, EXIF rotation applied, transparency on white |",
+        f"| noise z / code c | {config['z_dim']} / {config['c_dim']} dimensions |",
+    ]
+    params = training.get("parameters") or {}
+    for graph in ("encoder", "decoder", "approximator"):
+        spec = (config.get("graphs") or {}).get(graph) or {}
+        count = params.get(graph)
+        shown = f"{count / 1e6:.2f}M parameters" if isinstance(count, (int, float)) else ""
+        out.append(f"| `{spec.get('file', graph + '.onnx')}` | {graph}, {shown} |")
+    out += ["", "## Training", ""]
+    rows = [
+        ("data", f"{data_name} ({data.get('train_images', '?')} training, {data.get('val_images', '?')} held out)"),
+        ("schedule", training.get("schedule")),
+        ("autoencoder steps", training.get("steps")),
+        ("approximator steps", training.get("approx_steps")),
+        ("weights", "exponential moving average" if training.get("ema") else "final weights"),
+    ]
+    out += ["| | |", "|---|---|", *[f"| {k} | {_fmt(v)} |" for k, v in rows if v is not None]]
+    if metrics:
+        out += ["", "## Metrics", "", "| metric | value |", "|---|---|"]
+        labels = {
+            "val_mse": "validation reconstruction MSE, pixels in [0, 1] (training run)",
+            "val_mse_onnx": "the same, measured on the exported ONNX graphs",
+            "latent_fd": "Frechet distance, approximator codes vs. held-out image codes",
+        }
+        out += [f"| {labels.get(k, k)} | {_fmt(v)} |" for k, v in metrics.items() if not isinstance(v, dict)]
+    if len(attributes):
+        out += [
+            "",
+            "## Attribute directions",
+            "",
+            "Mean code of images with the attribute minus mean code of those without (the paper's edit). "
+            "`--attr NAME` adds it, `--attr NAME=-1` removes it; `separation` is the distance between the two "
+            "groups along the direction in pooled standard deviations.",
+            "",
+            "| attribute | with | without | separation |",
+            "|---|---|---|---|",
+        ]
+        out += [f"| {a.name} | {a.positive} | {a.negative} | {a.separation:.2f} |" for a in attributes.values()]
+    out += [
+        "",
+        "## Limitations",
+        "",
+        f"- Images are {res}x{res}: inputs are cropped and resized to that first, so fine detail is lost.",
+        "- An edit can only be as good as the reconstruction it starts from; directions learned from labels "
+        "carry the correlations of the training data (e.g. one attribute moving another).",
+        "- Trained on a single dataset: images unlike it reconstruct poorly.",
+        "",
+        "## Citation",
+        "",
+        "```bibtex",
+        CITATION,
+        "```",
+        "",
+    ]
+    return "\n".join(out)

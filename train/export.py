@@ -1,0 +1,489 @@
+"""``aaae export RUN OUT``: turn a training run's checkpoint into a bundle the torch-free runtime can run.
+
+Steps, all inside a temporary folder that replaces ``OUT`` only when everything passed:
+
+1. rebuild the networks and load the weights used for sampling (the EMA copies when the run kept them);
+2. export the encoder, the approximator (z -> codes, de-standardised) and the decoder to ONNX (opset 20,
+   dynamic batch, one self-contained file each). The decoder is exported in an equivalent, faster form:
+   BatchNorm folded into the weights and every 4x4 stride-2 transposed convolution written as one
+   batched matrix product over all pixels followed by a col2im of its 16 taps (onnxruntime runs
+   ConvTranspose one image at a time with tiny matrices; see BENCHMARKS.md);
+3. check every graph in onnxruntime against the PyTorch model on real inputs: held-out training images
+   for the encoder, their codes and approximator codes for the decoder, batch sizes 1 and many;
+4. measure the held-out reconstruction error on the ONNX graphs, compute the attribute directions
+   (training split only, so the held-out split stays clean), render a sample grid and the model card,
+   and write the checksum manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import logging
+import math
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aaae_cli import __version__
+from aaae_cli.atomic import atomic_write_text
+from aaae_cli.attributes import AttributeSet, compute_attributes
+from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, FORMAT, FORMAT_VERSION, SAMPLE, write_json, write_manifest
+from aaae_cli.errors import UserError
+from aaae_cli.images import make_grid, save_png, to_model_input, to_uint8, zoom
+from aaae_cli.metrics import frechet_distance_between
+from aaae_cli.modelcard import render_card
+from aaae_cli.output import default_permissions
+from aaae_cli.runtime import Graph
+from aaae_train.checkpoint import load_checkpoint
+from aaae_train.data import Dataset, Preprocessing, detect_source, load_dataset
+from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, build_networks, count_parameters
+
+OPSET = 20
+SAMPLE_SEED = 20190215  # the same fixed noise as the training grids
+CHECK_IMAGES = 64  # held-out images used to compare ONNX with PyTorch
+METRIC_IMAGES = 2000  # held-out images for the metrics measured on the ONNX graphs
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    config: dict[str, Any]
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+    skipped_attributes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the decoder in its export form
+
+
+def _fold_batchnorm(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel (scale, shift) with bn(x) == x * scale + shift in eval mode."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+class ExportDecoder(nn.Module):
+    """The trained :class:`Decoder`, computed differently with the same result (checked at export).
+
+    Activations are kept channels-last. A 4x4 stride-2 padding-1 transposed convolution is one matrix
+    product ``(N*H*W, C_in) @ (C_in, 16*C_out)`` (one column block per kernel tap) followed by col2im:
+    output row ``2m`` receives tap 1 of input row ``m`` and tap 3 of row ``m-1``, row ``2m+1`` tap 2 of row
+    ``m`` and tap 0 of row ``m+1``; columns likewise. The first layer (1x1 input) only needs taps 1-2.
+    """
+
+    def __init__(self, decoder: Decoder) -> None:
+        super().__init__()
+        linear, bn = decoder.fc[0], decoder.fc[1]
+        scale, shift = _fold_batchnorm(bn)
+        self.fc_weight = nn.Parameter((linear.weight * scale[:, None]).t().contiguous().detach())
+        self.fc_bias = nn.Parameter(shift.detach().clone())
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.tanh_last = True
+        layers = list(decoder.deconvs)
+        index = 0
+        while index < len(layers):
+            conv = layers[index]
+            assert isinstance(conv, nn.ConvTranspose2d) and conv.kernel_size == (4, 4) and conv.stride == (2, 2)
+            weight = conv.weight.detach()  # (C_in, C_out, 4, 4)
+            if index + 1 < len(layers) and isinstance(layers[index + 1], nn.BatchNorm2d):
+                scale, bias = _fold_batchnorm(layers[index + 1])
+                weight = weight * scale[None, :, None, None]
+                index += 3  # conv, batchnorm, ELU
+            else:
+                bias = conv.bias.detach()
+                assert isinstance(layers[index + 1], nn.Tanh)
+                index += 2  # conv, tanh
+            c_in = weight.shape[0]
+            if not self.weights:
+                weight = weight[:, :, 1:3, 1:3]
+            self.weights.append(nn.Parameter(weight.permute(0, 2, 3, 1).reshape(c_in, -1).contiguous()))
+            self.biases.append(nn.Parameter(bias.detach().clone()))
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        n = c.shape[0]
+        h = F.elu(c @ self.fc_weight + self.fc_bias)
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            c_out = bias.shape[0]
+            if i == 0:
+                h = (h @ weight).reshape(n, 2, 2, c_out)
+                size = 2
+            else:
+                size = h.shape[1]
+                y = (h.reshape(-1, h.shape[-1]) @ weight).reshape(n, size, size, 4, 4, c_out)
+                h = _col2im_stride2(y, size)
+                size *= 2
+            h = h + bias
+            h = torch.tanh(h) if i == last else F.elu(h)
+        return h.permute(0, 3, 1, 2)
+
+
+def _col2im_stride2(y: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, H, W, 4, 4, C) tap contributions -> (N, 2H, 2W, C) output of a k4 s2 p1 transposed convolution."""
+    n, c = y.shape[0], y.shape[-1]
+    # Rows; take the tap first, then shift, so each slice copies a quarter of y.
+    even = y[:, :, :, 1] + F.pad(y[:, :, :, 3][:, : size - 1], (0, 0, 0, 0, 0, 0, 1, 0))
+    odd = y[:, :, :, 2] + F.pad(y[:, :, :, 0][:, 1:], (0, 0, 0, 0, 0, 0, 0, 1))
+    rows = []
+    for r in (even, odd):  # (N, H, W, 4, C): now the columns
+        left = r[:, :, :, 1] + F.pad(r[:, :, :, 3][:, :, : size - 1], (0, 0, 1, 0))
+        right = r[:, :, :, 2] + F.pad(r[:, :, :, 0][:, :, 1:], (0, 0, 0, 1))
+        rows.append(torch.stack([left, right], 3))  # (N, H, W, 2, C)
+    return torch.stack(rows, 2).reshape(n, 2 * size, 2 * size, c)
+
+
+# ---------------------------------------------------------------- loading the run
+
+
+def find_checkpoint(run: Path, which: str = "best") -> Path:
+    """``run`` itself if it is a checkpoint file, else ``run/best.pt`` (or ``last.pt``)."""
+    run = Path(run).expanduser()
+    if run.is_file():
+        return run
+    if not run.is_dir():
+        raise UserError(f"{run}: no such run folder or checkpoint")
+    if which not in ("best", "last"):
+        raise UserError(f"--checkpoint {which!r}: use best or last")
+    path = run / f"{which}.pt"
+    if not path.is_file():
+        raise UserError(f"{run}: no {which}.pt in this folder (is it an 'aaae train' run folder?)")
+    return path
+
+
+def _weights(checkpoint: dict, name: str) -> dict[str, torch.Tensor]:
+    """The weights used for sampling: the EMA copy when the run kept one (as ``AAAE.export_module``)."""
+    ema = checkpoint.get("ema") or {}
+    if name in ema:
+        return {k.removeprefix("module."): v for k, v in ema[name].items() if k != "n_averaged"}
+    return checkpoint["models"][name]
+
+
+def load_networks(checkpoint: dict) -> tuple[Encoder, Decoder, Approximator]:
+    try:
+        nets = build_networks(ArchConfig(**checkpoint["arch"]))
+        for name in ("encoder", "decoder", "approximator"):
+            getattr(nets, name).load_state_dict(_weights(checkpoint, name))
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise UserError(f"checkpoint does not fit the networks it describes ({type(exc).__name__}: {exc})") from None
+    return nets.encoder.eval(), nets.decoder.eval(), nets.approximator.eval()
+
+
+def _load_data(checkpoint: dict, data: list[str] | None, labels: str | None, cache_dir: str | None) -> Dataset:
+    """The training data again (from the decode cache when it is still there)."""
+    from aaae_train.loop import default_cache_dir
+
+    options = checkpoint["options"]
+    prep = checkpoint["data"]["preprocessing"]
+    paths = data or options["data"]
+    kind = "auto" if data else options.get("dataset", "auto")
+    label_file = labels if data else (labels or options.get("labels"))
+    missing = [p for p in paths if not Path(p).expanduser().exists()]
+    if missing:
+        raise UserError(
+            f"training data {missing[0]} not found: pass --data (and --labels) to point at it; export checks the "
+            "ONNX graphs on real images and computes the attribute directions from them"
+        )
+    sources = [detect_source(p, kind, label_file) for p in paths]
+    cache = Path(cache_dir or options.get("cache_dir") or default_cache_dir()).expanduser()
+    return load_dataset(
+        sources, Preprocessing(prep["resolution"], prep["channels"], prep["crop"]), cache, options.get("workers", 2)
+    )
+
+
+# ---------------------------------------------------------------- export
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[io.StringIO]:
+    """torch.onnx prints progress and warnings (e.g. about torchvision); keep them for error messages only."""
+    buffer = io.StringIO()
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(buffer):
+            warnings.simplefilter("ignore")
+            yield buffer
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def export_graph(module: nn.Module, example: torch.Tensor, path: Path, names: tuple[str, str]) -> None:
+    """One module to one self-contained ONNX file with a dynamic batch axis."""
+    module.eval()
+    with _quiet_exporter() as log:
+        try:
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                dynamo=True,
+                external_data=False,
+                opset_version=OPSET,
+                input_names=[names[0]],
+                output_names=[names[1]],
+                dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+                verbose=False,
+            )
+        except Exception as exc:
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            raise UserError(f"ONNX export of {path.stem} failed ({detail}) {log.getvalue()[-300:]}") from None
+
+
+def _compare(graph: Graph, reference: nn.Module, inputs: torch.Tensor) -> float:
+    """Largest |onnxruntime - torch| over batches of 1 and of all ``inputs``; raises if beyond tolerance."""
+    worst = 0.0
+    for batch in (inputs[:1], inputs):
+        with torch.no_grad():
+            expected = reference(batch).float().numpy()
+        got = graph.run(batch.numpy(), batch_size=len(batch))
+        if got.shape != expected.shape:
+            raise UserError(f"{graph.name}: ONNX output shape {got.shape} differs from PyTorch's {expected.shape}")
+        diff = float(np.abs(got - expected).max())
+        tolerance = 1e-4 * max(1.0, float(np.abs(expected).max()))
+        if not diff <= tolerance:
+            raise UserError(f"{graph.name}: ONNX and PyTorch differ by {diff:.3g} (tolerance {tolerance:.1g})")
+        worst = max(worst, diff)
+    return worst
+
+
+def _torch_codes(encoder: Encoder, images: np.ndarray, device: torch.device, batch: int = 500) -> np.ndarray:
+    encoder = encoder.to(device)
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            x = torch.from_numpy(to_model_input(np.asarray(images[start : start + batch]))).to(device)
+            parts.append(encoder(x).float().cpu().numpy())
+    encoder.cpu()
+    return np.concatenate(parts)
+
+
+def _data_name(checkpoint: dict, name: str | None) -> tuple[str, str]:
+    sources = checkpoint["data"]["sources"]
+    kind = sources[0]["kind"] if len({s["kind"] for s in sources}) == 1 else "mixed"
+    if name:
+        return name, kind
+    if kind in ("mnist", "celeba"):
+        return kind, kind
+    return "+".join(Path(s["path"]).name for s in sources), kind
+
+
+def export_run(
+    run: str | Path,
+    out: str | Path,
+    *,
+    checkpoint: str = "best",
+    name: str | None = None,
+    data_name: str | None = None,
+    license: str = "mit",
+    data: list[str] | None = None,
+    labels: str | None = None,
+    cache_dir: str | None = None,
+    device: str = "auto",
+    min_count: int = 10,
+    force: bool = False,
+    log: Any = None,
+) -> ExportResult:
+    """Export a run (folder or checkpoint file) to the bundle folder ``out``; see the module docstring."""
+    say = log or (lambda message: None)
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UserError(f"{out}: folder is not empty; choose another or pass --force to replace it")
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+    ckpt_path = find_checkpoint(Path(run), checkpoint)
+    ckpt = load_checkpoint(ckpt_path)
+    state = ckpt.get("state") or {}
+    if state.get("phase") != "done":
+        say(f"[yellow]note:[/] {ckpt_path.name} is from an unfinished run ({state.get('phase')} phase)")
+    encoder, decoder, approximator = load_networks(ckpt)
+    arch = ArchConfig(**ckpt["arch"])
+    dataset = _load_data(ckpt, data, labels, cache_dir)
+    prep = ckpt["data"]["preprocessing"]
+    if dataset.images.shape[1:] != (prep["resolution"], prep["resolution"], prep["channels"]):
+        raise UserError(f"the data's images are {dataset.images.shape[1:]}, the model's {prep}")
+    train_idx, val_idx = dataset.split(ckpt["data"].get("val_fraction", ckpt["options"]["val_fraction"]))
+    if len(val_idx) == 0:
+        val_idx = train_idx[: min(len(train_idx), CHECK_IMAGES)]
+    torch_device = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
+    if device == "cuda" and torch_device.type != "cuda":
+        raise UserError("--device cuda: no CUDA GPU is available to PyTorch")
+
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as exc:
+        raise UserError(f"{out.parent}: cannot create the bundle there ({exc.strerror or exc})") from None
+    try:
+        result = _build(
+            tmp, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, say,
+            name=name or out.name, data_name=data_name, license=license, min_count=min_count,
+        )  # fmt: skip
+        default_permissions(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    result.out = out
+    return result
+
+
+def _build(
+    folder: Path,
+    ckpt: dict,
+    arch: ArchConfig,
+    encoder: Encoder,
+    decoder: Decoder,
+    approximator: Approximator,
+    dataset: Dataset,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    device: torch.device,
+    say: Any,
+    *,
+    name: str,
+    data_name: str | None,
+    license: str,
+    min_count: int,
+) -> ExportResult:
+    res, ch = arch.resolution, arch.channels
+    check_images = torch.from_numpy(to_model_input(np.asarray(dataset.images[val_idx[:CHECK_IMAGES]])))
+    with torch.no_grad():
+        real_codes = encoder(check_images)
+    z = torch.from_numpy(np.random.default_rng(SAMPLE_SEED).standard_normal((CHECK_IMAGES, arch.z_dim), np.float32))
+    with torch.no_grad():
+        fake_codes = approximator(z)
+
+    say("exporting the encoder, decoder and approximator to ONNX")
+    fast_decoder = ExportDecoder(decoder).eval()
+    export_graph(encoder, check_images[:2], folder / "encoder.onnx", ("images", "codes"))
+    export_graph(fast_decoder, real_codes[:2], folder / "decoder.onnx", ("codes", "images"))
+    export_graph(approximator, z[:2], folder / "approximator.onnx", ("z", "codes"))
+
+    say("checking the ONNX graphs against PyTorch on held-out images")
+    graphs = {g: Graph(g, (folder / f"{g}.onnx").read_bytes(), "cpu") for g in ("encoder", "decoder", "approximator")}
+    diffs = {
+        "encoder": _compare(graphs["encoder"], encoder, check_images),
+        "decoder": _compare(graphs["decoder"], decoder, torch.cat([real_codes, fake_codes])),
+        "approximator": _compare(graphs["approximator"], approximator, z),
+    }
+
+    say("measuring held-out reconstruction error on the ONNX graphs")
+    metric_idx = val_idx[:METRIC_IMAGES]
+    val_x = to_model_input(np.asarray(dataset.images[metric_idx]))
+    val_codes = graphs["encoder"].run(val_x, 256)
+    recon = graphs["decoder"].run(val_codes, 256)
+    gen = np.random.default_rng(SAMPLE_SEED + 1).standard_normal((max(len(val_codes), 2), arch.z_dim), np.float32)
+    sampled = graphs["approximator"].run(gen, 256)
+    metrics: dict[str, Any] = {}
+    best = (ckpt.get("state") or {}).get("best_val_mse")
+    if isinstance(best, float) and math.isfinite(best):
+        metrics["val_mse"] = best
+    metrics["val_mse_onnx"] = float(np.mean(((recon - val_x) / 2) ** 2))
+    if len(val_codes) >= 2:
+        metrics["latent_fd"] = frechet_distance_between(sampled, val_codes)
+    metrics["measured_on"] = {"split": "validation", "images": len(metric_idx)}
+
+    data_title, kind = _data_name(ckpt, data_name)
+    attributes = AttributeSet()
+    skipped: list[str] = []
+    if dataset.attributes and dataset.labels is not None:
+        say(f"computing {len(dataset.attributes)} attribute directions from {len(train_idx)} training images")
+        codes = _torch_codes(encoder, dataset.images[train_idx], device)
+        source = {"data": data_title, "split": "train", "images": len(train_idx), "labels": kind}
+        found, skipped = compute_attributes(
+            codes, dataset.labels[train_idx], dataset.attributes, source=source, min_count=min_count
+        )
+        attributes = AttributeSet(found)
+        atomic_write_text(folder / ATTRIBUTES, attributes.to_json(arch.c_dim))
+
+    samples = to_uint8(graphs["decoder"].run(graphs["approximator"].run(z.numpy())))
+    save_png(make_grid(zoom(samples, max(1, 64 // res)), cols=8), folder / SAMPLE)
+
+    options = ckpt["options"]
+    state = ckpt.get("state") or {}
+    config: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "aaae_version": __version__,
+        "license": license,
+        "resolution": res,
+        "channels": ch,
+        "z_dim": arch.z_dim,
+        "c_dim": arch.c_dim,
+        "pixel_range": [-1.0, 1.0],
+        "preprocessing": {
+            "resolution": res,
+            "channels": ch,
+            "crop": ckpt["data"]["preprocessing"]["crop"],
+            "crop_mode": "centred square, side = crop x the shorter side",
+            "resize": "lanczos",
+            "exif_transpose": True,
+            "transparency": "composited on white",
+            "layout": "NCHW float32, pixels in [-1, 1]",
+        },
+        "graphs": {
+            "encoder": {"file": "encoder.onnx", "input": "images", "output": "codes"},
+            "decoder": {"file": "decoder.onnx", "input": "codes", "output": "images"},
+            "approximator": {"file": "approximator.onnx", "input": "z", "output": "codes"},
+        },
+        "attributes": None,
+        "training": {
+            "data": {
+                "name": data_title,
+                "kind": kind,
+                "train_images": len(train_idx),
+                "val_images": len(val_idx),
+                "val_fraction": ckpt["data"].get("val_fraction"),
+            },
+            "arch": arch.to_dict(),
+            "parameters": {
+                "encoder": count_parameters(encoder),
+                "decoder": count_parameters(decoder),
+                "approximator": count_parameters(approximator),
+            },
+            "schedule": options.get("schedule"),
+            "steps": state.get("step"),
+            "approx_steps": state.get("approx_step"),
+            "best_step": state.get("best_step"),
+            "ema": bool(ckpt.get("ema")),
+            "options": {k: v for k, v in options.items() if k not in ("data", "out", "labels", "cache_dir")},
+        },
+        "metrics": metrics,
+        "export": {
+            "date": datetime.date.today().isoformat(),
+            "torch": torch.__version__.split("+")[0],
+            "opset": OPSET,
+            "checked_on": f"{len(check_images)} held-out images; batch sizes 1 and {len(check_images)}",
+            "max_abs_diff": diffs,
+        },
+    }
+    if len(attributes):
+        config["attributes"] = {
+            "file": ATTRIBUTES,
+            "count": len(attributes),
+            "names": list(attributes),
+            "split": "train",
+            "images": len(train_idx),
+        }
+    write_json(folder / CONFIG, config)
+    atomic_write_text(folder / CARD, render_card(config, attributes))
+    write_manifest(folder)
+    return ExportResult(folder, config, diffs, skipped)
