@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape as _e
 from rich.table import Table
 
 from aaae_cli.errors import UserError
@@ -124,7 +125,7 @@ def sample(
         if grid_path is not None:
             save_image(make_grid(np.concatenate(kept), cols=cols), grid_path)
     wrote = [str(p) for p in (grid_path, separate) if p is not None]
-    _said(f"wrote {' and '.join(wrote)}: {n} samples from {net.name} (seed {seed})")
+    _said(f"wrote {_e(' and '.join(wrote))}: {n} samples from {_e(net.name)} (seed {seed})")
 
 
 class _nothing:
@@ -176,7 +177,7 @@ def reconstruct(
         pairs = min(cols or 4, len(files))
         save_image(make_grid(np.concatenate(tiles), cols=2 * pairs), grid_path)
     wrote = [str(p) for p in (grid_path, separate) if p is not None]
-    _said(f"wrote {' and '.join(wrote)}: {len(files)} image(s) and their reconstructions by {net.name}")
+    _said(f"wrote {_e(' and '.join(wrote))}: {len(files)} image(s) and their reconstructions by {_e(net.name)}")
 
 
 # ---------------------------------------------------------------- interpolate
@@ -210,7 +211,7 @@ def interpolate(
         write_gif(list(frames), path, duration_ms=duration)
     else:
         save_image(make_grid(frames, cols=len(frames)), path)
-    _said(f"wrote {path}: {steps} steps from {a.name} to {b.name}")
+    _said(f"wrote {_e(str(path))}: {steps} steps from {_e(a.name)} to {_e(b.name)}")
 
 
 # ---------------------------------------------------------------- edit
@@ -268,7 +269,7 @@ def edit(
     save_image(tiles[0] if len(tiles) == 1 else make_grid(tiles, cols=len(tiles)), path)
     shown = ", ".join(f"{k} {v * s:+g}" for k, v in resolved.items() for s in strengths[:1])
     what = f"strengths {sweep}" if sweep else shown
-    _said(f"wrote {path}: {image.name} edited ({what})")
+    _said(f"wrote {_e(str(path))}: {_e(image.name)} edited ({_e(what)})")
 
 
 # ---------------------------------------------------------------- attributes
@@ -296,7 +297,7 @@ def attributes_list(
         out.print_json(json.dumps(rows))
         return
     if not len(attrs):
-        out.print(f"{net.name} has no attribute directions (add some with 'aaae attributes compute').")
+        out.print(f"{_e(net.name)} has no attribute directions (add some with 'aaae attributes compute').")
         return
     table = Table(title=f"{net.name}: {len(attrs)} attribute directions", title_justify="left")
     for column in ("attribute", "with", "without", "scale", "separation", "from"):
@@ -304,7 +305,7 @@ def attributes_list(
     for a in attrs.values():
         source = a.source
         where = f"{source.get('data', '?')} ({source.get('split', 'all')})" if source else ""
-        table.add_row(a.name, str(a.positive), str(a.negative), f"{a.scale:g}", f"{a.separation:.2f}", where)
+        table.add_row(_e(a.name), str(a.positive), str(a.negative), f"{a.scale:g}", f"{a.separation:.2f}", _e(where))
     out.print(table)
     out.print("separation: distance between the two groups along the direction, in pooled standard deviations")
 
@@ -344,10 +345,11 @@ def attributes_compute(
         net, data, labels, out_dir, replace=replace, min_count=min_count, workers=workers, console=err
     )
     if result.skipped:
-        _said(f"[yellow]skipped[/] (fewer than {min_count} images on a side): {', '.join(result.skipped)}")
+        _said(f"[yellow]skipped[/] (fewer than {min_count} images on a side): {_e(', '.join(result.skipped))}")
+    unreadable = f" ({result.unreadable} unreadable file(s) skipped)" if result.unreadable else ""
     _said(
-        f"wrote {len(result.computed)} direction(s) from {result.images} images into {result.folder}: "
-        f"{', '.join(result.computed)}"
+        f"wrote {len(result.computed)} direction(s) from {result.images} images{unreadable} into "
+        f"{_e(str(result.folder))}: {_e(', '.join(result.computed))}"
     )
 
 
@@ -371,8 +373,8 @@ def info(
     training = cfg.get("training") or {}
     data = training.get("data") or {}
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     rows = [
         ("model", f"{net.name}  ({net.bundle.source})"),
         ("folder", str(net.path)),
@@ -396,7 +398,7 @@ def info(
     rows.append(("format", f"{cfg.get('format')} {cfg.get('format_version')}, exported {exported}"))
     rows.append(("devices here", ", ".join(available_devices())))
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, _e(value))
     out.print(table)
 
 
@@ -443,9 +445,9 @@ def export(
     metrics = result.config["metrics"]
     diffs = ", ".join(f"{k} {v:.1e}" for k, v in result.max_abs_diff.items())
     if result.skipped_attributes:
-        _said(f"[yellow]skipped attributes[/]: {', '.join(result.skipped_attributes)}")
+        _said(f"[yellow]skipped attributes[/]: {_e(', '.join(result.skipped_attributes))}")
     attrs = result.config.get("attributes") or {}
     _said(
-        f"[bold green]exported[/] {result.out}: ONNX matches PyTorch (max |diff|: {diffs}); "
+        f"[bold green]exported[/] {_e(str(result.out))}: ONNX matches PyTorch (max |diff|: {diffs}); "
         f"held-out MSE {metrics['val_mse_onnx']:.5f}; {attrs.get('count', 0)} attribute directions",
     )

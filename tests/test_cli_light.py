@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import MNIST, run_cli
 
 NO_TORCH = """
 import sys
@@ -17,17 +18,43 @@ except SystemExit as exit:
     code = exit.code
 heavy = sorted(m for m in ("torch", "onnx", "onnxscript") if m in sys.modules)
 print("HEAVY:", heavy, "CODE:", code)
+print("ORT:", "onnxruntime" in sys.modules)
+# aaae_train.options (torch-free) gives the train command its defaults; nothing else of aaae_train may load.
+light = ("aaae_train", "aaae_train.options")
+print("TRAIN:", sorted(m for m in sys.modules if m.startswith("aaae_train") and m not in light))
 """
 
 
-def _imports_for(*args: str) -> str:
+def _imports_for(*args: str, cwd: Path | None = None) -> str:
     script = NO_TORCH.format(args=list(args))
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120).stdout
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=cwd)
+    return result.stdout + result.stderr
 
 
 def test_help_never_imports_torch() -> None:
-    assert "HEAVY: [] CODE: 0" in _imports_for("--help")
-    assert "HEAVY: [] CODE: 0" in _imports_for("train", "--help")
+    for args in (["--help"], ["train", "--help"], ["sample", "--help"], ["export", "--help"]):
+        report = _imports_for(*args)
+        assert "HEAVY: [] CODE: 0" in report and "TRAIN: []" in report, report
+        assert "ORT: False" in report, report  # help does not even load onnxruntime
+
+
+def test_runtime_commands_never_import_torch(tiny_bundle: Path, digit_files: list[Path], tmp_path: Path) -> None:
+    """The commands users run on a laptop, on a real bundle: onnxruntime, never torch or onnx."""
+    m = ["--model", str(tiny_bundle)]
+    a, b = str(digit_files[0]), str(digit_files[1])
+    for args in (
+        ["sample", "-n", "8", "s.png", *m],
+        ["reconstruct", a, b, "-o", "r.png", *m],
+        ["interpolate", a, b, "-o", "i.gif", *m],
+        ["edit", a, "--attr", "digit_3", "-o", "e.png", *m],
+        ["info", *m],
+        ["attributes", "list", *m],
+        ["attributes", "compute", *m, "--data", str(MNIST), "--out", "copy"],
+    ):
+        report = _imports_for(*args, cwd=tmp_path)
+        assert "HEAVY: [] CODE: 0" in report and "TRAIN: []" in report, (args, report)
+        assert "ORT: True" in report, report
+    assert {p.name for p in tmp_path.iterdir()} == {"s.png", "r.png", "i.gif", "e.png", "copy"}
 
 
 def test_help_has_examples() -> None:
@@ -42,3 +69,24 @@ def test_version_and_unknown_option() -> None:
     assert run_cli("--version").stdout.startswith("aaae ")
     result = run_cli("train", "--no-such-option")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+WITHOUT_TORCH = """
+import sys
+sys.modules.update({{"torch": None, "onnx": None, "onnxscript": None}})  # as on a machine without them
+from aaae_cli.cli import main
+sys.argv = ["aaae", *{args!r}]
+main()
+"""
+
+
+def test_runtime_works_where_torch_is_not_installed(tiny_bundle: Path, tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess:
+        script = WITHOUT_TORCH.format(args=list(args))
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    result = run("sample", "-n", "4", "s.png", "--model", str(tiny_bundle))
+    assert result.returncode == 0 and (tmp_path / "s.png").is_file(), result.stderr
+    result = run("export", str(tmp_path), str(tmp_path / "bundle"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "needs PyTorch and ONNX: pip install 'aaae[train]'" in " ".join(result.stderr.split())
