@@ -88,7 +88,7 @@ def encode_labelled(
             unreadable += int((~ok).sum())
             if ok.any():
                 batch = np.stack([image for image in images if image is not None])
-                encoder = encoder or net.graph("encoder")
+                encoder = encoder or net.graph("encoder", bulk=True)
                 codes.append(encoder.run(to_model_input(batch), net.batch_size))
                 keep.append(np.flatnonzero(ok) + start)
             step(stop - start)
