@@ -68,15 +68,15 @@ def train(
     dataset: Annotated[str, typer.Option(help="auto, folder, celeba or mnist.")] = _DEFAULT["dataset"],
     labels: Annotated[Path | None, typer.Option(help="CelebA attribute file, if not inside the data folder.")] = None,
     resolution: Annotated[
-        int | None, typer.Option(help="32, 64 or 128 [default: 32 for MNIST, else 64].", show_default=False)
+        int | None, typer.Option(help="32, 64 or 128 \\[default: 32 for MNIST, else 64].", show_default=False)
     ] = None,
     channels: Annotated[
-        int | None, typer.Option(help="1 or 3 [default: 1 for MNIST, else 3].", show_default=False)
+        int | None, typer.Option(help="1 or 3 \\[default: 1 for MNIST, else 3].", show_default=False)
     ] = None,
     crop: Annotated[
         float | None,
         typer.Option(
-            help="Centre crop, as a fraction of the shorter side [default: 140/178 for CelebA, else 1].",
+            help="Centre crop, as a fraction of the shorter side \\[default: 140/178 for CelebA, else 1].",
             show_default=False,
         ),
     ] = None,
@@ -130,7 +130,7 @@ def train(
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the convolutional networks.")] = False,
     workers: Annotated[int, typer.Option(help="Processes decoding images into the cache.")] = _DEFAULT["workers"],
     cache_dir: Annotated[
-        Path | None, typer.Option(help="Decoded-dataset cache [default: ~/.cache/aaae/datasets].", show_default=False)
+        Path | None, typer.Option(help="Decoded-dataset cache \\[default: ~/.cache/aaae/datasets].", show_default=False)
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:

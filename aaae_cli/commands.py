@@ -34,8 +34,8 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Built-in model name, bundle folder, or Hugging Face Hub id user/name[@revision] "
-        "[default: $AAAE_MODEL, else the built-in model].",
+        help="Built-in model name, bundle folder, or Hugging Face Hub id user/name\\[@revision] "
+        "\\[default: $AAAE_MODEL, else the built-in model].",
         show_default=False,
     ),
 ]
@@ -80,13 +80,13 @@ def sample(
     output: Annotated[
         Path | None,
         typer.Argument(
-            help="Grid image to write: .png, .jpg or .webp [default: samples.png, unless --separate].",
+            help="Grid image to write: .png, .jpg or .webp \\[default: samples.png, unless --separate].",
             show_default=False,
         ),
     ] = None,
     n: Annotated[int, typer.Option("-n", "--number", help="How many images.")] = 64,
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same images.")] = None,
-    cols: Annotated[int | None, typer.Option(min=1, help="Images per grid row [default: a square grid].")] = None,
+    cols: Annotated[int | None, typer.Option(min=1, help="Images per grid row \\[default: a square grid].")] = None,
     temperature: Annotated[
         float, typer.Option(help="Noise scale: below 1 gives more typical images, above 1 more varied ones.")
     ] = 1.0,
@@ -144,21 +144,31 @@ class _nothing:
 def reconstruct(
     images: Annotated[list[Path], typer.Argument(help="Image files or folders of images.", show_default=False)],
     output: Annotated[
-        Path, typer.Option("--out", "-o", help="Grid image: each input beside its reconstruction.")
-    ] = Path("reconstructions.png"),
-    cols: Annotated[int | None, typer.Option(min=1, help="Pairs per grid row [default: 4].")] = None,
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Grid image, each input beside its reconstruction \\[default: reconstructions.png, unless "
+            "--separate].",
+            show_default=False,
+        ),
+    ] = None,
+    cols: Annotated[int | None, typer.Option(min=1, help="Pairs per grid row \\[default: 4].")] = None,
     separate: SeparateOption = None,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
     model: ModelOption = None,
     device: DeviceOption = "auto",
 ) -> None:
     """Encode and decode real images, to see what the model keeps of them."""
-    grid_path = check_output_path(output)
+    grid_path = check_output_path(output) if output is not None else None
     if separate is not None:
         check_output_folder(separate)
+    elif grid_path is None:
+        grid_path = check_output_path(Path("reconstructions.png"))
     files = _expand_inputs(images)
     net = _load(model, device)
-    check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
+    if grid_path is not None:
+        check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
     tiles: list[np.ndarray] = []
     step_size = net.batch_size
     with (
@@ -169,13 +179,15 @@ def reconstruct(
             chunk = files[start : start + step_size]
             inputs = net.prepare_batch(chunk)
             recon = net.decode(net.encode(inputs))
-            tiles.append(zoom(np.stack([inputs, recon], 1).reshape(-1, *inputs.shape[1:]), zoom_by))
+            if grid_path is not None:
+                tiles.append(zoom(np.stack([inputs, recon], 1).reshape(-1, *inputs.shape[1:]), zoom_by))
             if folder is not None:
                 for path, image in zip(chunk, zoom(recon, zoom_by), strict=True):
                     folder.add(image, f"{path.stem}.png")
             step(len(chunk))
-        pairs = min(cols or 4, len(files))
-        save_image(make_grid(np.concatenate(tiles), cols=2 * pairs), grid_path)
+        if grid_path is not None:
+            pairs = min(cols or 4, len(files))
+            save_image(make_grid(np.concatenate(tiles), cols=2 * pairs), grid_path)
     wrote = [str(p) for p in (grid_path, separate) if p is not None]
     _said(f"wrote {_e(' and '.join(wrote))}: {len(files)} image(s) and their reconstructions by {_e(net.name)}")
 
@@ -230,7 +242,7 @@ def edit(
         ),
     ],
     strength: Annotated[
-        float | None, typer.Option(help="How far to move along the directions [default: 1.0].", show_default=False)
+        float | None, typer.Option(help="How far to move along the directions \\[default: 1.0].", show_default=False)
     ] = None,
     sweep: Annotated[
         str | None, typer.Option(help="A row of strengths START:STOP:COUNT instead, e.g. -2:2:5.", show_default=False)
@@ -328,7 +340,7 @@ def attributes_compute(
         Path | None,
         typer.Option(
             "--out",
-            help="Write a copy of the bundle with the new directions here [default: update the --model folder].",
+            help="Write a copy of the bundle with the new directions here \\[default: update the --model folder].",
             show_default=False,
         ),
     ] = None,
@@ -409,9 +421,11 @@ def export(
     run: Annotated[Path, typer.Argument(help="Training run folder (or a checkpoint file).", show_default=False)],
     out_dir: Annotated[Path, typer.Argument(help="Bundle folder to write.", show_default=False)],
     checkpoint: Annotated[str, typer.Option(help="best (lowest validation error) or last.")] = "best",
-    name: Annotated[str | None, typer.Option(help="Model name [default: the folder name].", show_default=False)] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Model name \\[default: the folder name].", show_default=False)
+    ] = None,
     data_name: Annotated[
-        str | None, typer.Option(help="Training data name for the model card [default: from the run].")
+        str | None, typer.Option(help="Training data name for the model card \\[default: from the run].")
     ] = None,
     license: Annotated[str, typer.Option(help="Licence id for the model card (Hub metadata).")] = "mit",
     data: Annotated[

@@ -100,6 +100,13 @@ def test_reconstruct(tiny_bundle: Path, digit_files: list[Path], tmp_path: Path)
     assert result.returncode == 0, result.stderr
     rows = -(-len(digit_files) // 2)
     assert _gray(out).shape == (rows * TILE + (rows + 1) * PAD, 4 * TILE + 5 * PAD)
+    # --separate alone: single files, no grid.
+    only = tmp_path / "only"
+    result = run_cli(
+        "reconstruct", *map(str, inputs), "--separate", str(only), "--model", str(tiny_bundle), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list(only.iterdir())) == 3 and not (tmp_path / "reconstructions.png").exists()
 
 
 def test_interpolate_png_and_gif(tiny_bundle: Path, digit_files: list[Path], tmp_path: Path) -> None:
@@ -190,6 +197,9 @@ def test_every_command_has_help_with_examples(command: str) -> None:
     args = [command, "list", "--help"] if command == "attributes" else [command, "--help"]
     result = run_cli(*args)
     assert result.returncode == 0 and "Examples" in result.stdout, result.stdout
+    if command != "info":  # bracketed help text survives rich markup
+        text = "".join(result.stdout.split())
+        assert "[default:" in text and ("[@revision]" in text or command == "export"), result.stdout
 
 
 def test_typer_runner_in_process(tiny_bundle: Path, tmp_path: Path) -> None:
