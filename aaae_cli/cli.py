@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from aaae_cli import __version__, commands
+from aaae_cli import __version__, commands, eval_command
 from aaae_cli.errors import UserError
 from aaae_train.options import TrainOptions
 
@@ -183,6 +183,13 @@ app.command(
     "  aaae export runs/faces models/faces             # best.pt -> an ONNX bundle\n\n"
     "  aaae export runs/faces/last.pt out/ --force --data ~/celeba",
 )(commands.export)
+app.command(
+    "eval",
+    epilog="Examples:\n\n"
+    "  aaae eval --model digits --data train-images-idx3-ubyte.gz        # the digits training held out\n\n"
+    "  aaae eval --model ./faces --data celeba/ -n 10000 --json faces.json\n\n"
+    "  aaae eval --model ./mine --data test-photos/ --split all --evaluator ./my-evaluator",
+)(eval_command.eval_command)
 _attributes.command(
     "list",
     epilog="Examples:\n\n  aaae attributes list\n\n  aaae attributes list --model ./my-bundle --json",

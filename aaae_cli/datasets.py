@@ -7,6 +7,7 @@ functions, so a labels file means the same thing to both.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,3 +176,10 @@ def _classes(root: Path) -> LabelledImages:
     return LabelledImages(
         "classes", [name for name, _ in per_class], labels, paths=paths, description=f"class folders of {root.name}"
     )
+
+
+def in_validation(key: str, val_fraction: float) -> bool:
+    """Whether the image with this key is held out of training: a stable hash of the key, so the same
+    answer on every machine, for any options or order (``aaae train`` and ``aaae eval`` agree)."""
+    digest = hashlib.sha1(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % 100_000 < round(val_fraction * 100_000)

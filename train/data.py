@@ -23,6 +23,7 @@ from aaae_cli.atomic import atomic_write_text
 from aaae_cli.datasets import (
     find_celeba_attributes,
     find_mnist_images,
+    in_validation,
     mnist_labels_beside,
     read_celeba_attributes,
     read_idx,
@@ -60,12 +61,6 @@ class Dataset:
         """Indices of the training and validation images (stable hash of each key)."""
         is_val = np.array([in_validation(key, val_fraction) for key in self.keys], dtype=bool)
         return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-
-
-def in_validation(key: str, val_fraction: float) -> bool:
-    """Whether the image with this key is held out (the same answer everywhere, for any options)."""
-    digest = hashlib.sha1(key.encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") % 100_000 < round(val_fraction * 100_000)
 
 
 # ---------------------------------------------------------------- finding sources

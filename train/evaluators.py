@@ -94,11 +94,14 @@ def _augment(x: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.T
     return x
 
 
-def train_evaluator(task: Task, data: str, out: Path, batch_size: int = 128, seed: int = 0) -> dict:
+def train_evaluator(
+    task: Task, data: str, out: Path, batch_size: int = 128, seed: int = 0, cache_dir: Path | None = None
+) -> dict:
     """Train one evaluator, export it to ``out/evaluator.onnx`` and write ``out/evaluator.json``."""
     torch.manual_seed(seed)
     source = detect_source(data)
-    dataset = load_dataset([source], Preprocessing(task.resolution, task.channels, task.crop), default_cache_dir())
+    prep = Preprocessing(task.resolution, task.channels, task.crop)
+    dataset = load_dataset([source], prep, cache_dir or default_cache_dir())
     if dataset.labels is None:
         raise SystemExit(f"{data}: no labels found (MNIST labels file or list_attr_celeba.txt)")
     labelled = np.flatnonzero((dataset.labels != 0).any(1))
@@ -128,7 +131,7 @@ def train_evaluator(task: Task, data: str, out: Path, batch_size: int = 128, see
             schedule.step()
         accuracy = evaluate_accuracy(model, images, targets, val_idx, task.multilabel)
         print(
-            json.dumps({"epoch": epoch + 1, "loss": round(float(loss), 4), "held_out_accuracy": accuracy}), flush=True
+            json.dumps({"epoch": epoch + 1, "loss": round(loss.item(), 4), "held_out_accuracy": accuracy}), flush=True
         )
     minutes = (time.perf_counter() - start) / 60
     out.mkdir(parents=True, exist_ok=True)
@@ -222,11 +225,12 @@ def main() -> None:
     parser.add_argument("data")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
     task = TASKS[args.task]
     if args.epochs:
         task = Task(**{**task.__dict__, "epochs": args.epochs})
-    card = train_evaluator(task, args.data, args.out)
+    card = train_evaluator(task, args.data, args.out, batch_size=args.batch_size)
     print(json.dumps(card["held_out"]))
 
 

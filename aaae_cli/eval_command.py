@@ -1,0 +1,120 @@
+"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluate.evaluate` (rich table + JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from aaae_cli.atomic import atomic_write_text
+from aaae_cli.commands import DeviceOption, ModelOption, _load, err, out
+from aaae_cli.errors import UserError
+
+FID_MESSAGE = (
+    "FID with the Inception-v3 weights needs pytorch-fid, which needs torchvision; neither is installed here "
+    "(pip install pytorch-fid torchvision). aaae does not substitute another network: use the evaluator FD"
+)
+
+
+def eval_command(
+    data: Annotated[
+        Path, typer.Option("--data", "-d", help="Images to evaluate on (folder, CelebA folder, MNIST idx).")
+    ],
+    model: ModelOption = None,
+    labels: Annotated[Path | None, typer.Option(help="CelebA attribute file, if not inside --data.")] = None,
+    n: Annotated[int, typer.Option("-n", help="Samples per sampler (approximator and each baseline).")] = 10_000,
+    split: Annotated[str, typer.Option(help="val: the images training held out of --data; all: every image.")] = "val",
+    held_out: Annotated[int, typer.Option(help="At most this many held-out images.")] = 10_000,
+    evaluator: Annotated[
+        str | None, typer.Option(help="Evaluator folder or built-in name [default: the one matching the model].")
+    ] = None,
+    components: Annotated[int, typer.Option(help="Components of the Gaussian-mixture baseline.")] = 10,
+    fid_weights: Annotated[
+        Path | None, typer.Option(help="pt_inception-2015-12-05 weights, for a real FID (needs pytorch-fid).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the full report as JSON here.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and for picking images.")] = 0,
+    device: DeviceOption = "auto",
+) -> None:
+    """Measure a model: held-out reconstruction error, sample quality against two density baselines, edits."""
+    from aaae_cli.evaluate import evaluate
+
+    if fid_weights is not None:
+        _check_fid(fid_weights)
+    if n < 2:
+        raise UserError(f"-n must be at least 2 (got {n})")
+    if not data.expanduser().exists():
+        raise UserError(f"{data}: no such file or folder")
+    net = _load(model, device)
+    with err.status("evaluating") as status:
+        report = evaluate(
+            net,
+            data.expanduser(),
+            labels,
+            samples=n,
+            split=split,
+            held_out_limit=held_out,
+            evaluator=evaluator,
+            components=components,
+            seed=seed,
+            device=device,
+            progress=lambda what: status.update(what),
+        )
+    out.print(_table(report))
+    if "edits" in report:
+        out.print(_edit_table(report["edits"]))
+    if report["evaluator"] is None:
+        err.print("no evaluator matches this model: sample quality not measured (pass --evaluator)")
+    if json_out is not None:
+        atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
+        err.print(f"wrote {json_out}")
+
+
+def _check_fid(weights: Path) -> None:
+    try:
+        import pytorch_fid  # noqa: F401
+    except ImportError:
+        raise UserError(FID_MESSAGE) from None
+    raise UserError(f"{FID_MESSAGE} (pytorch-fid is installed, but aaae's FID path is not built yet)")
+
+
+def _table(report: dict[str, Any]) -> Table:
+    recon = report["reconstruction"]
+    table = Table(title=f"{report['model']} on {report['data']}: {report['held_out_images']} held-out images")
+    for column in ("", "MSE [0,1]", "MSE [-1,1]", "evaluator FD", "evaluator IS"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row(
+        "reconstructions",
+        f"{recon['mse_01']:.5f}",
+        f"{recon['mse_pm1']:.5f}",
+        _fmt(recon.get("evaluator_fd")),
+        _fmt(recon.get("evaluator_is")),
+    )
+    for name, entry in report["samples"].items():
+        table.add_row(f"samples: {name}", "", "", _fmt(entry.get("evaluator_fd")), _fmt(entry.get("evaluator_is")))
+    if "real_evaluator_is" in report:
+        table.add_row("real held-out images", "", "", "0", _fmt(report["real_evaluator_is"]))
+    return table
+
+
+def _edit_table(edits: dict[str, Any]) -> Table:
+    table = Table(title="edits at strength +1 / -1: share of images whose evaluator decision flips")
+    for column in ("attribute", "add: flips", "add: others move", "remove: flips", "remove: others move"):
+        table.add_column(column, justify="left" if column == "attribute" else "right")
+    for name, entry in edits.items():
+        add, remove = entry.get("add", {}), entry.get("remove", {})
+        table.add_row(
+            name,
+            _fmt(add.get("flip_rate")),
+            _fmt(add.get("other_attributes_change")),
+            _fmt(remove.get("flip_rate")),
+            _fmt(remove.get("other_attributes_change")),
+        )
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,305 @@
+"""``aaae eval``: how good a model is, measured the way the paper and its peers measure it (issue #4).
+
+1. Reconstruction: mean squared error per pixel on held-out images, pixels in [0, 1] and in [-1, 1].
+2. Sample quality in the feature space of an evaluator classifier the project trains and ships as ONNX
+   (digits: MNIST classifier; faces: CelebA 40-attribute classifier): the Frechet distance between the
+   features of generated and held-out real images ("evaluator FD", never called FID), and for a
+   multi-class evaluator the Inception-score analogue (the ALICE protocol), with the held-out real
+   images' score as the ceiling. The real Inception-v3 FID is computed only by ``--fid-weights``.
+3. Baselines in the same run: the same decoder sampled from a single Gaussian and from a 10-component
+   full-covariance mixture fitted to the training codes (the RAE paper's ex-post densities).
+4. Edits: per attribute, the share of held-out images without it that the evaluator reads as having
+   it after ``edit`` at strength 1 (and the reverse for strength -1), and how much the other
+   attributes' probabilities move.
+
+Held-out images: with ``--split val`` (default) the same hash split that ``aaae train`` held out of the
+data (so pass the training data); with ``--split all`` every image of the data (an independent test set).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aaae_cli.api import Model
+from aaae_cli.datasets import in_validation, labelled_images, read_idx
+from aaae_cli.errors import UserError
+from aaae_cli.images import list_images, load_image, prepare_pil, to_model_input
+from aaae_cli.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
+from aaae_cli.runtime import create_session
+
+EVALUATOR_FILE, EVALUATOR_CARD = "evaluator.onnx", "evaluator.json"
+
+
+# ---------------------------------------------------------------- evaluators
+
+
+class Evaluator:
+    """An evaluator classifier (ONNX): images -> (logits, features)."""
+
+    def __init__(self, folder: Path, device: str = "auto") -> None:
+        card_path, graph_path = folder / EVALUATOR_CARD, folder / EVALUATOR_FILE
+        if not card_path.is_file() or not graph_path.is_file():
+            raise UserError(f"{folder}: not an evaluator folder (needs {EVALUATOR_CARD} and {EVALUATOR_FILE})")
+        self.folder = folder
+        self.card = json.loads(card_path.read_text())
+        self.session = create_session(graph_path.read_bytes(), device, f"evaluator {folder.name}")
+        self.input_name = self.session.get_inputs()[0].name
+
+    @property
+    def name(self) -> str:
+        return str(self.card["task"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card["classes"])
+
+    @property
+    def multilabel(self) -> bool:
+        return self.card["kind"] == "multilabel"
+
+    def run(self, images: np.ndarray, batch: int = 250) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 NHWC images -> (probabilities, features)."""
+        probs, feats = [], []
+        for start in range(0, len(images), batch):
+            logits, features = self.session.run(None, {self.input_name: to_model_input(images[start : start + batch])})
+            probs.append(1 / (1 + np.exp(-logits)) if self.multilabel else _softmax(logits))
+            feats.append(features)
+        return np.concatenate(probs), np.concatenate(feats)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(1, keepdims=True))
+    return shifted / shifted.sum(1, keepdims=True)
+
+
+def evaluator_roots() -> list[Path]:
+    import aaae_models
+
+    return [aaae_models.ROOT]
+
+
+def find_evaluator(spec: str | None, model: Model, device: str) -> Evaluator | None:
+    """``spec`` (a folder, or a built-in evaluator name), else the built-in one matching the model."""
+    if spec:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            return Evaluator(path, device)
+        for root in evaluator_roots():
+            if (root / f"evaluator-{spec}").is_dir():
+                return Evaluator(root / f"evaluator-{spec}", device)
+        raise UserError(f"--evaluator {spec}: no such evaluator folder or built-in evaluator")
+    for root in evaluator_roots():
+        for folder in sorted(root.glob("evaluator-*")):
+            card = json.loads((folder / EVALUATOR_CARD).read_text()) if (folder / EVALUATOR_CARD).is_file() else {}
+            prep = card.get("preprocessing", {})
+            same_input = (prep.get("resolution"), prep.get("channels")) == (model.resolution, model.channels)
+            if same_input and set(card.get("classes", [])) & {a.name for a in model.attributes.values()}:
+                return Evaluator(folder, device)
+    return None
+
+
+# ---------------------------------------------------------------- held-out data
+
+
+@dataclass
+class EvalData:
+    """Held-out images (uint8 NHWC), their labels if known, and training images for the baselines."""
+
+    held_out: np.ndarray
+    training: np.ndarray
+    labels: np.ndarray | None = None
+    label_names: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+def load_eval_data(
+    data: Path, labels: Path | None, model: Model, split: str, limit: int, fit_limit: int, seed: int
+) -> EvalData:
+    """Read ``data`` with the model's preprocessing and split it as training did."""
+    prep = model.config["preprocessing"]
+    resolution, channels, crop = model.resolution, model.channels, float(prep.get("crop", 1.0))
+    trained_on = model.config.get("training", {}).get("data", {})
+    val_fraction = float(trained_on.get("val_fraction") or 0.05)
+    prefix_folders = int(trained_on.get("sources", 1)) > 1  # keys were "folder/name" with several sources
+    keys, loaders, label_rows, names = _items(data, labels, resolution, channels, crop, prefix_folders)
+    if split == "val":
+        held = [i for i, key in enumerate(keys) if in_validation(key, val_fraction)]
+        fit = [i for i, key in enumerate(keys) if not in_validation(key, val_fraction)]
+    elif split == "all":
+        held, fit = list(range(len(keys))), []
+    else:
+        raise UserError("--split must be val or all")
+    if not held:
+        raise UserError(f"{data}: no held-out images in it (split {split!r}, fraction {val_fraction})")
+    rng = np.random.default_rng(seed)
+    held = sorted(rng.choice(held, size=min(limit, len(held)), replace=False).tolist())
+    fit = sorted(rng.choice(fit, size=min(fit_limit, len(fit)), replace=False).tolist()) if fit else []
+    held_images = np.stack([loaders(i) for i in held])
+    fit_images = np.stack([loaders(i) for i in fit]) if fit else np.zeros((0, resolution, resolution, channels))
+    held_labels = label_rows[held] if label_rows is not None else None
+    return EvalData(held_images, fit_images.astype(np.uint8), held_labels, names, f"{data} ({split} split)")
+
+
+def _items(
+    data: Path, labels: Path | None, resolution: int, channels: int, crop: float, prefix_folders: bool
+) -> tuple[list[str], Callable[[int], np.ndarray], np.ndarray | None, list[str]]:
+    """Keys (as ``aaae train`` names images), an image loader by index, labels and label names."""
+    try:
+        labelled = labelled_images(data, labels)
+    except UserError:
+        labelled = None
+    if labelled is not None and labelled.raw is not None:  # MNIST idx
+        raw = labelled.raw
+        return (
+            [f"mnist:{i}" for i in range(len(raw))],
+            lambda i: prepare_pil(_gray(raw[i]), resolution, channels, crop),
+            labelled.labels,
+            labelled.names,
+        )
+    if labelled is None and data.is_file():
+        raw = read_idx(data)
+        return (
+            [f"mnist:{i}" for i in range(len(raw))],
+            lambda i: prepare_pil(_gray(raw[i]), resolution, channels, crop),
+            None,
+            [],
+        )
+    if labelled is not None and labelled.kind == "celeba":
+        paths, label_rows, names = labelled.paths, labelled.labels, labelled.names
+    else:
+        paths, label_rows, names = list_images(data), None, []
+        if not paths:
+            raise UserError(f"{data}: no images found")
+    root = paths[0].parent if labelled is not None and labelled.kind == "celeba" else data
+    keys = [(f"{root.name}/" if prefix_folders else "") + p.relative_to(root).as_posix() for p in paths]
+    return keys, lambda i: load_image(paths[i], resolution, channels, crop), label_rows, names
+
+
+def _gray(array: np.ndarray):
+    from PIL import Image
+
+    return Image.fromarray(array, "L")
+
+
+# ---------------------------------------------------------------- the evaluation
+
+
+def _decoded(model: Model, codes: np.ndarray, batch: int = 500) -> Iterator[np.ndarray]:
+    for start in range(0, len(codes), batch):
+        yield model.decode(codes[start : start + batch])
+
+
+def _quality(evaluator: Evaluator | None, images: Iterator[np.ndarray], real_features: np.ndarray | None) -> dict:
+    if evaluator is None:
+        return {}
+    probs, feats = zip(*(evaluator.run(chunk) for chunk in images), strict=True)
+    probabilities, features = np.concatenate(probs), np.concatenate(feats)
+    out: dict[str, Any] = {"evaluator_fd": round(frechet_distance_between(features, real_features), 3)}
+    if not evaluator.multilabel:
+        score, spread = inception_score(probabilities)
+        counts = np.bincount(probabilities.argmax(1), minlength=len(evaluator.classes)) / len(probabilities)
+        out.update(
+            evaluator_is=round(score, 3),
+            evaluator_is_std=round(spread, 3),
+            class_shares=[round(float(v), 4) for v in counts],
+        )
+    return out
+
+
+def evaluate(
+    model: Model,
+    data: Path,
+    labels: Path | None = None,
+    samples: int = 10_000,
+    split: str = "val",
+    held_out_limit: int = 10_000,
+    fit_limit: int = 20_000,
+    evaluator: str | None = None,
+    components: int = 10,
+    edit_images: int = 200,
+    seed: int = 0,
+    device: str = "auto",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Everything ``aaae eval`` reports, as a JSON-ready dict."""
+    say = progress or (lambda _: None)
+    if samples < 2:
+        raise UserError("-n must be at least 2")
+    started = time.perf_counter()
+    say("reading images")
+    eval_data = load_eval_data(data, labels, model, split, held_out_limit, fit_limit, seed)
+    judge = find_evaluator(evaluator, model, device)
+    result: dict[str, Any] = {
+        "model": model.name,
+        "data": eval_data.description,
+        "held_out_images": len(eval_data.held_out),
+        "evaluator": None if judge is None else {"name": judge.name, "folder": str(judge.folder)},
+    }
+    say("reconstructing held-out images")
+    codes = model.encode(eval_data.held_out)
+    recon = np.concatenate(list(_decoded(model, codes)))
+    diff = (recon.astype(np.float64) - eval_data.held_out.astype(np.float64)) / 255.0
+    result["reconstruction"] = {
+        "mse_01": round(float((diff**2).mean()), 6),
+        "mse_pm1": round(float((diff**2).mean() * 4), 6),
+    }
+    real_features = None
+    if judge is not None:
+        say("evaluator features of real images")
+        real_probs, real_features = judge.run(eval_data.held_out)
+        if not judge.multilabel:
+            result["real_evaluator_is"] = round(inception_score(real_probs)[0], 3)
+        result["reconstruction"].update(_quality(judge, iter([recon]), real_features))
+    rng = np.random.default_rng(seed)
+    samplers: dict[str, np.ndarray] = {"approximator": model.sample_codes(samples, seed=seed)}
+    if len(eval_data.training):
+        say("fitting the baselines to training codes")
+        train_codes = model.encode(eval_data.training)
+        samplers["gaussian"] = GaussianDensity(train_codes).sample(samples, rng)
+        gmm = GaussianMixture(components=components, seed=seed).fit(train_codes)
+        samplers[f"gmm{components}"] = gmm.sample(samples, rng)
+        result["baseline_fit"] = {"training_codes": len(train_codes), "gmm_iterations": gmm.iterations_run}
+    result["samples"] = {}
+    for name, sampled in samplers.items():
+        say(f"sampling: {name}")
+        entry = {"n": samples, **_quality(judge, _decoded(model, sampled), real_features)}
+        result["samples"][name] = entry
+    if judge is not None and judge.multilabel and eval_data.labels is not None and len(model.attributes):
+        say("editing held-out images")
+        result["edits"] = evaluate_edits(model, judge, eval_data, codes, edit_images)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def evaluate_edits(model: Model, judge: Evaluator, data: EvalData, codes: np.ndarray, limit: int) -> dict[str, Any]:
+    """Per attribute: decision flips at strength +1 (images without it) and -1 (images with it)."""
+    before, _ = judge.run(np.concatenate(list(_decoded(model, codes))))
+    by_name = {c.lower(): i for i, c in enumerate(judge.classes)}
+    out: dict[str, Any] = {}
+    for attribute in model.attributes.values():
+        column = by_name.get(attribute.name.lower())
+        if column is None:
+            continue
+        entry: dict[str, Any] = {}
+        for strength, absent in ((1.0, True), (-1.0, False)):
+            picked = np.flatnonzero((before[:, column] < 0.5) == absent)[:limit]
+            if len(picked) == 0:
+                continue
+            shift = model.attributes.shift({attribute.name: strength})
+            after, _ = judge.run(np.concatenate(list(_decoded(model, codes[picked] + shift[None]))))
+            flipped = (after[:, column] >= 0.5) == absent
+            others = np.delete(np.abs(after - before[picked]), column, axis=1)
+            entry["add" if absent else "remove"] = {
+                "images": len(picked),
+                "flip_rate": round(float(flipped.mean()), 4),
+                "other_attributes_change": round(float(others.mean()), 4),
+            }
+        out[attribute.name] = entry
+    return out
