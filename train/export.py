@@ -5,8 +5,8 @@ Steps, all inside a temporary folder that replaces ``OUT`` only when everything 
 1. rebuild the networks and load the weights used for sampling (the EMA copies when the run kept them);
 2. export the encoder, the approximator (z -> codes, de-standardised) and the decoder to ONNX (opset 20,
    dynamic batch, one self-contained file each). The decoder is exported in an equivalent, faster form:
-   BatchNorm folded into the weights and every 4x4 stride-2 transposed convolution written as one
-   batched matrix product over all pixels followed by a col2im of its 16 taps (onnxruntime runs
+   BatchNorm folded into the weights and every 4x4 stride-2 transposed convolution written as batched
+   matrix products over all pixels (one per kernel row) followed by a col2im of the 16 taps (onnxruntime runs
    ConvTranspose one image at a time with tiny matrices; see BENCHMARKS.md);
 3. check every graph in onnxruntime against the PyTorch model on real inputs: held-out training images
    for the encoder, their codes and approximator codes for the decoder, batch sizes 1 and many;
@@ -75,10 +75,12 @@ def _fold_batchnorm(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, 
 class ExportDecoder(nn.Module):
     """The trained :class:`Decoder`, computed differently with the same result (checked at export).
 
-    Activations are kept channels-last. A 4x4 stride-2 padding-1 transposed convolution is one matrix
-    product ``(N*H*W, C_in) @ (C_in, 16*C_out)`` (one column block per kernel tap) followed by col2im:
-    output row ``2m`` receives tap 1 of input row ``m`` and tap 3 of row ``m-1``, row ``2m+1`` tap 2 of row
-    ``m`` and tap 0 of row ``m+1``; columns likewise. The first layer (1x1 input) only needs taps 1-2.
+    Activations are kept channels-last and BatchNorm is folded into the weights. A 4x4 stride-2
+    padding-1 transposed convolution becomes, for each kernel row ``ky``, one matrix product
+    ``(N*H*W, C_in) @ (C_in, 4*C_out)`` over all pixels of the batch (one column block per kernel column
+    ``kx``), followed by col2im: output row ``2m`` receives kernel row 1 of input row ``m`` and kernel row 3
+    of input row ``m-1``; output row ``2m+1`` kernel row 2 of ``m`` and kernel row 0 of ``m+1``; columns
+    likewise. The first layer (1x1 input) needs only taps 1-2 in each direction: one product.
     """
 
     def __init__(self, decoder: Decoder) -> None:
@@ -87,9 +89,9 @@ class ExportDecoder(nn.Module):
         scale, shift = _fold_batchnorm(bn)
         self.fc_weight = nn.Parameter((linear.weight * scale[:, None]).t().contiguous().detach())
         self.fc_bias = nn.Parameter(shift.detach().clone())
-        self.weights = nn.ParameterList()
+        self.first = nn.Parameter(torch.empty(0))
+        self.rows = nn.ParameterList()  # 4 per layer after the first: (C_in, 4 * C_out) for ky = 0..3
         self.biases = nn.ParameterList()
-        self.tanh_last = True
         layers = list(decoder.deconvs)
         index = 0
         while index < len(layers):
@@ -105,38 +107,40 @@ class ExportDecoder(nn.Module):
                 assert isinstance(layers[index + 1], nn.Tanh)
                 index += 2  # conv, tanh
             c_in = weight.shape[0]
-            if not self.weights:
-                weight = weight[:, :, 1:3, 1:3]
-            self.weights.append(nn.Parameter(weight.permute(0, 2, 3, 1).reshape(c_in, -1).contiguous()))
+            taps = weight.permute(0, 2, 3, 1)  # (C_in, ky, kx, C_out)
+            if not self.biases:
+                self.first = nn.Parameter(taps[:, 1:3, 1:3].reshape(c_in, -1).contiguous())
+            else:
+                for ky in range(4):
+                    self.rows.append(nn.Parameter(taps[:, ky].reshape(c_in, -1).contiguous()))
             self.biases.append(nn.Parameter(bias.detach().clone()))
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
         n = c.shape[0]
         h = F.elu(c @ self.fc_weight + self.fc_bias)
-        last = len(self.weights) - 1
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+        last = len(self.biases) - 1
+        for i, bias in enumerate(self.biases):
             c_out = bias.shape[0]
             if i == 0:
-                h = (h @ weight).reshape(n, 2, 2, c_out)
-                size = 2
+                h = (h @ self.first).reshape(n, 2, 2, c_out)
             else:
                 size = h.shape[1]
-                y = (h.reshape(-1, h.shape[-1]) @ weight).reshape(n, size, size, 4, 4, c_out)
+                flat = h.reshape(-1, h.shape[-1])
+                y = [(flat @ self.rows[4 * (i - 1) + ky]).reshape(n, size, size, 4, c_out) for ky in range(4)]
                 h = _col2im_stride2(y, size)
-                size *= 2
             h = h + bias
             h = torch.tanh(h) if i == last else F.elu(h)
         return h.permute(0, 3, 1, 2)
 
 
-def _col2im_stride2(y: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, H, W, 4, 4, C) tap contributions -> (N, 2H, 2W, C) output of a k4 s2 p1 transposed convolution."""
-    n, c = y.shape[0], y.shape[-1]
-    # Rows; take the tap first, then shift, so each slice copies a quarter of y.
-    even = y[:, :, :, 1] + F.pad(y[:, :, :, 3][:, : size - 1], (0, 0, 0, 0, 0, 0, 1, 0))
-    odd = y[:, :, :, 2] + F.pad(y[:, :, :, 0][:, 1:], (0, 0, 0, 0, 0, 0, 0, 1))
+def _col2im_stride2(y: list[torch.Tensor], size: int) -> torch.Tensor:
+    """Contributions of kernel rows 0-3, each (N, H, W, 4 kernel columns, C) -> (N, 2H, 2W, C): the output
+    of a k4 s2 p1 transposed convolution."""
+    n, c = y[0].shape[0], y[0].shape[-1]
+    even = y[1] + F.pad(y[3][:, : size - 1], (0, 0, 0, 0, 0, 0, 1, 0))  # rows 2m
+    odd = y[2] + F.pad(y[0][:, 1:], (0, 0, 0, 0, 0, 0, 0, 1))  # rows 2m + 1
     rows = []
-    for r in (even, odd):  # (N, H, W, 4, C): now the columns
+    for r in (even, odd):  # (N, H, W, 4, C): now the columns; take the tap first, then shift
         left = r[:, :, :, 1] + F.pad(r[:, :, :, 3][:, :, : size - 1], (0, 0, 1, 0))
         right = r[:, :, :, 2] + F.pad(r[:, :, :, 0][:, :, 1:], (0, 0, 0, 1))
         rows.append(torch.stack([left, right], 3))  # (N, H, W, 2, C)

@@ -8,7 +8,7 @@ the CPU's matmul peak, and a cold ``aaae edit``.
    checkpoint, samples, writes the same grid), interleaved, median of ``--repeats``; then each one's stages
    (interpreter start, imports, opening the model, sessions, decoding, PNG) timed inside fresh processes.
 2. Decoder throughput (onnxruntime, batch 64, warm) against the peak of this CPU: the faster of a
-   2048x2048 fp32 matmul in numpy and in onnxruntime, all timed in turn, round after round. FLOPs: the
+   2048x2048 fp32 matmul in numpy and in onnxruntime; each contender in its own process, alternated. FLOPs: the
    usual count (``torch.utils.flop_counter``: every kernel tap, padding included) and the useful count
    (taps that land in the image); both ratios are reported. The plain ConvTranspose export and eager
    PyTorch are timed too, for reference.
@@ -151,48 +151,67 @@ def matmul_session(a: np.ndarray) -> Any:
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
-def interleaved(fns: dict, rounds: int) -> dict[str, float]:
-    """Median seconds of each function, run in turn round after round (they share the machine's state)."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+CONTENDERS = ("ours", "plain export", "torch eager", "numpy matmul", "onnxruntime matmul")
 
 
-def decoder_throughput(run: Path, bundle: Path, batch: int = 64, rounds: int = 15, size: int = 2048) -> dict:
+def child(kind: str, run: Path, bundle: Path, plain: Path, batch: int, size: int, calls: int = 10) -> float:
+    """Median seconds of one call of ``kind``, alone in this process (after 3 warm-up calls)."""
     import onnxruntime as ort
-    import torch
 
     from aaae_cli.api import Model
+
+    codes = Model.load(bundle, device="cpu").sample_codes(batch, seed=0)
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    if kind == "ours":
+        session = Model.load(bundle, device="cpu").graph("decoder").session
+        fn = lambda: session.run(None, {"codes": codes})  # noqa: E731
+    elif kind == "plain export":
+        plain_session = ort.InferenceSession(str(plain), providers=["CPUExecutionProvider"])
+        fn = lambda: plain_session.run(None, {"codes": codes})  # noqa: E731
+    elif kind == "torch eager":
+        import torch
+
+        from aaae_train.checkpoint import load_checkpoint
+        from aaae_train.export import load_networks
+
+        _, decoder, _ = load_networks(load_checkpoint(run / "best.pt"))
+        tensor = torch.from_numpy(codes)
+        torch.set_grad_enabled(False)
+        fn = lambda: decoder(tensor)  # noqa: E731
+    elif kind == "numpy matmul":
+        fn = lambda: a @ a  # noqa: E731
+    else:
+        mm = matmul_session(a)
+        fn = lambda: mm.run(None, {"a": a, "b": a})  # noqa: E731
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def decoder_throughput(run: Path, bundle: Path, work: Path, batch: int = 64, rounds: int = 5, size: int = 2048) -> dict:
+    """Each contender in its own process (threads of one runtime that spin or wait after a call would
+    otherwise slow the next one down), alternated round after round; medians."""
+    import torch
+
     from aaae_train.checkpoint import load_checkpoint
     from aaae_train.export import export_graph, load_networks
 
-    model = Model.load(bundle, device="cpu")
-    codes = model.sample_codes(batch, seed=0)
-    session = model.graph("decoder").session
-    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
-    mm = matmul_session(a)
+    plain = work / "plain-decoder.onnx"  # the decoder exported as it is: ConvTranspose + BatchNorm
     _, decoder, _ = load_networks(load_checkpoint(run / "best.pt"))
-    with tempfile.TemporaryDirectory() as tmp:  # the plain export: ConvTranspose + BatchNorm as they are
-        export_graph(decoder, torch.from_numpy(codes[:2]), Path(tmp) / "plain.onnx", ("codes", "images"))
-        plain = ort.InferenceSession(str(Path(tmp) / "plain.onnx"), providers=["CPUExecutionProvider"])
-    tensor = torch.from_numpy(codes)
-    with torch.no_grad():
-        t = interleaved(
-            {
-                "ours": lambda: session.run(None, {"codes": codes}),
-                "numpy matmul": lambda: a @ a,
-                "onnxruntime matmul": lambda: mm.run(None, {"a": a, "b": a}),
-                "plain export": lambda: plain.run(None, {"codes": codes}),
-                "torch eager": lambda: decoder(tensor),
-            },
-            rounds,
-        )
+    export_graph(decoder, torch.zeros(2, decoder.fc[0].in_features), plain, ("codes", "images"))
+    times: dict[str, list[float]] = {kind: [] for kind in CONTENDERS}
+    for _ in range(rounds):
+        for kind in CONTENDERS:
+            command = [sys.executable, __file__, "--child", kind, "--run", str(run), "--bundle", str(bundle),
+                       "--plain", str(plain), "--batch", str(batch), "--size", str(size)]  # fmt: skip
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            times[kind].append(float(result.stdout.strip().splitlines()[-1]))
+    t = {kind: statistics.median(values) for kind, values in times.items()}
     counted, useful = decoder_flops(run, batch)
     flops = 2.0 * size**3
     peak = max(flops / t["numpy matmul"], flops / t["onnxruntime matmul"])
@@ -210,6 +229,7 @@ def decoder_throughput(run: Path, bundle: Path, batch: int = 64, rounds: int = 1
         "onnxruntime_matmul_gflops": flops / t["onnxruntime matmul"] / 1e9,
         "time_over_peak_counted": t["ours"] / (counted / peak),
         "time_over_peak_useful": t["ours"] / (useful / peak),
+        "all_ms": {kind: [round(v * 1e3, 1) for v in values] for kind, values in times.items()},
     }
 
 
@@ -228,7 +248,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "celeba")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--plain", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=2048, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(child(args.child, args.run, args.bundle, args.plain, args.batch, args.size))
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     run, bundle = (args.run, args.bundle) if args.run and args.bundle else prepare(args.work, args.data, args.width)
     load_before = os.getloadavg()
@@ -238,7 +265,7 @@ def main() -> None:
         "bundle": str(bundle),
         "cold_sample": cold_sample(run, bundle, args.work, args.repeats),
         "cold_edit": cold_edit(bundle, args.work, args.repeats),
-        "decoder": decoder_throughput(run, bundle),
+        "decoder": decoder_throughput(run, bundle, args.work),
         "load_average_before_after": [load_before[0], os.getloadavg()[0]],
     }
     print(json.dumps(results, indent=1))
