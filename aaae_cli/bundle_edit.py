@@ -23,7 +23,7 @@ from PIL import Image
 from rich.console import Console
 
 from aaae_cli.atomic import atomic_write_bytes, atomic_write_text
-from aaae_cli.attributes import compute_attributes
+from aaae_cli.attributes import AttributeSet, compute_attributes
 from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, MANIFEST, write_json, write_manifest
 from aaae_cli.datasets import LabelledImages, labelled_images
 from aaae_cli.errors import UserError
@@ -109,15 +109,25 @@ def compute_into_bundle(
     console: Console | None = None,
 ) -> ComputeResult:
     """Compute directions for the labelled images in ``data_path`` and store them in the bundle (or a copy)."""
-    bundle = net.bundle
-    target = _target_folder(net, out)
+    target_folder(net, out)  # refuse an unwritable target before the long part
     data = labelled_images(data_path, labels)
     codes, rows, unreadable = encode_labelled(net, data, workers, console)
     source = {"data": data.description, "split": "all", "images": len(codes), "labels": data.kind}
     found, skipped = compute_attributes(codes, rows, data.names, source=source, min_count=min_count)
     if not found:
         raise UserError(f"no attribute has {min_count} images on both sides (skipped: {', '.join(skipped)})")
-    attributes = net.attributes.merged(found, replace=replace)
+    folder = write_attributes(net, net.attributes.merged(found, replace=replace), out)
+    return ComputeResult(folder, [a.name for a in found], skipped, len(codes), unreadable)
+
+
+def write_attributes(net: Model, attributes: AttributeSet, out: Path | None) -> Path:
+    """Store ``attributes`` in the bundle (``out`` None) or in a copy of it at ``out``; returns the folder.
+
+    ``attributes.json``, ``config.json`` and the model card are rewritten, then the checksum manifest last,
+    so an interrupted write leaves a bundle whose checksums say what is stale.
+    """
+    bundle = net.bundle
+    target = target_folder(net, out)
     config = dict(bundle.config.raw)
     config["attributes"] = {"file": ATTRIBUTES, "count": len(attributes), "names": list(attributes)}
 
@@ -145,10 +155,11 @@ def compute_into_bundle(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return ComputeResult(target, [a.name for a in found], skipped, len(codes), unreadable)
+    return target
 
 
-def _target_folder(net: Model, out: Path | None) -> Path:
+def target_folder(net: Model, out: Path | None) -> Path:
+    """Where new attributes go: ``out`` (a new, empty folder) or the bundle itself when it is writable."""
     bundle = net.bundle
     if out is not None:
         out = out.expanduser()
