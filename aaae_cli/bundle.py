@@ -9,7 +9,10 @@
     checksums.sha256     SHA-256 of every other file (``sha256sum -c`` format)
 
 Every file is verified against the manifest before it is used (an ONNX graph before its session is
-created), and no file name may leave the folder. Nothing in a bundle is a pickle.
+created), and no file may leave the folder: names are plain (no separators, no ``..``, not absolute, not
+hidden, no Windows device names) and a symbolic link may only point inside the folder (or, for a model in the
+Hugging Face cache, into that repo's ``blobs`` folder, where ``snapshot_download`` keeps the files it links
+to). Nothing in a bundle is a pickle.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ GRAPHS = ("encoder", "decoder", "approximator")
 # What a bundle may hold (used as allow_patterns when downloading from the Hub).
 BUNDLE_PATTERNS = (CONFIG, MANIFEST, ATTRIBUTES, CARD, "*.onnx", "*.png")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_DEVICE_NAMES = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])$", re.IGNORECASE)  # Windows reserves these
 
 
 class BundleError(UserError):
@@ -44,7 +48,12 @@ class BundleError(UserError):
 
 def check_file_name(name: object, where: str) -> str:
     """A bundle file name: a plain name inside the folder (no path separators, no '..', not hidden)."""
-    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+    if (
+        not isinstance(name, str)
+        or not _SAFE_NAME.match(name)
+        or ".." in name
+        or _DEVICE_NAMES.match(name.split(".")[0])
+    ):
         raise BundleError(f"{where}: unsafe file name {name!r} (bundle files must be plain names inside the folder)")
     return name
 
@@ -174,6 +183,7 @@ class Bundle:
         if not self.path.is_dir():
             raise BundleError(f"{self.source}: no such bundle folder")
         manifest_path = self.path / MANIFEST
+        self._check_inside(MANIFEST)
         if not manifest_path.is_file():
             if not (self.path / CONFIG).is_file():
                 raise BundleError(f"{self.source}: not an aaae bundle (no {CONFIG} or {MANIFEST})")
@@ -198,7 +208,7 @@ class Bundle:
         expected = self.manifest.get(name)
         if expected is None:
             raise BundleError(f"{self.source}: {name} is not listed in {MANIFEST}")
-        path = self.path / name
+        path = self._check_inside(name)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -211,6 +221,22 @@ class Bundle:
                 "re-export or re-download the bundle"
             )
         return data
+
+    def _check_inside(self, name: str) -> Path:
+        """``folder/name``, refused if it is a symbolic link to something outside the bundle folder."""
+        path = self.path / name
+        if not path.is_symlink():
+            return path
+        root = self.path.resolve()
+        allowed = [root]
+        if root.parent.name == "snapshots":  # the Hugging Face cache: snapshots/<commit>/<file> -> ../../blobs/<sha>
+            allowed.append(root.parent.parent / "blobs")
+        target = path.resolve()
+        if not any(target.is_relative_to(folder) for folder in allowed):
+            raise BundleError(
+                f"{self.source}: {name} is a symbolic link to outside the bundle folder; refusing to read it"
+            )
+        return path
 
     def graph_bytes(self, graph: str) -> bytes:
         return self.read(self.config.graphs[graph].file)

@@ -181,8 +181,15 @@ app.command(
 app.command(
     epilog="Examples:\n\n"
     "  aaae export runs/faces models/faces             # best.pt -> an ONNX bundle\n\n"
-    "  aaae export runs/faces/last.pt out/ --force --data ~/celeba",
+    "  aaae export runs/faces/last.pt out/ --force --data ~/celeba\n\n"
+    "  aaae export runs/faces models/faces --push-to-hub user/faces   # and upload it",
 )(commands.export)
+app.command(
+    epilog="Examples:\n\n"
+    "  hf auth login                        # once, or set HF_TOKEN\n\n"
+    "  aaae push models/faces user/faces    # then: --model user/faces\n\n"
+    "  aaae push models/faces user/faces --revision v2 --private",
+)(commands.push)
 app.command(
     "eval",
     epilog="Examples:\n\n"

@@ -1,4 +1,4 @@
-"""The runtime commands (sample, reconstruct, interpolate, edit, attributes, info) and ``export``.
+"""The runtime commands (sample, reconstruct, interpolate, edit, attributes, info), ``export`` and ``push``.
 
 Each is a thin wrapper over :mod:`aaae_cli.api`: parse and check the options, check the output path before
 any work, call the API, write the result atomically, say what was written (on stderr). They import the
@@ -436,10 +436,22 @@ def export(
     min_count: Annotated[int, typer.Option(min=1, help="Skip attributes with fewer images on either side.")] = 10,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it holds something.")] = False,
     device: Annotated[str, typer.Option(help="PyTorch device for encoding the data: auto, cpu or cuda.")] = "auto",
+    push_to_hub: Annotated[
+        str | None,
+        typer.Option(
+            "--push-to-hub",
+            help="Then upload the bundle to this Hugging Face Hub repo (user/name), as 'aaae push' does.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Export a trained run to a bundle (ONNX graphs, attributes, model card), checked against PyTorch."""
     from aaae_cli.cli import _torch_api
 
+    if push_to_hub is not None:
+        from aaae_cli.hub import check_push
+
+        check_push(push_to_hub)  # a bad repo id or no token fails now, not after the export
     exporter = _torch_api("export")
     result = exporter.export_run(
         run,
@@ -465,3 +477,45 @@ def export(
         f"[bold green]exported[/] {_e(str(result.out))}: ONNX matches PyTorch (max |diff|: {diffs}); "
         f"held-out MSE {metrics['val_mse_onnx']:.5f}; {attrs.get('count', 0)} attribute directions",
     )
+    if push_to_hub is not None:
+        _push(result.out, push_to_hub)
+
+
+# ---------------------------------------------------------------- push
+
+
+def push(
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder (from 'aaae export').", show_default=False)],
+    repo_id: Annotated[
+        str, typer.Argument(help="Hub repo to upload to: user/name or org/name, created if needed.", show_default=False)
+    ],
+    private: Annotated[bool, typer.Option("--private", help="Create the repo private (if it is new).")] = False,
+    revision: Annotated[
+        str | None,
+        typer.Option(help="Branch to commit to, created if needed \\[default: main].", show_default=False),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Hub token with write access \\[default: $HF_TOKEN, else the one saved by 'hf auth login'].",
+            show_default=False,
+        ),
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option(help="Commit message \\[default: Upload aaae model NAME].", show_default=False)
+    ] = None,
+) -> None:
+    """Upload a bundle to a Hugging Face Hub model repo in one commit (checksums verified first)."""
+    _push(bundle, repo_id, private=private, revision=revision, token=token, message=message)
+
+
+def _push(bundle: Path, repo_id: str, **options: Any) -> None:
+    from aaae_cli.hub import push_bundle
+
+    result = push_bundle(bundle, repo_id, **options)
+    _said(
+        f"[bold green]pushed[/] {len(result.files)} files of {_e(str(bundle))} to {_e(result.repo_id)} "
+        f"({_e(result.revision)}): {_e(result.commit_url or result.repo_url)}"
+    )
+    ref = result.repo_id + ("" if result.revision == "main" else f"@{result.revision}")
+    _said(f"use it with: aaae sample --model {_e(ref)}")

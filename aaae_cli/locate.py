@@ -13,11 +13,12 @@ With no ``--model``: ``$AAAE_MODEL`` if set, else the default built-in model.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
 
-from aaae_cli.bundle import BUNDLE_PATTERNS, CONFIG, Bundle
+from aaae_cli.bundle import BUNDLE_PATTERNS, CONFIG, MANIFEST, Bundle, BundleError
 from aaae_cli.errors import UserError
 
 _HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<revision>[\w./-]+))?$")
@@ -94,7 +95,7 @@ def open_model(spec: str | os.PathLike[str] | None) -> Bundle:
             if path.parent.is_dir() and str(path.parent) not in ("", "."):
                 raise UserError(f"{text}: no such model folder; as a Hub id: {exc}") from None
             raise
-        return Bundle(folder, text)
+        return _complete(Bundle(folder, text), match.group("repo"))
     if path.exists():
         raise UserError(f"{text}: is a file, not a model bundle folder")
     names = ", ".join(installed) if installed else "none installed"
@@ -103,20 +104,28 @@ def open_model(spec: str | os.PathLike[str] | None) -> Bundle:
     )
 
 
-def download(repo_id: str, revision: str | None = None) -> Path:
-    """Download (or find in the cache) a bundle from the Hub; returns the local snapshot folder."""
+def download(repo_id: str, revision: str | None = None, patterns: list[str] | None = None) -> Path:
+    """Download (or find in the cache) a bundle from the Hub; returns the local snapshot folder.
+
+    Only the files a bundle may hold (``patterns``, default :data:`~aaae_cli.bundle.BUNDLE_PATTERNS`) are
+    fetched; nothing downloaded is ever unpickled or executed, and each file is checked against the bundle's
+    manifest before it is used. One-line UserErrors: no such repo (or private, or gated), no such revision,
+    no network and not cached, any other refusal.
+    """
     from huggingface_hub import snapshot_download
 
     errors = _hub_errors()
     shown = repo_id + (f"@{revision}" if revision else "")
+    allow = list(patterns if patterns is not None else BUNDLE_PATTERNS)
     try:
-        folder = snapshot_download(repo_id, revision=revision, repo_type="model", allow_patterns=list(BUNDLE_PATTERNS))
+        folder = snapshot_download(repo_id, revision=revision, repo_type="model", allow_patterns=allow)
     except errors["GatedRepoError"]:
         raise UserError(f"{shown}: this Hub repo is gated; accept its terms on huggingface.co and log in") from None
     except errors["RevisionNotFoundError"]:
         raise UserError(f"{shown}: the Hub repo has no revision {revision!r}") from None
     except errors["RepositoryNotFoundError"]:
-        raise UserError(f"{shown}: no such model on the Hugging Face Hub (or it is private: log in first)") from None
+        what = f"no such model or revision {revision!r}" if revision else "no such model"
+        raise UserError(f"{shown}: {what} on the Hugging Face Hub (or it is private: log in first)") from None
     except errors["LocalEntryNotFoundError"]:
         raise UserError(f"{shown}: cannot reach the Hugging Face Hub and the model is not in the local cache") from None
     except errors["HFValidationError"] as exc:
@@ -130,6 +139,22 @@ def download(repo_id: str, revision: str | None = None) -> Path:
             raise UserError(f"{shown}: cannot reach the Hugging Face Hub ({_first_line(exc)})") from None
         raise
     return Path(folder)
+
+
+def _complete(bundle: Bundle, repo_id: str) -> Bundle:
+    """A downloaded bundle with every file its manifest lists: files outside :data:`BUNDLE_PATTERNS` are
+    fetched from the same commit; a file the repo lacks is a one-line error now, not when it is first used."""
+    missing = [name for name in sorted(bundle.manifest) if not (bundle.path / name).is_file()]
+    if missing:
+        with contextlib.suppress(UserError):  # the snapshot folder is named by its commit
+            download(repo_id, bundle.path.name, patterns=missing)
+        missing = [name for name in missing if not (bundle.path / name).is_file()]
+    if missing:
+        raise BundleError(
+            f"{bundle.source}: the Hub repo lacks {', '.join(missing)} (listed in its {MANIFEST}), or it is not in "
+            "the local cache; the uploaded bundle is incomplete"
+        )
+    return bundle
 
 
 def _hub_errors() -> dict[str, type[BaseException]]:
