@@ -178,3 +178,19 @@ def target_folder(net: Model, out: Path | None) -> Path:
         if (path.exists() and not path.stat().st_mode & 0o200) or not bundle.path.stat().st_mode & 0o200:
             raise UserError(f"{bundle.path}: the bundle folder is not writable; pass --out DIR")
     return bundle.path
+
+
+def set_card_notes(folder: Path, notes: dict[str, Any]) -> None:
+    """Merge ``notes`` into ``config.json``'s ``card`` section (training command, data terms, evaluation,
+    observations, limitations) and rewrite the model card and the checksum manifest of the bundle ``folder``."""
+    from aaae_cli.api import Model
+    from aaae_cli.bundle import Bundle
+
+    net = Model(Bundle(folder, str(folder)), device="cpu")
+    config = dict(net.bundle.config.raw)
+    config["card"] = {**(config.get("card") or {}), **notes}
+    write_json(folder / CONFIG, config)
+    atomic_write_text(folder / CARD, render_card(config, net.attributes))
+    write_manifest(folder, sorted(set(net.bundle.manifest) | {CONFIG, CARD}))
+    for name in (CONFIG, CARD, MANIFEST):
+        default_permissions(folder / name)

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from aaae_cli import __version__, commands, eval_command
+from aaae_cli import __version__, calibrate_command, commands, eval_command
 from aaae_cli.errors import UserError
 from aaae_train.options import TrainOptions
 
@@ -97,7 +97,7 @@ def train(
         float, typer.Option(help="Adam learning rate of the autoencoder and patch discriminator.")
     ] = _DEFAULT["lr"],
     approx_lr: Annotated[
-        float, typer.Option(help="Adam learning rate of the approximator and latent critic.")
+        float, typer.Option(help="Adam learning rate of the approximator and latent critic (paper: 1e-4).")
     ] = _DEFAULT["approx_lr"],
     lambda_adv: Annotated[float, typer.Option(help="Weight of the patch-discriminator loss (lambda1).")] = _DEFAULT[
         "lambda_adv"
@@ -105,9 +105,9 @@ def train(
     approx_k: Annotated[int, typer.Option(help="Approximator rounds per iteration (joint schedule).")] = _DEFAULT[
         "approx_k"
     ],
-    critic_steps: Annotated[int, typer.Option(help="Latent-critic updates per approximator update.")] = _DEFAULT[
-        "critic_steps"
-    ],
+    critic_steps: Annotated[
+        int, typer.Option(help="Latent-critic updates per approximator update (paper: 1).")
+    ] = _DEFAULT["critic_steps"],
     standardize_codes: Annotated[
         bool, typer.Option(help="Let the approximator work on standardised codes.")
     ] = _DEFAULT["standardize_codes"],
@@ -208,6 +208,12 @@ _attributes.command(
     "  aaae attributes compute --model ./digits --data by-class/        # one sub-folder per class\n\n"
     "  aaae attributes compute --model user/faces --data mine/ --out ./faces-plus",
 )(commands.attributes_compute)
+_attributes.command(
+    "calibrate",
+    epilog="Examples:\n\n"
+    "  aaae attributes calibrate --model ./faces --data celeba/            # every attribute, 80% target\n\n"
+    "  aaae attributes calibrate --model ./faces --data celeba/ --attr Male --attr Smiling --target 0.9",
+)(calibrate_command.calibrate_command)
 
 
 def _torch_api(module: str = "api") -> ModuleType:

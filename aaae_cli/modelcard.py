@@ -50,7 +50,11 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
     model_ref = str(config.get("hub_id") or f"path/to/{name}")
     colour = "RGB" if ch == 3 else "grayscale"
 
-    meta = ["---", "library_name: aaae", f"license: {_q(license_id)}", "tags:"]
+    notes = config.get("card") or {}
+    meta = ["---", "library_name: aaae", f"license: {_q(license_id)}"]
+    if notes.get("license_name"):
+        meta.append(f"license_name: {_q(notes['license_name'])}")
+    meta.append("tags:")
     meta += [f"- {tag}" for tag in TAGS]
     meta.append("pipeline_tag: unconditional-image-generation")
     if kind in HUB_DATASETS:
@@ -134,6 +138,13 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
         ("weights", "exponential moving average" if training.get("ema") else "final weights"),
     ]
     out += ["| | |", "|---|---|", *[f"| {k} | {_fmt(v)} |" for k, v in rows if v is not None]]
+    trained = notes.get("training") or {}
+    if trained.get("command"):
+        out += ["", "Trained with:", "", "```bash", str(trained["command"]), "```"]
+    if trained.get("time"):
+        out += ["", f"Training time: {trained['time']}."]
+    if notes.get("data_terms"):
+        out += ["", f"**Data terms.** {notes['data_terms']}"]
     if metrics:
         out += ["", "## Metrics", "", "| metric | value |", "|---|---|"]
         labels = {
@@ -142,6 +153,19 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
             "latent_fd": "Frechet distance, approximator codes vs. held-out image codes",
         }
         out += [f"| {labels.get(k, k)} | {_fmt(v)} |" for k, v in metrics.items() if not isinstance(v, dict)]
+    evaluation = notes.get("evaluation") or {}
+    if evaluation.get("rows"):
+        out += ["", "## Evaluation", ""]
+        if evaluation.get("text"):
+            out += [str(evaluation["text"]), ""]
+        header, *body = evaluation["rows"]
+        out += ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in body]
+        if evaluation.get("command"):
+            out += ["", "Reproduce with:", "", "```bash", str(evaluation["command"]), "```"]
+    if notes.get("observations"):
+        out += ["", "## What the samples look like", ""]
+        out += [f"- {line}" for line in notes["observations"]]
     if len(attributes):
         out += [
             "",
@@ -151,10 +175,17 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
             "`--attr NAME` adds it, `--attr NAME=-1` removes it; `separation` is the distance between the two "
             "groups along the direction in pooled standard deviations.",
             "",
-            "| attribute | with | without | separation |",
-            "|---|---|---|---|",
+            "`scale` is how far strength 1 goes, in units of that difference (calibrated per attribute with "
+            "`aaae attributes calibrate` where `calibrated` gives the share of edited training images an "
+            "attribute classifier then read as having the attribute).",
+            "",
+            "| attribute | with | without | separation | scale | calibrated |",
+            "|---|---|---|---|---|---|",
         ]
-        out += [f"| {a.name} | {a.positive} | {a.negative} | {a.separation:.2f} |" for a in attributes.values()]
+        for a in attributes.values():
+            calibration = a.source.get("calibration") or {}
+            rate = f"{calibration['flip_rate']:.0%}" if "flip_rate" in calibration else "-"
+            out.append(f"| {a.name} | {a.positive} | {a.negative} | {a.separation:.2f} | {a.scale:g} | {rate} |")
     out += [
         "",
         "## Limitations",
@@ -163,6 +194,7 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
         "- An edit can only be as good as the reconstruction it starts from; directions learned from labels "
         "carry the correlations of the training data (e.g. one attribute moving another).",
         "- Trained on a single dataset: images unlike it reconstruct poorly.",
+        *[f"- {line}" for line in notes.get("limitations") or []],
         "",
         "## Citation",
         "",

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aaae_cli.atomic import atomic_write_text
-from aaae_train.data import Preprocessing, detect_source, load_dataset
+from aaae_train.data import Preprocessing, detect_source, in_validation, load_dataset
 from aaae_train.loop import default_cache_dir
 from aaae_train.snapshots import to_model_input
 
@@ -95,9 +95,20 @@ def _augment(x: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.T
 
 
 def train_evaluator(
-    task: Task, data: str, out: Path, batch_size: int = 128, seed: int = 0, cache_dir: Path | None = None
+    task: Task,
+    data: str,
+    out: Path,
+    batch_size: int = 128,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    key_prefix: str = "",
 ) -> dict:
-    """Train one evaluator, export it to ``out/evaluator.onnx`` and write ``out/evaluator.json``."""
+    """Train one evaluator, export it to ``out/evaluator.onnx`` and write ``out/evaluator.json``.
+
+    ``key_prefix`` is put before each image's key for the hash split, so that the evaluator holds out
+    exactly the images a model trained on several folders held out (``aaae train`` names an image
+    ``FOLDER/FILE`` then): ``"images/"`` for a model trained on ``celeba/images`` plus another folder.
+    """
     torch.manual_seed(seed)
     source = detect_source(data)
     prep = Preprocessing(task.resolution, task.channels, task.crop)
@@ -105,7 +116,8 @@ def train_evaluator(
     if dataset.labels is None:
         raise SystemExit(f"{data}: no labels found (MNIST labels file or list_attr_celeba.txt)")
     labelled = np.flatnonzero((dataset.labels != 0).any(1))
-    train_idx, val_idx = dataset.split(VAL_FRACTION)
+    is_val = np.array([in_validation(key_prefix + key, VAL_FRACTION) for key in dataset.keys], dtype=bool)
+    train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     train_idx, val_idx = np.intersect1d(train_idx, labelled), np.intersect1d(val_idx, labelled)
     images = torch.from_numpy(np.array(dataset.images))
     targets = _targets(dataset.labels, task.multilabel)
@@ -160,7 +172,7 @@ def train_evaluator(
         },
         "held_out": {
             "images": len(val_idx),
-            "split": f"hash split, fraction {VAL_FRACTION}",
+            "split": f"hash split, fraction {VAL_FRACTION}" + (f", keys prefixed {key_prefix!r}" if key_prefix else ""),
             "accuracy": per_class["mean"],
             "per_class_accuracy": per_class["per_class"],
         },
@@ -226,11 +238,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument(
+        "--key-prefix",
+        default="",
+        help="hold out what a model trained on several folders held out: 'images/' for celeba/images + another",
+    )
     args = parser.parse_args()
     task = TASKS[args.task]
     if args.epochs:
         task = Task(**{**task.__dict__, "epochs": args.epochs})
-    card = train_evaluator(task, args.data, args.out, batch_size=args.batch_size)
+    card = train_evaluator(task, args.data, args.out, batch_size=args.batch_size, key_prefix=args.key_prefix)
     print(json.dumps(card["held_out"]))
 
 

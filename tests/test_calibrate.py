@@ -1,0 +1,58 @@
+"""``aaae attributes calibrate`` on the tiny digit bundle and the shipped digit evaluator (real digits)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+import aaae_cli as aaae
+from aaae_cli.calibrate import LADDER
+from aaae_cli.evaluate import Evaluator, find_evaluator, load_eval_data
+from tests.conftest import MNIST, assert_user_error, run_cli
+
+
+def test_calibrate_stores_scales_that_do_what_they_say(bundle_copy: Path) -> None:
+    result = run_cli(
+        "attributes", "calibrate", "--model", str(bundle_copy), "--data", str(MNIST),
+        "--attr", "digit_1", "--attr", "digit_7", "--target", "0.5", "--images", "40", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert set(summary["attributes"]) == {"digit_1", "digit_7"}
+    model = aaae.load(bundle_copy)  # checksums were rewritten: it still loads
+    judge = find_evaluator(None, model, "cpu")
+    assert isinstance(judge, Evaluator)
+    data = load_eval_data(MNIST, None, model, "val", 1, 2000, 0)  # the calibration's images: training split
+    codes = model.encode(data.training)
+    before = judge.run(model.decode(codes))[0]
+    for name, found in summary["attributes"].items():
+        attribute = model.attributes[name]
+        assert attribute.scale == found["scale"] and attribute.scale in LADDER
+        stored = attribute.source["calibration"]
+        assert stored["split"] == "training" and stored["flip_rate"] == round(found["flip_rate"], 4)
+        assert found["reached"] == (found["flip_rate"] >= 0.5)
+        # Re-measure: an edit at strength 1 now moves these images by exactly the stored scale.
+        column = judge.classes.index(name)
+        picked = np.flatnonzero(before[:, column] < 0.5)[: found["images"]]
+        edited = model.decode(codes[picked] + model.attributes.shift({name: 1.0})[None])
+        rate = float((judge.run(edited)[0][:, column] >= 0.5).mean())
+        assert abs(rate - found["flip_rate"]) < 1e-9
+    untouched = model.attributes["digit_3"]
+    assert untouched.scale == 1.0 and "calibration" not in untouched.source
+
+
+def test_calibrate_bad_input(bundle_copy: Path, tmp_path: Path) -> None:
+    assert_user_error(
+        run_cli("attributes", "calibrate", "--model", str(bundle_copy), "--data", str(MNIST), "--target", "1.5"),
+        "--target",
+    )
+    assert_user_error(
+        run_cli("attributes", "calibrate", "--model", str(bundle_copy), "--data", str(MNIST), "--attr", "digit_x"),
+        "unknown attribute",
+    )
+    assert_user_error(
+        run_cli("attributes", "calibrate", "--model", str(bundle_copy), "--data", str(tmp_path / "nothing")),
+        "nothing",
+    )
