@@ -142,6 +142,7 @@ class Trainer:
             self.model.load_state_dict(checkpoint)
             self.state = TrainState(**checkpoint["state"])
         if dist.is_main:
+            self.folder.remove_stale_temporaries()
             self.folder.write_options(opts)
             self.folder.truncate_metrics(self.state.step, self.state.approx_step)
         images = torch.from_numpy(np.ascontiguousarray(self.dataset.images))

@@ -12,6 +12,7 @@ runs/NAME/
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,20 @@ class RunFolder:
     def write_options(self, opts: TrainOptions) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         opts.save(self.options)
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete half-written files (``.NAME.XXXX.tmp``) left by a process killed mid-write.
+
+        Writes go to such a temporary file and are renamed into place when complete, so a leftover one is
+        never the only copy of anything; it is removed when the run is resumed.
+        """
+        stale = sorted(self.path.glob(".*.tmp")) if self.path.is_dir() else []
+        for path in stale:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return stale
 
     def log(self, record: dict[str, Any]) -> None:
         with open(self.metrics, "a", encoding="utf-8") as handle:
