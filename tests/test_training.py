@@ -153,6 +153,8 @@ def test_kill_9_then_resume(tmp_path: Path, cache_dir: Path) -> None:
     process.wait()
     killed_at = load_checkpoint(run / "last.pt")["state"]["step"]
     assert 0 < killed_at < 400
+    # What a kill in the middle of a checkpoint write leaves (whether or not this kill hit one).
+    (run / ".last.pt.planted.tmp").write_bytes(b"half a checkpoint")
     result = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert f"resuming {run} at update {killed_at}" in " ".join(result.stderr.split())
