@@ -29,7 +29,7 @@ def eval_command(
     split: Annotated[str, typer.Option(help="val: the images training held out of --data; all: every image.")] = "val",
     held_out: Annotated[int, typer.Option(help="At most this many held-out images.")] = 10_000,
     evaluator: Annotated[
-        str | None, typer.Option(help="Evaluator folder or built-in name [default: the one matching the model].")
+        str | None, typer.Option(help="Evaluator folder or built-in name (default: the one matching the model).")
     ] = None,
     components: Annotated[int, typer.Option(help="Components of the Gaussian-mixture baseline.")] = 10,
     fid_weights: Annotated[

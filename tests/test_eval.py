@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from aaae_cli.api import Model
+from aaae_cli.datasets import in_validation
 from aaae_cli.evaluate import Evaluator, evaluate
 from tests.conftest import MNIST, assert_user_error, run_cli
 
@@ -75,3 +77,24 @@ def test_eval_command(tiny_bundle: Path, tiny_evaluator: Path, tmp_path: Path) -
         run_cli("eval", "--model", str(tiny_bundle), "--data", str(MNIST), "--fid-weights", str(tmp_path / "w.pth")),
         "FID",
     )
+
+
+def test_eval_holds_out_what_multi_folder_training_held_out(digit_files: list[Path], tmp_path: Path) -> None:
+    """Trained on two folders, images are keyed "folder/file"; eval on either folder must split the same way."""
+    from aaae_cli.evaluate import _items
+    from aaae_train.data import Preprocessing, detect_source, load_dataset
+
+    folders = [tmp_path / "first" / "images", tmp_path / "second" / "images"]
+    for folder, part in zip(folders, (digit_files[::2], digit_files[1::2]), strict=True):
+        folder.mkdir(parents=True)
+        for path in part:
+            shutil.copy(path, folder / path.name)
+    dataset = load_dataset([detect_source(f) for f in folders], Preprocessing(32, 1, 1.0), tmp_path / "cache")
+    train_idx, val_idx = dataset.split(0.3)
+    held_in_training = {dataset.keys[i] for i in val_idx}
+    for folder in folders:
+        keys = _items(folder, None, 32, 1, 1.0, prefix_folders=True)[0]
+        assert set(keys) <= set(dataset.keys)
+        held = {k for k in keys if in_validation(k, 0.3)}
+        assert held == held_in_training & set(keys)
+    assert held_in_training and len(train_idx) > 0

@@ -68,7 +68,7 @@ def test_bundle_layout(tiny_run: Path, tiny_bundle: Path) -> None:
     assert config["preprocessing"]["crop"] == 1.0 and config["pixel_range"] == [-1.0, 1.0]
     data = config["training"]["data"]
     assert data["name"] == "mnist" and data["train_images"] == ckpt["data"]["train_images"]
-    assert data["train_images"] + data["val_images"] == 500
+    assert data["train_images"] + data["val_images"] == 500 and data["sources"] == 1
     assert config["metrics"]["val_mse"] == ckpt["state"]["best_val_mse"]
     # The ONNX graphs reproduce the checkpoint's own held-out error.
     assert config["metrics"]["val_mse_onnx"] == pytest.approx(ckpt["state"]["best_val_mse"], rel=1e-3)

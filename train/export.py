@@ -408,11 +408,13 @@ def _build(
     attributes = AttributeSet()
     skipped: list[str] = []
     if dataset.attributes and dataset.labels is not None:
-        say(f"computing {len(dataset.attributes)} attribute directions from {len(train_idx)} training images")
-        codes = _torch_codes(encoder, dataset.images[train_idx], device)
-        source = {"data": data_title, "split": "train", "images": len(train_idx), "labels": kind}
+        # Images of an unlabelled source (all labels 0) take no part in the directions.
+        labelled = train_idx[np.any(dataset.labels[train_idx] != 0, axis=1)]
+        say(f"computing {len(dataset.attributes)} attribute directions from {len(labelled)} labelled training images")
+        codes = _torch_codes(encoder, dataset.images[labelled], device)
+        source = {"data": data_title, "split": "train", "images": len(labelled), "labels": kind}
         found, skipped = compute_attributes(
-            codes, dataset.labels[train_idx], dataset.attributes, source=source, min_count=min_count
+            codes, dataset.labels[labelled], dataset.attributes, source=source, min_count=min_count
         )
         attributes = AttributeSet(found)
         atomic_write_text(folder / ATTRIBUTES, attributes.to_json(arch.c_dim))
@@ -456,6 +458,8 @@ def _build(
                 "train_images": len(train_idx),
                 "val_images": len(val_idx),
                 "val_fraction": ckpt["data"].get("val_fraction"),
+                # With several sources, training named images "folder/file": aaae eval needs this to split alike.
+                "sources": len(ckpt["data"].get("sources") or [None]),
             },
             "arch": arch.to_dict(),
             "parameters": {
