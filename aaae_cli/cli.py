@@ -195,6 +195,7 @@ app.command(
     epilog="Examples:\n\n"
     "  aaae eval --model digits --data train-images-idx3-ubyte.gz        # the digits training held out\n\n"
     "  aaae eval --model ./faces --data celeba/ -n 10000 --json faces.json\n\n"
+    "  aaae eval --model digits --data mnist/ --temperature 0.8       # also samples at temperature 0.8\n\n"
     "  aaae eval --model ./mine --data test-photos/ --split all --evaluator ./my-evaluator",
 )(eval_command.eval_command)
 _attributes.command(

@@ -37,6 +37,10 @@ def eval_command(
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the full report as JSON here.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling and for picking images.")] = 0,
+    temperature: Annotated[
+        list[float] | None,
+        typer.Option(help="Also judge samples at this noise temperature, as 'aaae sample --temperature' (repeat)."),
+    ] = None,
     device: DeviceOption = "auto",
 ) -> None:
     """Measure a model: held-out reconstruction error, sample quality against two density baselines, edits."""
@@ -62,6 +66,7 @@ def eval_command(
             seed=seed,
             device=device,
             progress=lambda what: status.update(what),
+            temperatures=temperature or (),
         )
     out.print(_table(report))
     if "edits" in report:

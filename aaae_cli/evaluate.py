@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,11 +227,18 @@ def evaluate(
     seed: int = 0,
     device: str = "auto",
     progress: Callable[[str], None] | None = None,
+    temperatures: Sequence[float] = (),
 ) -> dict[str, Any]:
-    """Everything ``aaae eval`` reports, as a JSON-ready dict."""
+    """Everything ``aaae eval`` reports, as a JSON-ready dict.
+
+    ``temperatures`` adds approximator samplers with z ~ N(0, t^2 I) (as ``aaae sample --temperature``),
+    reported as ``approximator@t``; the plain ``approximator`` row is always t = 1.
+    """
     say = progress or (lambda _: None)
     if samples < 2:
         raise UserError("-n must be at least 2")
+    if any(not (t > 0) for t in temperatures):
+        raise UserError(f"temperatures must be > 0 (got {', '.join(f'{t:g}' for t in temperatures)})")
     started = time.perf_counter()
     say("reading images")
     eval_data = load_eval_data(data, labels, model, split, held_out_limit, fit_limit, seed)
@@ -259,6 +266,8 @@ def evaluate(
         result["reconstruction"].update(_quality(judge, iter([recon]), real_features))
     rng = np.random.default_rng(seed)
     samplers: dict[str, np.ndarray] = {"approximator": model.sample_codes(samples, seed=seed)}
+    for t in temperatures:
+        samplers[f"approximator@{t:g}"] = model.sample_codes(samples, seed=seed, temperature=t)
     if len(eval_data.training):
         say("fitting the baselines to training codes")
         train_codes = model.encode(eval_data.training)

@@ -62,6 +62,8 @@ def test_eval_command(tiny_bundle: Path, tiny_evaluator: Path, tmp_path: Path) -
         str(tiny_evaluator),
         "--components",
         "3",
+        "--temperature",
+        "0.5",
         "--json",
         str(out),
         "--device",
@@ -69,10 +71,14 @@ def test_eval_command(tiny_bundle: Path, tiny_evaluator: Path, tmp_path: Path) -
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    assert set(report["samples"]) == {"approximator", "gaussian", "gmm3"}
+    assert set(report["samples"]) == {"approximator", "approximator@0.5", "gaussian", "gmm3"}
+    assert report["samples"]["approximator@0.5"]["evaluator_fd"] != report["samples"]["approximator"]["evaluator_fd"]
     assert "evaluator FD" in result.stdout and "FID" not in result.stdout.replace("evaluator FD", "")
     assert_user_error(run_cli("eval", "--model", str(tiny_bundle), "--data", str(tmp_path / "none")), "no such")
     assert_user_error(run_cli("eval", "--model", str(tiny_bundle), "--data", str(MNIST), "-n", "1"), "-n")
+    assert_user_error(
+        run_cli("eval", "--model", str(tiny_bundle), "--data", str(MNIST), "--temperature", "0"), "temperature"
+    )
     assert_user_error(
         run_cli("eval", "--model", str(tiny_bundle), "--data", str(MNIST), "--fid-weights", str(tmp_path / "w.pth")),
         "FID",
