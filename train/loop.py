@@ -261,10 +261,10 @@ class Trainer:
         meter = Throughput(state.step)
         joint = opts.schedule == "joint"
         ema_names = ("encoder", "decoder", "approximator") if joint else ("encoder", "decoder")
+        start_time = time.perf_counter()
         while state.step < self.total_steps:
             sampler.set_epoch(state.epoch)
             order = list(sampler)
-            start_time = time.perf_counter()
             for b in range(state.batch_in_epoch, self.steps_per_epoch):
                 x = self._batch(order[b * opts.batch_size : (b + 1) * opts.batch_size])
                 codes, recon, stats = model.autoencoder_step(x)
