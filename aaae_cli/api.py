@@ -54,6 +54,9 @@ class Model:
         self.threads = threads if threads is not None else default_threads()
         self._graphs: dict[str, Graph] = {}
         self._attributes: AttributeSet | None = None
+        self.crop: float = bundle.config.crop
+        """Centre crop applied to input images, as a fraction of their shorter side (the model's training
+        crop; set 1.0 for photos already cropped to the subject as the model's images are)."""
 
     @classmethod
     def load(
@@ -156,7 +159,7 @@ class Model:
 
     def prepare(self, image: ImageLike) -> np.ndarray:
         """One image as the model's training data were prepared: uint8 (R, R, C)."""
-        r, c, crop = self.resolution, self.channels, self.bundle.config.crop
+        r, c, crop = self.resolution, self.channels, self.crop
         if isinstance(image, (str, os.PathLike, bytes)):
             return load_image(image if isinstance(image, bytes) else Path(image).expanduser(), r, c, crop)
         if isinstance(image, Image.Image):

@@ -41,15 +41,29 @@ ModelOption = Annotated[
 ]
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when onnxruntime can use it, else CPU), cpu or cuda.")]
 ZoomOption = Annotated[int, typer.Option(min=1, max=16, help="Enlarge each image N times (nearest neighbour).")]
+CropOption = Annotated[
+    float | None,
+    typer.Option(
+        "--crop",
+        min=0.05,
+        max=1.0,
+        help="Centre crop of input photos, as a fraction of the shorter side \\[default: the model's, e.g. "
+        "0.79 for faces]; 1 for photos already cropped to the face. Single images aaae wrote are never re-cropped.",
+        show_default=False,
+    ),
+]
 SeparateOption = Annotated[
     Path | None, typer.Option("--separate", help="Also write each image as its own PNG in this folder.")
 ]
 
 
-def _load(model: str | None, device: str) -> Model:
+def _load(model: str | None, device: str, crop: float | None = None) -> Model:
     from aaae_cli.api import Model
 
-    return Model.load(model, device=device)
+    net = Model.load(model, device=device)
+    if crop is not None:
+        net.crop = crop
+    return net
 
 
 def _said(message: str) -> None:
@@ -123,7 +137,10 @@ def sample(
                     index += 1
             step(len(batch))
         if grid_path is not None:
-            save_image(make_grid(np.concatenate(kept), cols=cols), grid_path)
+            images = np.concatenate(kept)
+            # One sample is written as itself (no grid border), tagged so that aaae reads it back uncropped.
+            single = len(images) == 1
+            save_image(images[0] if single else make_grid(images, cols=cols), grid_path, framed=single)
     wrote = [str(p) for p in (grid_path, separate) if p is not None]
     _said(f"wrote {_e(' and '.join(wrote))}: {n} samples from {_e(net.name)} (seed {seed})")
 
@@ -156,6 +173,7 @@ def reconstruct(
     cols: Annotated[int | None, typer.Option(min=1, help="Pairs per grid row \\[default: 4].")] = None,
     separate: SeparateOption = None,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
+    crop: CropOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
 ) -> None:
@@ -166,7 +184,7 @@ def reconstruct(
     elif grid_path is None:
         grid_path = check_output_path(Path("reconstructions.png"))
     files = _expand_inputs(images)
-    net = _load(model, device)
+    net = _load(model, device, crop)
     if grid_path is not None:
         check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
     tiles: list[np.ndarray] = []
@@ -207,6 +225,7 @@ def interpolate(
     ] = False,
     duration: Annotated[int, typer.Option(min=10, help="Milliseconds per GIF frame.")] = 120,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
+    crop: CropOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
 ) -> None:
@@ -214,7 +233,7 @@ def interpolate(
     if not 2 <= steps <= 256:
         raise UserError(f"--steps must be between 2 and 256 (got {steps})")
     path = check_output_path(output, (*STILL_SUFFIXES, ".gif"))
-    net = _load(model, device)
+    net = _load(model, device, crop)
     frames = net.interpolate(a.expanduser(), b.expanduser(), steps)
     if with_inputs:
         frames = np.concatenate([net.prepare(a.expanduser())[None], frames, net.prepare(b.expanduser())[None]])
@@ -254,6 +273,7 @@ def edit(
         bool, typer.Option("--compare", help="Put the input and its plain reconstruction before the edit.")
     ] = False,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
+    crop: CropOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
 ) -> None:
@@ -267,7 +287,7 @@ def edit(
     path = check_output_path(output)
     if not image.expanduser().is_file():
         raise UserError(f"{image}: no such file")
-    net = _load(model, device)
+    net = _load(model, device, crop)
     resolved: dict[str, float] = {}
     for name, value in edits.items():
         key = net.attributes.resolve(name)
@@ -278,7 +298,8 @@ def edit(
         prepared = net.prepare(image.expanduser())[None]
         tiles = np.concatenate([prepared, net.decode(net.encode(prepared)), edited])
     tiles = zoom(tiles, zoom_by)
-    save_image(tiles[0] if len(tiles) == 1 else make_grid(tiles, cols=len(tiles)), path)
+    single = len(tiles) == 1
+    save_image(tiles[0] if single else make_grid(tiles, cols=len(tiles)), path, framed=single)
     shown = ", ".join(f"{k} {v * s:+g}" for k, v in resolved.items() for s in strengths[:1])
     what = f"strengths {sweep}" if sweep else shown
     _said(f"wrote {_e(str(path))}: {_e(image.name)} edited ({_e(what)})")

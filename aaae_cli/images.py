@@ -12,9 +12,10 @@ import math
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
@@ -26,6 +27,18 @@ MAX_PIXELS = 100_000_000
 
 class ImageReadError(UserError):
     """An image file that cannot be read (not an image, truncated, too large)."""
+
+
+# PNG text chunk that aaae writes into single images it made (a sample, an edit, a --separate file):
+# they are already framed as the model frames its inputs, so reading one back skips the centre crop.
+FRAMED_KEY, FRAMED_VALUE = "aaae", "model-framed"
+
+
+def framed_pnginfo() -> PngImagePlugin.PngInfo:
+    """PNG metadata marking an image as already framed for aaae's models (see :data:`FRAMED_KEY`)."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text(FRAMED_KEY, FRAMED_VALUE)
+    return info
 
 
 def load_image(
@@ -41,7 +54,8 @@ def load_image(
         resolution: the side of the square output, in pixels.
         channels: 1 (grayscale) or 3 (RGB).
         crop: the side of the centred square crop as a fraction of the image's shorter side
-            (1.0 = the largest centred square; CelebA's usual 140/178 crop is 0.7865).
+            (1.0 = the largest centred square; CelebA's usual 140/178 crop is 0.7865). PNGs that aaae
+            wrote as single model images (:data:`FRAMED_KEY`) are not cropped again.
 
     Returns:
         ``uint8`` array of shape ``(resolution, resolution, channels)``.
@@ -60,6 +74,8 @@ def load_image(
                         f"{name}: image is {img.width}x{img.height}, over the {MAX_PIXELS // 1_000_000} "
                         "megapixel limit (decompression bomb?)"
                     )
+                if img.format == "PNG" and img.info.get(FRAMED_KEY) == FRAMED_VALUE:
+                    crop = 1.0
                 _request_reduced_decode(img, resolution, crop)
                 img.load()
                 img = ImageOps.exif_transpose(img)
@@ -212,16 +228,19 @@ def check_output_path(path: str | os.PathLike[str], suffixes: tuple[str, ...] = 
     return target
 
 
-def save_image(image: np.ndarray, path: str | os.PathLike[str], quality: int = 95) -> None:
+def save_image(image: np.ndarray, path: str | os.PathLike[str], quality: int = 95, framed: bool = False) -> None:
     """Save an HWC uint8 image atomically; the format follows the suffix (png, jpg, webp).
 
-    Raises :class:`UserError` when the file cannot be written (and leaves no partial file).
+    ``framed``: the image is one model image (not a grid); a PNG is tagged so that reading it back skips the
+    centre crop. Raises :class:`UserError` when the file cannot be written (and leaves no partial file).
     """
     target = Path(path)
     fmt = IMAGE_FORMATS.get(target.suffix.lower())
     if fmt is None or fmt == "GIF":
         raise UserError(f"{target}: unsupported image suffix (use .png, .jpg or .webp)")
-    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if framed and fmt == "PNG":
+        options["pnginfo"] = framed_pnginfo()
     try:
         with atomic_open(target, "wb") as handle:
             to_pil(image).save(handle, format=fmt, **options)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from aaae_cli.errors import UserError
-from aaae_cli.images import to_pil
+from aaae_cli.images import framed_pnginfo, to_pil
 
 # The most pixels one grid image may hold (about 8k x 8k); more images need --separate.
 MAX_GRID_PIXELS = 1 << 26
@@ -83,7 +83,7 @@ class ImageFolderWriter:
             number += 1
         self.names.add(candidate)
         try:
-            to_pil(image).save(self.tmp / candidate, format="PNG")
+            to_pil(image).save(self.tmp / candidate, format="PNG", pnginfo=framed_pnginfo())
         except OSError as exc:
             raise UserError(f"{self.folder}: cannot write {candidate} ({exc.strerror or exc})") from None
 

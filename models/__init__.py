@@ -10,4 +10,4 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT: str | None = None  # chosen when the first built-in models ship (issue #5)
+DEFAULT: str | None = "faces"
