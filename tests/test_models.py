@@ -1,0 +1,119 @@
+"""The built-in models shipped in ``models/`` (issue #5): they load, match their checksums, sample
+deterministically, reconstruct real images as well as their model cards say, and edit faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import aaae_cli as aaae
+import aaae_models
+from aaae_cli.datasets import in_validation, read_idx
+from aaae_cli.locate import builtin_models, default_model
+from tests.conftest import DATA, MNIST, run_cli
+
+BUILTIN = ("faces", "digits")
+WHEEL_BUDGET = 50 * 2**20  # issue #5: all model files in the wheel together
+PORTRAIT = DATA / "astronaut-face.jpg"  # public domain, cropped to the face (tests/data/README.md)
+# Measured 0.0092 with the shipped faces model (2026-11-25). Not CelebA, so above the card's held-out
+# 0.0067; far below what a face the model does not frame well gives (the uncropped photo: 0.033).
+FACE_PORTRAIT_MSE = 0.0105
+
+
+def test_builtins_are_installed_and_faces_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AAAE_MODEL", raising=False)
+    monkeypatch.delenv("AAAE_MODEL_PATH", raising=False)
+    assert set(BUILTIN) <= set(builtin_models())
+    assert aaae_models.DEFAULT == "faces" and default_model() == "faces"
+
+
+def test_model_files_fit_the_wheel_budget() -> None:
+    total = sum(p.stat().st_size for p in aaae_models.ROOT.rglob("*") if p.is_file() and p.suffix != ".py")
+    assert total <= WHEEL_BUDGET, total
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_builtin_checksums_and_card(name: str) -> None:
+    model = aaae.load(name, device="cpu")
+    verified = model.bundle.verify_all()  # every file in the manifest, re-hashed
+    assert {"config.json", "encoder.onnx", "decoder.onnx", "approximator.onnx", "README.md"} <= set(verified)
+    card = (model.path / "README.md").read_text()
+    notes = model.config["card"]
+    assert notes["training"]["command"] in card and notes["evaluation"]["command"] in card
+    assert "## What the samples look like" in card
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_sampling_with_a_seed_is_deterministic(name: str, tmp_path: Path) -> None:
+    outputs = []
+    for run in ("a", "b"):
+        path = tmp_path / f"{run}.png"
+        result = run_cli("sample", "--model", name, "-n", "6", str(path), "--seed", "7")
+        assert result.returncode == 0, result.stderr
+        outputs.append(np.asarray(Image.open(path)))
+    assert np.array_equal(outputs[0], outputs[1])
+    model = aaae.load(name, device="cpu")
+    first = model.sample(6, seed=7)
+    assert np.array_equal(first, model.sample(6, seed=7)) and not np.array_equal(first, model.sample(6, seed=8))
+    assert first.std() > 10  # images, not a flat colour
+
+
+def test_default_command_makes_64_faces(tmp_path: Path) -> None:
+    """The README's first command, in a fresh process with no --model."""
+    result = run_cli("sample", "-n", "64", str(tmp_path / "out.png"), "--seed", "0", env={"AAAE_MODEL": ""})
+    assert result.returncode == 0, result.stderr
+    grid = Image.open(tmp_path / "out.png")
+    assert grid.size == (8 * 64 + 9 * 2, 8 * 64 + 9 * 2) and grid.mode == "RGB"
+
+
+def test_digits_reconstruct_real_training_digits_within_the_card() -> None:
+    """tests/data's digits come from MNIST's training set; those in the model's training split
+    (held in) must reconstruct at least as well as the card's held-out MSE."""
+    model = aaae.load("digits", device="cpu")
+    raw = read_idx(MNIST / "train-images-idx3-ubyte.gz")
+    held_in = [i for i in range(len(raw)) if not in_validation(f"mnist:{i}", 0.05)]
+    images = [Image.fromarray(raw[i], "L") for i in held_in]
+    recon = model.reconstruct(images)
+    mse = float((((recon.astype(np.float64) - model.prepare_batch(images)) / 255.0) ** 2).mean())
+    card_mse = model.config["metrics"]["val_mse_onnx"]
+    assert mse <= card_mse, (mse, card_mse)
+
+
+def test_faces_reconstruct_and_edit_a_real_portrait(tmp_path: Path) -> None:
+    """The public-domain NASA portrait: not CelebA, so the bound is looser than the card's."""
+    model = aaae.load("faces", device="cpu")
+    original = model.prepare(PORTRAIT)
+    recon = model.reconstruct(PORTRAIT)
+    mse = float((((recon.astype(np.float64) - original) / 255.0) ** 2).mean())
+    assert mse <= FACE_PORTRAIT_MSE, mse
+    assert len(model.attributes) == 40
+    result = run_cli("edit", str(PORTRAIT), "--attr", "male", "-o", str(tmp_path / "edit.png"))
+    assert result.returncode == 0, result.stderr
+    edited = np.asarray(Image.open(tmp_path / "edit.png").convert("RGB"))
+    assert edited.shape[:2] == (64, 64) and np.abs(edited.astype(int) - recon[0].astype(int)).mean() > 1
+
+
+def test_a_saved_sample_reads_back_without_a_second_crop(tmp_path: Path) -> None:
+    """Faces are cropped to 79% on the way in; an image aaae wrote is already framed and is not cropped again."""
+    model = aaae.load("faces", device="cpu")
+    assert model.crop < 1
+    result = run_cli("sample", "-n", "1", "--seed", "3", str(tmp_path / "one.png"))
+    assert result.returncode == 0, result.stderr
+    written = Image.open(tmp_path / "one.png")
+    assert written.size == (64, 64)  # the image itself, no grid border
+    assert np.array_equal(model.prepare(tmp_path / "one.png"), model.sample(1, seed=3)[0])
+    # The same pixels in an untagged file are cropped like any photo.
+    Image.fromarray(np.asarray(written.convert("RGB"))).save(tmp_path / "plain.png")
+    assert not np.array_equal(model.prepare(tmp_path / "plain.png"), model.sample(1, seed=3)[0])
+    # --crop 1 takes the whole photo.
+    for crop, name in ((None, "default.png"), ("1", "whole.png")):
+        args = ["reconstruct", str(tmp_path / "plain.png"), "-o", str(tmp_path / name), "--cols", "1"]
+        result = run_cli(*args, *(["--crop", crop] if crop else []))
+        assert result.returncode == 0, result.stderr
+    default, whole = (np.asarray(Image.open(tmp_path / n)) for n in ("default.png", "whole.png"))
+    assert not np.array_equal(default, whole)
+    model.crop = 1.0
+    assert np.array_equal(model.prepare(tmp_path / "plain.png"), model.sample(1, seed=3)[0])
