@@ -8,7 +8,8 @@ analogue (IS) and the Frechet distance in its feature space to the run's held-ou
 
 Settings:
 - ``paper``: Adam 1e-4 (beta 0.5, 0.9), 1 critic step per approximator step, raw codes;
-- ``aaae``: the defaults of ``aaae train``: Adam 3e-4, 2 critic steps, standardised codes.
+- ``aaae``: the defaults of ``aaae train``: Adam 3e-4, 2 critic steps, standardised codes;
+- ``aaae-wide`` / ``aaae-deep``: the same with 1024-wide (instead of 512) or 4-layer MLPs.
 
     python tests/bench/approximator_settings.py runs/digits --evaluator models/evaluator-digits \
         --seconds 900 --reports 5
@@ -40,6 +41,8 @@ SETTINGS = {
     "paper": {"approx_lr": 1e-4, "critic_steps": 1, "standardize_codes": False},
     "aaae": {"approx_lr": 3e-4, "critic_steps": 2, "standardize_codes": True},
 }
+# Settings that also change the approximator and critic MLPs (hidden width, layers).
+WIDER = {"aaae-wide": ("aaae", {"mlp_hidden": 1024}), "aaae-deep": ("aaae", {"mlp_layers": 4})}
 
 
 def _weights(checkpoint: dict, name: str) -> dict:
@@ -57,6 +60,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=5)
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--slice", type=float, default=2.0, help="seconds per turn of the interleaving")
+    parser.add_argument("--settings", nargs="+", default=["paper", "aaae"], choices=[*SETTINGS, *WIDER])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -76,9 +80,10 @@ def main() -> None:
     _, real_features = judge.run(dataset.images[val_idx])
     models: dict[str, AAAE] = {}
     codes: torch.Tensor | None = None
-    for name, change in SETTINGS.items():
+    for name in args.settings:
+        base, arch_change = WIDER.get(name, (name, {}))
         torch.manual_seed(0)
-        model = AAAE(build_networks(arch), replace(options, **change), cpu, DistInfo())
+        model = AAAE(build_networks(replace(arch, **arch_change)), replace(options, **SETTINGS[base]), cpu, DistInfo())
         for part in ("encoder", "decoder"):
             getattr(model.nets, part).load_state_dict(_weights(checkpoint, part))
             getattr(model.nets, part).eval()
