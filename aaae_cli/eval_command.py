@@ -69,10 +69,11 @@ def eval_command(
             temperatures=temperature or (),
         )
     out.print(_table(report))
+    out.print(_samples_table(report))
     if "edits" in report:
         out.print(_edit_table(report["edits"]))
     if report["evaluator"] is None:
-        err.print("no evaluator matches this model: sample quality not measured (pass --evaluator)")
+        err.print("no evaluator matches this model: only the latent FD judges the samples (pass --evaluator)")
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
         err.print(f"wrote {json_out}")
@@ -83,25 +84,31 @@ def _check_fid(weights: Path) -> None:
         import pytorch_fid  # noqa: F401
     except ImportError:
         raise UserError(FID_MESSAGE) from None
-    raise UserError(f"{FID_MESSAGE} (pytorch-fid is installed, but aaae's FID path is not built yet)")
+    raise UserError(
+        "pytorch-fid is installed, but aaae has no FID path: it was built where pytorch-fid and torchvision "
+        "cannot be installed next to torch 2.13, so FID could not be implemented and checked; use the evaluator FD"
+    )
 
 
 def _table(report: dict[str, Any]) -> Table:
     recon = report["reconstruction"]
     table = Table(title=f"{report['model']} on {report['data']}: {report['held_out_images']} held-out images")
     for column in ("", "MSE [0,1]", "MSE [-1,1]", "evaluator FD", "evaluator IS"):
-        table.add_column(column, justify="right" if column else "left")
-    table.add_row(
-        "reconstructions",
-        f"{recon['mse_01']:.5f}",
-        f"{recon['mse_pm1']:.5f}",
-        _fmt(recon.get("evaluator_fd")),
-        _fmt(recon.get("evaluator_is")),
-    )
-    for name, entry in report["samples"].items():
-        table.add_row(f"samples: {name}", "", "", _fmt(entry.get("evaluator_fd")), _fmt(entry.get("evaluator_is")))
+        table.add_column(column, justify="right" if column else "left", no_wrap=True)
+    quality = (_fmt(recon.get(k)) for k in ("evaluator_fd", "evaluator_is"))
+    table.add_row("reconstructions", f"{recon['mse_01']:.5f}", f"{recon['mse_pm1']:.5f}", *quality)
     if "real_evaluator_is" in report:
         table.add_row("real held-out images", "", "", "0", _fmt(report["real_evaluator_is"]))
+    return table
+
+
+def _samples_table(report: dict[str, Any]) -> Table:
+    table = Table(title="samples: latent FD (code space) and evaluator FD / IS against the held-out images")
+    for column in ("sampler", "n", "latent FD", "evaluator FD", "evaluator IS"):
+        table.add_column(column, justify="left" if column == "sampler" else "right", no_wrap=True)
+    for name, entry in report["samples"].items():
+        quality = (_fmt(entry.get(k)) for k in ("latent_fd", "evaluator_fd", "evaluator_is"))
+        table.add_row(name, str(entry["n"]), *quality)
     return table
 
 

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aaae_cli.api import Model
@@ -44,6 +45,7 @@ def test_evaluate_reports_every_part(tiny_bundle: Path, tiny_evaluator: Path) ->
     for name in ("approximator", "gaussian", "gmm3"):
         entry = result["samples"][name]
         assert entry["n"] == 300 and entry["evaluator_fd"] > 0 and 1 <= entry["evaluator_is"] <= 10
+        assert entry["latent_fd"] > 0
         assert abs(sum(entry["class_shares"]) - 1) < 1e-3
     assert 1 <= result["real_evaluator_is"] <= 10
 
@@ -104,3 +106,16 @@ def test_eval_holds_out_what_multi_folder_training_held_out(digit_files: list[Pa
         held = {k for k in keys if in_validation(k, 0.3)}
         assert held == held_in_training & set(keys)
     assert held_in_training and len(train_idx) > 0
+
+
+def test_latent_frechet_is_zero_for_the_same_codes_and_grows_with_a_shift() -> None:
+    from aaae_cli.evaluate import latent_frechet
+
+    rng = np.random.default_rng(0)
+    held_out = rng.normal(3.0, 2.0, (4000, 8))
+    assert latent_frechet(held_out, held_out) < 1e-6
+    # Standardised by the held-out spread (about 2), a shift of 2 in each of 8 dimensions adds about 1 each:
+    # the covariances are equal, so FD is exactly the squared standardised shift.
+    expected = float(((2.0 / held_out.std(0)) ** 2).sum())
+    assert latent_frechet(held_out + 2.0, held_out) == pytest.approx(expected, rel=1e-6)
+    assert 7.5 < expected < 8.5
