@@ -6,11 +6,9 @@ Light commands run on onnxruntime and never import torch; ``train`` (and ``expor
 
 from __future__ import annotations
 
-import importlib
 import sys
 from dataclasses import fields
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -19,6 +17,7 @@ from rich.markup import escape
 
 from aaae_cli import __version__, calibrate_command, commands, eval_command
 from aaae_cli.errors import UserError
+from aaae_cli.torch_side import torch_module
 from aaae_train.options import TrainOptions
 
 _DEFAULT = {f.name: f.default for f in fields(TrainOptions)}  # one source of truth for defaults
@@ -136,7 +135,7 @@ def train(
 ) -> None:
     """Train an AAAE model on your images; resumable, multi-GPU with torchrun."""
     options = dict(locals())
-    code = _torch_api().train_from_cli(options, err)
+    code = torch_module().train_from_cli(options, err)
     if code:
         raise typer.Exit(code)
 
@@ -215,18 +214,6 @@ _attributes.command(
     "  aaae attributes calibrate --model ./faces --data celeba/            # every attribute, 80% target\n\n"
     "  aaae attributes calibrate --model ./faces --data celeba/ --attr Male --attr Smiling --target 0.9",
 )(calibrate_command.calibrate_command)
-
-
-def _torch_api(module: str = "api") -> ModuleType:
-    """``aaae_train.<module>``, imported only by the commands that need torch (train, export)."""
-    try:
-        return importlib.import_module(f"aaae_train.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in ("torch", "onnx", "onnxscript"):
-            raise UserError(
-                f"this command needs PyTorch and ONNX: pip install 'aaae[train]' ({exc.name} is missing)"
-            ) from None
-        raise
 
 
 def main() -> None:

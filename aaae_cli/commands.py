@@ -467,13 +467,13 @@ def export(
     ] = None,
 ) -> None:
     """Export a trained run to a bundle (ONNX graphs, attributes, model card), checked against PyTorch."""
-    from aaae_cli.cli import _torch_api
+    from aaae_cli.torch_side import torch_module
 
     if push_to_hub is not None:
         from aaae_cli.hub import check_push
 
         check_push(push_to_hub)  # a bad repo id or no token fails now, not after the export
-    exporter = _torch_api("export")
+    exporter = torch_module("export")
     result = exporter.export_run(
         run,
         out_dir,
