@@ -291,8 +291,12 @@ def evaluate(
 
 def latent_frechet(sampled: np.ndarray, held_out: np.ndarray) -> float:
     """Frechet distance between sampled codes and the held-out images' codes, both standardised per
-    dimension by the held-out codes: a sample-quality measure in the model's own code space that needs no
-    evaluator (so it exists for any dataset), comparable between samplers of one model, not across models."""
+    dimension by the held-out codes: a measure in the model's own code space that needs no evaluator (so it
+    exists for any dataset), comparable between samplers of one model, not across models.
+
+    It sees only means and covariances, which the Gaussian and GMM baselines are fitted to match, so it
+    favours them: it can rank approximators, but only an evaluator (image space) can rank the approximator
+    against the baselines."""
     mean, std = held_out.mean(0), held_out.std(0) + 1e-8
     return frechet_distance_between((sampled - mean) / std, (held_out - mean) / std)
 
