@@ -136,7 +136,8 @@ def push_bundle(
         for name in names:
             data = opened.read(name)  # the verified bytes are the ones uploaded
             if name == CARD:
-                data = _point_card_at(data, opened.name, reference)
+                built_in = (opened.config.raw.get("card") or {}).get("model_ref")
+                data = _point_card_at(data, [f"path/to/{opened.name}", *([built_in] if built_in else [])], reference)
             atomic_write_bytes(staging / name, data)
         write_manifest(staging, names)
         files = (*names, MANIFEST)
@@ -164,14 +165,16 @@ def push_bundle(
     )
 
 
-def _point_card_at(card: bytes, name: str, reference: str) -> bytes:
-    """The model card with its ``path/to/NAME`` placeholders (written when no Hub id was known) set to the repo."""
+def _point_card_at(card: bytes, names: list[str], reference: str) -> bytes:
+    """The model card with its usage lines pointed at the repo: ``names`` are how they name the model now
+    (the ``path/to/NAME`` placeholder written when no Hub id was known, or a built-in model's name)."""
     text = card.decode("utf-8", errors="strict") if card else ""
-    for before, after in (
-        (f"--model path/to/{name} ", f"--model {reference} "),
-        (f'aaae.load("path/to/{name}")', f'aaae.load("{reference}")'),
-    ):
-        text = text.replace(before, after)
+    for name in names:
+        for before, after in (
+            (f"--model {name} ", f"--model {reference} "),
+            (f'aaae.load("{name}")', f'aaae.load("{reference}")'),
+        ):
+            text = text.replace(before, after)
     return text.encode("utf-8")
 
 

@@ -47,10 +47,11 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
     data_name = str(data.get("name") or kind or "unknown")
     metrics = config.get("metrics") or {}
     license_id = str(config.get("license") or "mit")
-    model_ref = str(config.get("hub_id") or f"path/to/{name}")
+    notes = config.get("card") or {}
+    # How the usage lines name the model: its Hub id, a built-in name (card note), else a folder placeholder.
+    model_ref = str(config.get("hub_id") or notes.get("model_ref") or f"path/to/{name}")
     colour = "RGB" if ch == 3 else "grayscale"
 
-    notes = config.get("card") or {}
     meta = ["---", "library_name: aaae", f"license: {_q(license_id)}"]
     if notes.get("license_name"):
         meta.append(f"license_name: {_q(notes['license_name'])}")
@@ -110,8 +111,8 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
         "import aaae_cli as aaae",
         "",
         f'model = aaae.load("{model_ref}")',
-        "images = model.sample(16, seed=0)          # uint8 (16, H, W, C)",
-        'codes = model.encode(["photo.jpg"])        # any size; prepared as the training data were',
+        "images = model.sample(16, seed=0)  # uint8 (16, H, W, C)",
+        'codes = model.encode(["photo.jpg"])  # any size; prepared as the training data were',
         "```",
         "",
         "## Model",

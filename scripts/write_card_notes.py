@@ -79,6 +79,7 @@ digit_rows = [
 set_card_notes(
     Path("models/faces"),
     {
+        "model_ref": "faces",
         "license_name": "celeba-research-only",
         "data_terms": (
             "The weights were trained on CelebA (Liu, Luo, Wang & Tang, ICCV 2015), whose images are available "
@@ -141,6 +142,7 @@ set_card_notes(
 set_card_notes(
     Path("models/digits"),
     {
+        "model_ref": "digits",
         "data_terms": "MNIST (LeCun, Cortes & Burges), CC BY-SA 3.0.",
         "training": {
             "command": (

@@ -426,3 +426,15 @@ def test_hub_module_stays_light() -> None:
     code = "import sys, aaae_cli.hub; print('torch' in sys.modules, 'huggingface_hub' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+def test_a_built_in_models_card_is_pointed_at_the_repo() -> None:
+    """The shipped cards name the model by its built-in name; pushed, they must name the repo."""
+    from aaae_cli.hub import _point_card_at
+    from aaae_models import ROOT
+
+    card = (ROOT / "faces" / "README.md").read_bytes()
+    assert b"--model faces " in card and b'aaae.load("faces")' in card
+    pointed = _point_card_at(card, ["path/to/faces", "faces"], "me/faces").decode()
+    assert "--model me/faces " in pointed and 'aaae.load("me/faces")' in pointed
+    assert "--model faces " not in pointed and "path/to/" not in pointed
