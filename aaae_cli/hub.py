@@ -31,6 +31,7 @@ from aaae_cli.atomic import atomic_write_bytes
 from aaae_cli.bundle import CARD, MANIFEST, Bundle, BundleError, write_manifest
 from aaae_cli.errors import UserError
 from aaae_cli.locate import _first_line, _hub_errors
+from aaae_cli.modelcard import usage_reference
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _REVISION = re.compile(r"^[\w./-]+$")
@@ -136,8 +137,7 @@ def push_bundle(
         for name in names:
             data = opened.read(name)  # the verified bytes are the ones uploaded
             if name == CARD:
-                built_in = (opened.config.raw.get("card") or {}).get("model_ref")
-                data = _point_card_at(data, [f"path/to/{opened.name}", *([built_in] if built_in else [])], reference)
+                data = _point_card_at(data, usage_reference(opened.config.raw), reference)
             atomic_write_bytes(staging / name, data)
         write_manifest(staging, names)
         files = (*names, MANIFEST)
@@ -165,16 +165,15 @@ def push_bundle(
     )
 
 
-def _point_card_at(card: bytes, names: list[str], reference: str) -> bytes:
-    """The model card with its usage lines pointed at the repo: ``names`` are how they name the model now
-    (the ``path/to/NAME`` placeholder written when no Hub id was known, or a built-in model's name)."""
+def _point_card_at(card: bytes, current: str, reference: str) -> bytes:
+    """The model card with its usage lines, which name the model ``current`` (see
+    :func:`~aaae_cli.modelcard.usage_reference`), pointed at the repo; the rest of the card is kept as is."""
     text = card.decode("utf-8", errors="strict") if card else ""
-    for name in names:
-        for before, after in (
-            (f"--model {name} ", f"--model {reference} "),
-            (f'aaae.load("{name}")', f'aaae.load("{reference}")'),
-        ):
-            text = text.replace(before, after)
+    for before, after in (
+        (f"--model {current} ", f"--model {reference} "),
+        (f'aaae.load("{current}")', f'aaae.load("{reference}")'),
+    ):
+        text = text.replace(before, after)
     return text.encode("utf-8")
 
 

@@ -34,6 +34,11 @@ class ImageReadError(UserError):
 FRAMED_KEY, FRAMED_VALUE = "aaae", "model-framed"
 
 
+def crop_for(img: Image.Image, crop: float) -> float:
+    """The centre crop to apply to ``img``: none for a PNG aaae tagged as already framed, else ``crop``."""
+    return 1.0 if img.info.get(FRAMED_KEY) == FRAMED_VALUE else crop
+
+
 def framed_pnginfo() -> PngImagePlugin.PngInfo:
     """PNG metadata marking an image as already framed for aaae's models (see :data:`FRAMED_KEY`)."""
     info = PngImagePlugin.PngInfo()
@@ -74,8 +79,7 @@ def load_image(
                         f"{name}: image is {img.width}x{img.height}, over the {MAX_PIXELS // 1_000_000} "
                         "megapixel limit (decompression bomb?)"
                     )
-                if img.format == "PNG" and img.info.get(FRAMED_KEY) == FRAMED_VALUE:
-                    crop = 1.0
+                crop = crop_for(img, crop)
                 _request_reduced_decode(img, resolution, crop)
                 img.load()
                 img = ImageOps.exif_transpose(img)
@@ -97,7 +101,7 @@ def load_image(
 
 def prepare_pil(img: Image.Image, resolution: int, channels: int, crop: float = 1.0) -> np.ndarray:
     """Centre-crop and resize an already decoded PIL image (the second half of :func:`load_image`)."""
-    return _crop_and_resize(_to_mode(img, channels), resolution, crop, channels)
+    return _crop_and_resize(_to_mode(img, channels), resolution, crop_for(img, crop), channels)
 
 
 def _request_reduced_decode(img: Image.Image, resolution: int, crop: float) -> None:

@@ -37,6 +37,13 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def usage_reference(config: dict[str, Any]) -> str:
+    """How the card's usage lines name the model: its Hub id, a built-in name (card note ``model_ref``), else
+    the ``path/to/NAME`` placeholder (``aaae push`` points the last two at the repo)."""
+    notes = config.get("card") or {}
+    return str(config.get("hub_id") or notes.get("model_ref") or f"path/to/{config.get('name') or 'model'}")
+
+
 def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: str | None = SAMPLE) -> str:
     """The model card text for a bundle."""
     name = str(config.get("name") or "model")
@@ -48,8 +55,7 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
     metrics = config.get("metrics") or {}
     license_id = str(config.get("license") or "mit")
     notes = config.get("card") or {}
-    # How the usage lines name the model: its Hub id, a built-in name (card note), else a folder placeholder.
-    model_ref = str(config.get("hub_id") or notes.get("model_ref") or f"path/to/{name}")
+    model_ref = usage_reference(config)
     colour = "RGB" if ch == 3 else "grayscale"
 
     meta = ["---", "library_name: aaae", f"license: {_q(license_id)}"]

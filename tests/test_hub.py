@@ -10,6 +10,7 @@ upload call itself is checked by recording what :func:`aaae_cli.hub.push_bundle`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -431,10 +432,12 @@ def test_hub_module_stays_light() -> None:
 def test_a_built_in_models_card_is_pointed_at_the_repo() -> None:
     """The shipped cards name the model by its built-in name; pushed, they must name the repo."""
     from aaae_cli.hub import _point_card_at
+    from aaae_cli.modelcard import usage_reference
     from aaae_models import ROOT
 
     card = (ROOT / "faces" / "README.md").read_bytes()
     assert b"--model faces " in card and b'aaae.load("faces")' in card
-    pointed = _point_card_at(card, ["path/to/faces", "faces"], "me/faces").decode()
+    config = json.loads((ROOT / "faces" / "config.json").read_text())
+    pointed = _point_card_at(card, usage_reference(config), "me/faces").decode()
     assert "--model me/faces " in pointed and 'aaae.load("me/faces")' in pointed
     assert "--model faces " not in pointed and "path/to/" not in pointed

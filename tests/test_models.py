@@ -105,6 +105,7 @@ def test_a_saved_sample_reads_back_without_a_second_crop(tmp_path: Path) -> None
     written = Image.open(tmp_path / "one.png")
     assert written.size == (64, 64)  # the image itself, no grid border
     assert np.array_equal(model.prepare(tmp_path / "one.png"), model.sample(1, seed=3)[0])
+    assert np.array_equal(model.prepare(Image.open(tmp_path / "one.png")), model.sample(1, seed=3)[0])  # PIL too
     # The same pixels in an untagged file are cropped like any photo.
     Image.fromarray(np.asarray(written.convert("RGB"))).save(tmp_path / "plain.png")
     assert not np.array_equal(model.prepare(tmp_path / "plain.png"), model.sample(1, seed=3)[0])
