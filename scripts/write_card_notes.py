@@ -16,6 +16,7 @@ from aaae_cli.bundle_edit import set_card_notes
 
 faces = json.loads(Path(sys.argv[1]).read_text())
 digits = json.loads(Path(sys.argv[2]).read_text())
+held_faces, held_digits = f"{faces['held_out_images']:,}", f"{digits['held_out_images']:,}"
 
 
 def f(value: float, digits_after_point: int = 3) -> str:
@@ -25,7 +26,7 @@ def f(value: float, digits_after_point: int = 3) -> str:
 TARGETS = ("Male", "Smiling", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache", "Bald")
 fs, ds = faces["samples"], digits["samples"]
 face_rows = [
-    ["measure (425 held-out CelebA faces)", "value", "target (issue #5)", "paper, Table I"],
+    [f"measure ({held_faces} held-out CelebA faces)", "value", "target (issue #5)", "paper, Table I"],
     ["reconstruction MSE, pixels in [0, 1]", f(faces["reconstruction"]["mse_01"], 5), "<= 0.015", "0.023"],
     ["evaluator FD: approximator samples", f(fs["approximator"]["evaluator_fd"], 2), "below both baselines", "-"],
     ["evaluator FD: Gaussian fitted to the codes", f(fs["gaussian"]["evaluator_fd"], 2), "-", "-"],
@@ -50,7 +51,7 @@ for name in TARGETS:
     )
 
 digit_rows = [
-    ["measure (3,018 held-out MNIST training digits)", "value", "target (issue #5)", "paper, Table I"],
+    [f"measure ({held_digits} held-out MNIST training digits)", "value", "target (issue #5)", "paper, Table I"],
     ["reconstruction MSE, pixels in [0, 1]", f(digits["reconstruction"]["mse_01"], 5), "<= 0.003", "0.011"],
     ["classifier IS: approximator samples", f(ds["approximator"]["evaluator_is"]), ">= 9.5", "-"],
     ["classifier IS: real held-out digits (the ceiling)", f(digits["real_evaluator_is"]), "-", "-"],
@@ -103,7 +104,7 @@ set_card_notes(
         },
         "evaluation": {
             "text": (
-                "Held out: the 425 labelled CelebA faces in the 5% hash split that training never saw (keys "
+                f"Held out: the {held_faces} labelled CelebA faces in the 5% hash split that training never saw (keys "
                 "`images/NAME.jpg`; the CelebA images kept aside by the data owners were not available). Sample "
                 "quality is judged by `evaluator-faces`, a CelebA 40-attribute CNN shipped with aaae: FD is a "
                 "Frechet distance in its 256-d feature space between 10,000 generated images and the held-out "
@@ -159,11 +160,11 @@ set_card_notes(
         },
         "evaluation": {
             "text": (
-                "Held out: the 3,018 MNIST training digits in the 5% hash split (keys `mnist:INDEX`) that training "
-                "never saw (the official test set was not available). IS and FD use `evaluator-digits`, a digit "
-                "CNN shipped with aaae (99.3% held-out accuracy): IS is the Inception-score formula on its softmax "
-                "(10 is the maximum), FD the Frechet distance in its 128-d feature space (not FID); 10,000 samples "
-                "per sampler."
+                f"Held out: the {held_digits} MNIST training digits in the 5% hash split (keys `mnist:INDEX`) "
+                "that training never saw (the official test set was not available). IS and FD use "
+                "`evaluator-digits`, a digit CNN shipped with aaae (99.3% held-out accuracy): IS is the "
+                "Inception-score formula on its softmax (10 is the maximum), FD the Frechet distance in its "
+                "128-d feature space (not FID); 10,000 samples per sampler."
             ),
             "rows": digit_rows,
             "command": (
