@@ -165,7 +165,7 @@ def find_checkpoint(run: Path, which: str = "best") -> Path:
     return path
 
 
-def _weights(checkpoint: dict, name: str) -> dict[str, torch.Tensor]:
+def sampling_weights(checkpoint: dict, name: str) -> dict[str, torch.Tensor]:
     """The weights used for sampling: the EMA copy when the run kept one (as ``AAAE.export_module``)."""
     ema = checkpoint.get("ema") or {}
     if name in ema:
@@ -177,7 +177,7 @@ def load_networks(checkpoint: dict) -> tuple[Encoder, Decoder, Approximator]:
     try:
         nets = build_networks(ArchConfig(**checkpoint["arch"]))
         for name in ("encoder", "decoder", "approximator"):
-            getattr(nets, name).load_state_dict(_weights(checkpoint, name))
+            getattr(nets, name).load_state_dict(sampling_weights(checkpoint, name))
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise UserError(f"checkpoint does not fit the networks it describes ({type(exc).__name__}: {exc})") from None
     return nets.encoder.eval(), nets.decoder.eval(), nets.approximator.eval()

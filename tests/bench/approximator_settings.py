@@ -32,6 +32,7 @@ from aaae_train.algorithm import AAAE
 from aaae_train.checkpoint import load_checkpoint
 from aaae_train.data import Preprocessing, detect_source, load_dataset
 from aaae_train.distributed import DistInfo
+from aaae_train.export import sampling_weights
 from aaae_train.loop import default_cache_dir
 from aaae_train.networks import ArchConfig, build_networks
 from aaae_train.options import TrainOptions
@@ -43,13 +44,6 @@ SETTINGS = {
 }
 # Settings that also change the approximator and critic MLPs (hidden width, layers).
 WIDER = {"aaae-wide": ("aaae", {"mlp_hidden": 1024}), "aaae-deep": ("aaae", {"mlp_layers": 4})}
-
-
-def _weights(checkpoint: dict, name: str) -> dict:
-    ema = checkpoint["ema"].get(name)
-    if ema:
-        return {k.removeprefix("module."): v for k, v in ema.items() if k != "n_averaged"}
-    return checkpoint["models"][name]
 
 
 def main() -> None:
@@ -85,7 +79,7 @@ def main() -> None:
         torch.manual_seed(0)
         model = AAAE(build_networks(replace(arch, **arch_change)), replace(options, **SETTINGS[base]), cpu, DistInfo())
         for part in ("encoder", "decoder"):
-            getattr(model.nets, part).load_state_dict(_weights(checkpoint, part))
+            getattr(model.nets, part).load_state_dict(sampling_weights(checkpoint, part))
             getattr(model.nets, part).eval()
         if codes is None:
             with torch.no_grad():

@@ -20,28 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aaae_cli.evaluate import latent_frechet
 from aaae_cli.metrics import frechet_distance_between
 from aaae_train.checkpoint import load_checkpoint
 from aaae_train.data import Preprocessing, detect_source, load_dataset
+from aaae_train.export import load_networks
 from aaae_train.loop import default_cache_dir
-from aaae_train.networks import ArchConfig, build_networks
 from aaae_train.run_folder import read_metrics
 from aaae_train.snapshots import encode, reconstruction_mse
-
-
-def exported_networks(checkpoint: dict) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
-    """Encoder, decoder and approximator with the weights a bundle would get (EMA when present)."""
-    nets = build_networks(ArchConfig(**checkpoint["arch"]))
-    picked = []
-    for name in ("encoder", "decoder", "approximator"):
-        module = getattr(nets, name)
-        ema = checkpoint["ema"].get(name)
-        if ema:
-            module.load_state_dict({k.removeprefix("module."): v for k, v in ema.items() if k != "n_averaged"})
-        else:
-            module.load_state_dict(checkpoint["models"][name])
-        picked.append(module.eval())
-    return picked[0], picked[1], picked[2]
 
 
 @torch.no_grad()
@@ -54,7 +40,7 @@ def evaluate(run: Path, count: int) -> dict:
     dataset = load_dataset(sources, Preprocessing(prep["resolution"], prep["channels"], prep["crop"]), cache)
     _, val_idx = dataset.split(options["val_fraction"])
     images = torch.from_numpy(np.ascontiguousarray(dataset.images))
-    encoder, decoder, approximator = exported_networks(checkpoint)
+    encoder, decoder, approximator = load_networks(checkpoint)  # the weights a bundle gets (EMA)
     cpu = torch.device("cpu")
     mse = reconstruction_mse(encoder, decoder, images, val_idx, cpu)
     real_codes = encode(encoder, images, val_idx, cpu).numpy()
@@ -62,7 +48,6 @@ def evaluate(run: Path, count: int) -> dict:
     fake_codes = approximator(z)
     samples = torch.cat([decoder(chunk) for chunk in fake_codes.split(500)]).numpy()
     real = images[torch.from_numpy(val_idx)].numpy().transpose(0, 3, 1, 2) / 127.5 - 1
-    mean, std = real_codes.mean(0), real_codes.std(0) + 1e-8
     validations = [r for r in read_metrics(run) if "val_mse_raw" in r]
     return {
         "run": str(run),
@@ -73,9 +58,7 @@ def evaluate(run: Path, count: int) -> dict:
         "val_mse_raw_last": round(validations[-1]["val_mse_raw"], 5) if validations else None,
         "val_mse_ema_last": round(validations[-1]["val_mse"], 5) if validations else None,
         "pixel_fd": round(frechet_distance_between(samples.reshape(count, -1), real.reshape(len(real), -1)), 2),
-        "latent_fd_std": round(
-            frechet_distance_between((fake_codes.numpy() - mean) / std, (real_codes - mean) / std), 3
-        ),
+        "latent_fd_std": round(latent_frechet(fake_codes.numpy(), real_codes), 3),
         "held_out_images": len(val_idx),
         "train_minutes": round(checkpoint["state"]["train_seconds"] / 60, 1),
     }
