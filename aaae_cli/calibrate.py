@@ -10,9 +10,10 @@ Calibration gives each attribute its own ``scale`` (an edit adds ``strength * sc
 the smallest scale from a fixed ladder at which the attribute classifier (an evaluator shipped with
 aaae, or your own) sees the attribute in ``--target`` of the edited images, measured on images of the
 *training* split only, so that ``aaae eval`` can still judge the edits on held-out images. Where no
-scale on the ladder reaches the target, the largest one is kept and the attribute is reported as
-not reaching it. The measured flip rate, the images used and the evaluator are stored with each
-attribute in ``attributes.json``.
+scale on the ladder reaches the target, the scale with the highest flip rate is kept (the smallest
+of equals: an edit the classifier never sees is not pushed to the ladder's end, where it mostly
+distorts the face) and the attribute is reported as not reaching it. The measured flip rate, the
+images used and the evaluator are stored with each attribute in ``attributes.json``.
 """
 
 from __future__ import annotations
@@ -92,15 +93,15 @@ def calibrate_scales(
             skipped.append(f"{name} (only {len(picked)} images without it)")
             continue
         direction = net.attributes[name].direction
-        best = Calibrated(name, float(ladder[-1]), 0.0, len(picked), False)
+        best = Calibrated(name, float(ladder[0]), -1.0, len(picked), False)
         for scale in ladder:
             after = _decode_judge(net, judge, codes[picked] + np.float32(scale) * direction[None])
             rate = float((after[:, column] >= 0.5).mean())
             if rate >= target:
                 best = Calibrated(name, float(scale), rate, len(picked), True)
                 break
-            if scale == ladder[-1]:
-                best.flip_rate = rate
+            if rate > best.flip_rate:
+                best = Calibrated(name, float(scale), rate, len(picked), False)
         if say:
             mark = "" if best.reached else f" (target {target:.0%} not reached)"
             say(f"{name}: scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} edits read as present{mark}")

@@ -68,5 +68,5 @@ def calibrate_command(
         return
     missed = [c.name for c in result.attributes if not c.reached]
     if missed:
-        _said(f"[yellow]target not reached[/] (largest scale kept): {_e(', '.join(missed))}")
+        _said(f"[yellow]target not reached[/] (the scale with the highest rate kept): {_e(', '.join(missed))}")
     _said(f"calibrated {len(result.attributes)} attribute(s) in {_e(str(result.folder))}")

@@ -56,3 +56,31 @@ def test_calibrate_bad_input(bundle_copy: Path, tmp_path: Path) -> None:
         run_cli("attributes", "calibrate", "--model", str(bundle_copy), "--data", str(tmp_path / "nothing")),
         "nothing",
     )
+
+
+def test_unreached_attributes_keep_the_scale_with_the_highest_rate() -> None:
+    """Codes are decoded as themselves; the judge reads attribute k as present in a window of the edit."""
+    from types import SimpleNamespace
+
+    from aaae_cli.calibrate import calibrate_scales
+
+    windows = {"peaks": (1.4, 1.6, 1.0), "halfway": (0.9, 1.1, 0.5), "never": (0.0, 0.0, 0.0)}
+    names = list(windows)
+
+    class Judge:
+        classes = names
+
+        def run(self, images: np.ndarray) -> tuple[np.ndarray, None]:
+            x = images[:, 0]
+            index = np.arange(len(x))
+            columns = [(lo < x) & (x < hi) & (index < share * len(x)) for lo, hi, share in windows.values()]
+            return np.stack(columns, 1).astype(float), None
+
+    attributes = {n: SimpleNamespace(direction=np.ones(1, np.float32)) for n in names}
+    net = SimpleNamespace(attributes=attributes, decode=lambda codes: codes)
+    found, skipped = calibrate_scales(net, Judge(), np.zeros((40, 1), np.float32), target=0.8)  # type: ignore[arg-type]
+    by_name = {c.name: c for c in found}
+    assert not skipped
+    assert by_name["peaks"].reached and by_name["peaks"].scale == 1.5 and by_name["peaks"].flip_rate == 1.0
+    assert not by_name["halfway"].reached and by_name["halfway"].scale == 1.0 and by_name["halfway"].flip_rate == 0.5
+    assert not by_name["never"].reached and by_name["never"].scale == LADDER[0] and by_name["never"].flip_rate == 0.0

@@ -119,3 +119,17 @@ def test_latent_frechet_is_zero_for_the_same_codes_and_grows_with_a_shift() -> N
     expected = float(((2.0 / held_out.std(0)) ** 2).sum())
     assert latent_frechet(held_out + 2.0, held_out) == pytest.approx(expected, rel=1e-6)
     assert 7.5 < expected < 8.5
+
+
+def test_positive_weights_balance_rare_attributes() -> None:
+    import torch
+
+    from aaae_train.evaluators import positive_weights
+
+    targets = torch.zeros(100, 4)
+    targets[:50, 0] = 1  # common: 50 of 100
+    targets[:4, 1] = 1  # rare: 4 of 100
+    targets[:, 2] = 1  # always: nothing to balance
+    weights = positive_weights(targets, limit=20.0)
+    assert weights.tolist() == pytest.approx([1.0, 20.0, 1.0, 1.0])  # 96/4 = 24, capped; column 3 never
+    assert positive_weights(targets, limit=100.0)[1].item() == pytest.approx(24.0)

@@ -11,6 +11,11 @@ is computed. That distance is *not* FID and is never called FID.
 
 Both train on the training split only (the hash split of :mod:`aaae_train.data`), and report their
 accuracy on the held-out split, which is stored in the evaluator's ``evaluator.json``.
+
+``--balanced`` (attributes only) weighs each attribute's positives by its negatives-to-positives ratio
+in the training split, so that a logit of 0 (probability 0.5) sits where a rare attribute is as likely
+to be missed as a common "no" is to be mistaken. Without it, rare attributes (Mustache, Bald: 2-4% of
+CelebA) are ranked well but almost never called "yes", which makes edit flip rates unmeasurable.
 """
 
 from __future__ import annotations
@@ -84,6 +89,15 @@ def _targets(labels: np.ndarray, multilabel: bool) -> torch.Tensor:
     return torch.from_numpy(labels.argmax(1).astype(np.int64))
 
 
+def positive_weights(targets: torch.Tensor, limit: float = 100.0) -> torch.Tensor:
+    """Per attribute, negatives / positives among ``targets`` (N, A) in {0, 1}; 1 where a class has
+    no positives or no negatives, and at most ``limit``."""
+    positives = targets.sum(0)
+    negatives = len(targets) - positives
+    ratio = negatives / positives.clamp(min=1)
+    return torch.where((positives > 0) & (negatives > 0), ratio.clamp(max=limit), torch.ones_like(ratio))
+
+
 def _augment(x: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.Tensor:
     """Random shifts of up to 2 pixels (and horizontal flips for faces)."""
     pad = F.pad(x, (2, 2, 2, 2), mode="replicate")
@@ -102,13 +116,17 @@ def train_evaluator(
     seed: int = 0,
     cache_dir: Path | None = None,
     key_prefix: str = "",
+    balanced: bool = False,
 ) -> dict:
     """Train one evaluator, export it to ``out/evaluator.onnx`` and write ``out/evaluator.json``.
 
     ``key_prefix`` is put before each image's key for the hash split, so that the evaluator holds out
     exactly the images a model trained on several folders held out (``aaae train`` names an image
     ``FOLDER/FILE`` then): ``"images/"`` for a model trained on ``celeba/images`` plus another folder.
+    ``balanced`` weighs rare attributes' positives up (multi-label tasks only; see the module docstring).
     """
+    if balanced and not task.multilabel:
+        raise SystemExit("--balanced applies to multi-label (attribute) evaluators only")
     torch.manual_seed(seed)
     source = detect_source(data)
     prep = Preprocessing(task.resolution, task.channels, task.crop)
@@ -121,6 +139,7 @@ def train_evaluator(
     train_idx, val_idx = np.intersect1d(train_idx, labelled), np.intersect1d(val_idx, labelled)
     images = torch.from_numpy(np.array(dataset.images))
     targets = _targets(dataset.labels, task.multilabel)
+    pos_weight = positive_weights(targets[torch.from_numpy(train_idx)]) if balanced else None
     model = Classifier(task.channels, len(dataset.attributes), task.widths, task.features)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     steps = task.epochs * (len(train_idx) // batch_size)
@@ -136,7 +155,11 @@ def train_evaluator(
             x = _augment(to_model_input(images[index], device), generator, flip=task.multilabel)
             logits, _ = model(x)
             y = targets[index]
-            loss = F.binary_cross_entropy_with_logits(logits, y) if task.multilabel else F.cross_entropy(logits, y)
+            loss = (
+                F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+                if task.multilabel
+                else F.cross_entropy(logits, y)
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -169,12 +192,15 @@ def train_evaluator(
             "epochs": task.epochs,
             "cpu_minutes": round(minutes, 1),
             "seed": seed,
+            "class_balanced": balanced,
         },
         "held_out": {
             "images": len(val_idx),
             "split": f"hash split, fraction {VAL_FRACTION}" + (f", keys prefixed {key_prefix!r}" if key_prefix else ""),
             "accuracy": per_class["mean"],
             "per_class_accuracy": per_class["per_class"],
+            "per_class_tpr": per_class["tpr"],
+            "per_class_tnr": per_class["tnr"],
         },
     }
     atomic_write_text(out / "evaluator.json", json.dumps(card, indent=2) + "\n")
@@ -201,7 +227,20 @@ def evaluate_accuracy(
     mean = round(float(hits.mean()), 4)
     if not per_class:
         return mean
-    return {"mean": mean, "per_class": [round(float(v), 4) for v in hits.mean(0)] if multilabel else None}
+    if not multilabel:
+        return {"mean": mean, "per_class": None, "tpr": None, "tnr": None}
+    y = targets[torch.from_numpy(indices)]
+    positives, negatives = y.sum(0), (1 - y).sum(0)
+
+    def rate(hit: torch.Tensor, count: torch.Tensor) -> list[float | None]:
+        return [round(float(h / c), 4) if c > 0 else None for h, c in zip(hit, count, strict=True)]
+
+    return {
+        "mean": mean,
+        "per_class": [round(float(v), 4) for v in hits.mean(0)],
+        "tpr": rate((hits * y).sum(0), positives),
+        "tnr": rate((hits * (1 - y)).sum(0), negatives),
+    }
 
 
 def export_classifier(model: nn.Module, task: Task, path: Path) -> None:
@@ -239,6 +278,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument(
+        "--balanced", action="store_true", help="weigh rare attributes' positives up (attributes task only)"
+    )
+    parser.add_argument(
         "--key-prefix",
         default="",
         help="hold out what a model trained on several folders held out: 'images/' for celeba/images + another",
@@ -247,7 +289,9 @@ def main() -> None:
     task = TASKS[args.task]
     if args.epochs:
         task = Task(**{**task.__dict__, "epochs": args.epochs})
-    card = train_evaluator(task, args.data, args.out, batch_size=args.batch_size, key_prefix=args.key_prefix)
+    card = train_evaluator(
+        task, args.data, args.out, batch_size=args.batch_size, key_prefix=args.key_prefix, balanced=args.balanced
+    )
     print(json.dumps(card["held_out"]))
 
 
