@@ -1,7 +1,9 @@
 """How well the face evaluator reads each attribute on the held-out faces (per-class rates, not accuracy).
 
 Accuracy hides rare attributes (a classifier that never says "bald" is 99% accurate on CelebA), so this
-prints, per attribute, the true-positive and true-negative rates on the model's held-out split.
+prints, per attribute, the true-positive and true-negative rates on the model's held-out split at the
+decision threshold 0.5 that eval and calibration use, and the ROC AUC (how well the classifier ranks
+faces with the attribute above faces without it, whatever the threshold).
 
     python tests/bench/evaluator_rates.py [--model models/faces] [--data ../shared/data/celeba]
 """
@@ -11,10 +13,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from aaae_cli.api import load
 from aaae_cli.evaluate import Evaluator, load_eval_data
 
 EDIT_TARGETS = ("Male", "Smiling", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache", "Bald")
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pos, neg = scores[positive], scores[~positive]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    above = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(above / (len(pos) * len(neg)))
 
 
 def main() -> None:
@@ -31,13 +44,15 @@ def main() -> None:
     judge = Evaluator(args.evaluator, "cpu")
     probs, _ = judge.run(data.held_out)
     print(f"{len(data.held_out)} held-out faces of {data.description}")
-    print("| attribute | faces with it | TPR | TNR | balanced accuracy |\n|---|---|---|---|---|")
+    print("| attribute | faces with it | TPR | TNR | balanced accuracy | AUC |\n|---|---|---|---|---|---|")
     for name in judge.classes if args.all else EDIT_TARGETS:
         has = data.labels[:, data.label_names.index(name)] > 0
-        says = probs[:, judge.classes.index(name)] >= 0.5
+        scores = probs[:, judge.classes.index(name)]
+        says = scores >= 0.5
         tpr = (says & has).sum() / max(int(has.sum()), 1)
         tnr = (~says & ~has).sum() / max(int((~has).sum()), 1)
-        print(f"| {name} | {int(has.sum())} | {tpr:.3f} | {tnr:.3f} | {(tpr + tnr) / 2:.3f} |")
+        balanced, auc = (tpr + tnr) / 2, roc_auc(scores, has)
+        print(f"| {name} | {int(has.sum())} | {tpr:.3f} | {tnr:.3f} | {balanced:.3f} | {auc:.3f} |")
 
 
 if __name__ == "__main__":
