@@ -308,6 +308,10 @@ def edit(
 # ---------------------------------------------------------------- attributes
 
 
+def _attribute_source(source: dict) -> str:
+    return f"{source.get('data', '?')} ({source.get('split', 'all')})" if source else "unknown data"
+
+
 def attributes_list(
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -332,14 +336,24 @@ def attributes_list(
     if not len(attrs):
         out.print(f"{_e(net.name)} has no attribute directions (add some with 'aaae attributes compute').")
         return
-    table = Table(title=f"{net.name}: {len(attrs)} attribute directions", title_justify="left")
-    for column in ("attribute", "with", "without", "scale", "separation", "from"):
+    wheres = {_attribute_source(a.source) for a in attrs.values()}
+    shared = len(wheres) == 1
+    title = f"{net.name}: {len(attrs)} attribute directions" + (f" from {next(iter(wheres))}" if shared else "")
+    table = Table(title=_e(title), title_justify="left")
+    columns = ("attribute", "with", "without", "scale", "calibrated", "separation") + (() if shared else ("from",))
+    for column in columns:
         table.add_column(column, justify="left" if column in ("attribute", "from") else "right")
     for a in attrs.values():
-        source = a.source
-        where = f"{source.get('data', '?')} ({source.get('split', 'all')})" if source else ""
-        table.add_row(_e(a.name), str(a.positive), str(a.negative), f"{a.scale:g}", f"{a.separation:.2f}", _e(where))
+        calibration = a.source.get("calibration") or {}
+        rate = f"{calibration['flip_rate']:.0%}" if "flip_rate" in calibration else "-"
+        cells = [_e(a.name), str(a.positive), str(a.negative), f"{a.scale:g}", rate, f"{a.separation:.2f}"]
+        table.add_row(*cells, *(() if shared else (_e(_attribute_source(a.source)),)))
     out.print(table)
+    if any("calibration" in a.source for a in attrs.values()):
+        out.print(
+            "calibrated: share of edited training images an attribute classifier read as having the attribute "
+            "at strength 1 (see 'aaae attributes calibrate')"
+        )
     out.print("separation: distance between the two groups along the direction, in pooled standard deviations")
 
 

@@ -39,6 +39,8 @@ def test_calibrate_stores_scales_that_do_what_they_say(bundle_copy: Path) -> Non
         edited = model.decode(codes[picked] + model.attributes.shift({name: 1.0})[None])
         rate = float((judge.run(edited)[0][:, column] >= 0.5).mean())
         assert abs(rate - found["flip_rate"]) < 1e-9
+    listed = run_cli("attributes", "list", "--model", str(bundle_copy)).stdout
+    assert "calibrated" in listed and f"{summary['attributes']['digit_1']['flip_rate']:.0%}" in listed
     untouched = model.attributes["digit_3"]
     assert untouched.scale == 1.0 and "calibration" not in untouched.source
 
