@@ -4,7 +4,11 @@ The numbers come from the ``aaae eval --json`` reports named below, the calibrat
 models/faces/attributes.json and the evaluator's own card (see models/BUILD.md for the whole recipe);
 the observations were written after opening the sample grids.
 
-    python scripts/write_card_notes.py runs/eval/faces.json runs/eval/digits.json
+    python scripts/write_card_notes.py runs/eval/faces.json runs/eval/digits.json \
+        runs/eval/faces-new-scales-unbalanced-judge.json
+
+The third report is ``aaae eval`` of the same faces bundle judged by the earlier, plain-BCE attribute
+classifier (``--evaluator``), a cross-check of the edit rates against a second judge.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from aaae_cli.bundle_edit import set_card_notes
 
 faces = json.loads(Path(sys.argv[1]).read_text())
 digits = json.loads(Path(sys.argv[2]).read_text())
+second_judge = json.loads(Path(sys.argv[3]).read_text())
 held_faces, held_digits = f"{faces['held_out_images']:,}", f"{digits['held_out_images']:,}"
 
 
@@ -49,6 +54,15 @@ judge_line = (
     "yes to a rare attribute about as readily as a person would; on the held-out real faces it reads "
     + ", ".join(f"{n} with TPR {judge_rates[n][0]:.2f} / TNR {judge_rates[n][1]:.2f}" for n in ("Mustache", "Bald"))
     + " (7 and 3 faces with them among the held-out ones: few, so these rates are rough)."
+)
+second_line = (
+    "Judged instead by the earlier classifier trained without class balancing (held-out true-positive "
+    "rate on real faces: Mustache 0 of 7, Bald 1 of 3, Eyeglasses 0.71, Blond_Hair 0.79), the same edits "
+    "read as present in "
+    + ", ".join(f"{n} {second_judge['edits'][n]['add']['flip_rate']:.0%}" for n in TARGETS)
+    + ": the thin and rare attributes are where the two judges disagree, so those rates say as much "
+    "about the judge as about the edit. Looking at the edits on held-out faces: +Mustache draws a dark "
+    "moustache on every face; +Bald raises and lightens the hairline rather than leaving a bare scalp."
 )
 unreached = sorted(a["name"] for a in calibrated if not a["source"]["calibration"]["reached"])
 target_rate = calibrated[0]["source"]["calibration"]["target_flip_rate"]
@@ -150,7 +164,8 @@ set_card_notes(
             "Opened a 64-image grid (`aaae sample -n 64 faces.png --seed 0`): every tile is a face, centred and "
             "mostly frontal as in CelebA, with varied hair colour and length, skin tone, sex and age, many smiling.",
             "They are soft: skin is smooth, hair is a mass without strands, eyes and teeth are a few pixels. "
-            "The samples are about as sharp as the reconstructions (evaluator FD 24.0 against 20.1).",
+            "The samples are about as sharp as the reconstructions (evaluator FD "
+            f"{fs['approximator']['evaluator_fd']:.1f} against {faces['reconstruction']['evaluator_fd']:.1f}).",
             "About one tile in eight is flawed: smeared or asymmetric features, a ghosted second outline of "
             "hair, blotchy backgrounds; glasses come out as dark smudges.",
         ],
@@ -160,6 +175,7 @@ set_card_notes(
             "against 0.0068 on held-out CelebA, and loses its identity.",
             edit_line,
             judge_line,
+            second_line,
             calibration_line,
             "Edits carry CelebA's correlations: adding Male also darkens and shortens hair; strengths above 1 "
             "soon smear the face (glasses become dark blotches). CelebA is mostly young, light-skinned celebrities.",
