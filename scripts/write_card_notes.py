@@ -226,8 +226,10 @@ set_card_notes(
             "Classifier IS 9.30 falls short of the 9.5 target (real held-out digits: 9.61): the share of "
             "ambiguous samples, not class balance, is what is missing. Training the approximator from 60,000 "
             "to 100,000 steps raised IS from 9.19 to 9.30 (FD 0.304 to 0.300); lower temperatures barely "
-            "change it (9.32 at 0.9, 9.30 at 0.8, 9.19 at 0.7). A larger approximator (with a GPU) is the "
-            "next thing to try.",
+            "change it (9.32 at 0.9, 9.30 at 0.8, 9.19 at 0.7). Continuing the approximator with falling learning "
+            "rates, a 5x larger batch, 5 critic steps or a longer EMA moves IS by at most +0.03 (BENCHMARKS.md, "
+            "`tests/bench/approximator_finetune.py`): about 7% of samples leave the classifier unsure, against "
+            "1.9% of real digits. A larger approximator trained much longer (with a GPU) is the next thing to try.",
         ],
     },
 )
