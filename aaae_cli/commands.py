@@ -407,7 +407,7 @@ def info(
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print config.json and the file list as JSON.")] = False,
 ) -> None:
-    """What a model is: size, training data, metrics, attributes, files (all checksums verified)."""
+    """What a model is: size, training data, metrics, attributes, files (checksums verified), evaluation."""
     from aaae_cli.runtime import available_devices
 
     net = _load(model, "cpu")
@@ -447,6 +447,14 @@ def info(
     for key, value in rows:
         table.add_row(key, _e(value))
     out.print(table)
+    evaluation = ((cfg.get("card") or {}).get("evaluation") or {}).get("rows") or []
+    if len(evaluation) > 1:  # a header row, then measures: what the model card says it was measured at
+        measured = Table(title="evaluation (model card)", title_justify="left", box=None, pad_edge=False)
+        for heading in evaluation[0][:2]:
+            measured.add_column(_e(str(heading)), overflow="fold")
+        for row in evaluation[1:]:
+            measured.add_row(*(_e(str(cell)) for cell in row[:2]))
+        out.print(measured)
 
 
 # ---------------------------------------------------------------- export

@@ -44,6 +44,10 @@ def test_builtin_checksums_and_card(name: str) -> None:
     notes = model.config["card"]
     assert notes["training"]["command"] in card and notes["evaluation"]["command"] in card
     assert "## What the samples look like" in card
+    shown = run_cli("info", "--model", name, env={"COLUMNS": "200"})
+    assert shown.returncode == 0 and "evaluation (model card)" in shown.stdout
+    for measure, value, *_ in notes["evaluation"]["rows"][1:]:  # info repeats what the card measured
+        assert measure in shown.stdout and value in shown.stdout
 
 
 @pytest.mark.parametrize("name", BUILTIN)
