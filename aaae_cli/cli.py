@@ -56,6 +56,8 @@ def _root(
     "  aaae train data/celeba --out runs/faces --epochs 50      # images/ + list_attr_celeba.txt\n\n"
     "  aaae train train-images-idx3-ubyte.gz --out runs/digits  # MNIST idx (32x32 grayscale)\n\n"
     "  torchrun --nproc_per_node 4 -m aaae_cli train data/celeba --out runs/faces  # 4 GPUs\n\n"
+    "  aaae train data/celeba --out runs/faces-big --autoencoder-from runs/faces --approx-hidden 1024"
+    "  # a larger sampler only\n\n"
     "Run the same command again to resume an interrupted run.",
 )
 def train(
@@ -110,6 +112,19 @@ def train(
     standardize_codes: Annotated[
         bool, typer.Option(help="Let the approximator work on standardised codes.")
     ] = _DEFAULT["standardize_codes"],
+    approx_hidden: Annotated[
+        int, typer.Option(help="Units per hidden layer of the approximator and latent critic.")
+    ] = _DEFAULT["approx_hidden"],
+    approx_layers: Annotated[int, typer.Option(help="Hidden layers of the approximator and latent critic.")] = _DEFAULT[
+        "approx_layers"
+    ],
+    autoencoder_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Reuse this run's autoencoder (its best.pt, or a checkpoint) and train only a new approximator.",
+            show_default=False,
+        ),
+    ] = None,
     ema_decay: Annotated[float, typer.Option(help="EMA of the weights used for export; 0 disables.")] = _DEFAULT[
         "ema_decay"
     ],

@@ -295,3 +295,29 @@ def test_early_stopping_ends_the_autoencoder_phase(tmp_path: Path, cache_dir: Pa
     assert state["early_stopped"] and state["step"] < 60 and state["phase"] == "done"
     validations = [r for r in read_metrics(run) if "val_mse" in r]
     assert validations[-1].get("early_stopped") and state["best_val_mse"] == min(r["val_mse"] for r in validations)
+
+
+def test_a_new_approximator_on_another_runs_autoencoder(tiny_run: Path, tmp_path: Path, cache_dir: Path) -> None:
+    """--autoencoder-from: the autoencoder is taken as it is, only a new (here smaller) approximator trains."""
+    from aaae_train.export import sampling_weights
+
+    run = tmp_path / "sampler"
+    args = ["--out", str(run), "--autoencoder-from", str(tiny_run), "--approx-hidden", "32", "--approx-layers", "2"]
+    result = _train(str(MNIST), *args, "--approx-steps", "30", "--snapshot-every", "20", cache=cache_dir)
+    assert result.returncode == 0, result.stderr
+    source, new = load_checkpoint(tiny_run / "best.pt"), load_checkpoint(run / "best.pt")
+    for name in ("encoder", "decoder"):  # the weights both runs sample and export with
+        theirs, ours = sampling_weights(source, name), sampling_weights(new, name)
+        assert all(torch.equal(theirs[key], ours[key]) for key in theirs), name
+    assert new["arch"]["mlp_hidden"] == 32 and new["arch"]["mlp_layers"] == 2
+    assert new["models"]["approximator"]["net.0.weight"].shape == (32, 64)
+    assert new["state"]["phase"] == "done" and new["state"]["approx_step"] == 30
+    assert new["state"]["step"] == source["state"]["step"]  # no autoencoder step was taken here
+    assert all(r["phase"] != "autoencoder" for r in read_metrics(run))
+    exported = run_cli("export", str(run), str(tmp_path / "bundle"))
+    assert exported.returncode == 0, exported.stderr
+    # A different autoencoder shape is refused in one line.
+    other = ["--out", str(tmp_path / "bad"), "--autoencoder-from", str(tiny_run), "--width", "0.25"]
+    assert_user_error(run_cli("train", "--cache-dir", str(cache_dir), str(MNIST), *other), "width")
+    missing = ["--out", str(tmp_path / "bad2"), "--autoencoder-from", str(tmp_path / "none")]
+    assert_user_error(_train(str(MNIST), *missing, cache=cache_dir), "--autoencoder-from")

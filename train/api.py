@@ -26,6 +26,8 @@ def make_options(data: list[str | Path] | str | Path, out: str | Path, **options
     if not paths:
         raise UserError("give at least one data folder or file")
     clean = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None or k == "max_steps"}
+    if clean.get("autoencoder_from"):
+        clean["autoencoder_from"] = str(Path(clean["autoencoder_from"]).expanduser().resolve())
     opts = TrainOptions(data=[str(Path(p).expanduser().resolve()) for p in paths], out=str(out), **clean)
     opts.validate()
     return opts

@@ -57,6 +57,7 @@ class TrainState:
     bad_validations: int = 0
     early_stopped: bool = False
     train_seconds: float = 0.0
+    autoencoder_from: str | None = None  # the checkpoint the autoencoder came from (--autoencoder-from)
 
 
 @dataclass
@@ -141,6 +142,8 @@ class Trainer:
             checkpoint = load_checkpoint(self.folder.last, self.device)
             self.model.load_state_dict(checkpoint)
             self.state = TrainState(**checkpoint["state"])
+        elif opts.autoencoder_from:
+            self._take_autoencoder(Path(opts.autoencoder_from))
         if dist.is_main:
             self.folder.remove_stale_temporaries()
             self.folder.write_options(opts)
@@ -212,7 +215,7 @@ class Trainer:
         if self.resumed_from is not None and self.dist.is_main:
             self.console.print(f"resuming {self.folder.path} at update {self.resumed_from} ({state.phase} phase)")
         with self.stop.installed(), self._progress() as progress:
-            if state.step < self.total_steps and not state.early_stopped:
+            if state.step < self.total_steps and not state.early_stopped and not state.autoencoder_from:
                 state.phase = "autoencoder"
                 self._autoencoder_phase(progress)
             if not self.stop.requested and state.phase == "autoencoder":
@@ -313,6 +316,39 @@ class Trainer:
         state.phase = "approximator"
         if self.dist.is_main:
             self._save(self.folder.last)
+
+    def _take_autoencoder(self, source: Path) -> None:
+        """Start from another run's trained autoencoder (``--autoencoder-from``): only the approximator trains."""
+        from aaae_train.export import find_checkpoint, sampling_weights
+
+        path = find_checkpoint(source) if source.is_dir() else source
+        if not path.is_file():
+            raise UserError(f"--autoencoder-from {source}: no such run folder or checkpoint")
+        checkpoint = load_checkpoint(path, self.device)
+        theirs, ours = checkpoint["arch"], self.opts.arch().to_dict()
+        for key in ("resolution", "channels", "width", "c_dim"):
+            if theirs.get(key) != ours[key]:
+                raise UserError(
+                    f"--autoencoder-from {source}: its {key} is {theirs.get(key)}, this run's is {ours[key]} "
+                    "(give the same --resolution, --channels and --width)"
+                )
+        crop = checkpoint["data"]["preprocessing"]["crop"]
+        if crop != self.opts.crop:
+            raise UserError(f"--autoencoder-from {source}: trained with --crop {crop}, this run with {self.opts.crop}")
+        for name in ("encoder", "decoder", "discriminator"):
+            getattr(self.model.nets, name).load_state_dict(checkpoint["models"][name])
+            if name in self.model.ema:  # the weights the source run samples and exports with
+                self.model.ema[name].module.load_state_dict(sampling_weights(checkpoint, name))
+        done = checkpoint["state"]
+        self.state = TrainState(
+            phase="approximator",
+            step=done["step"],
+            epoch=done["epoch"],
+            images_seen=done["images_seen"],
+            best_val_mse=done["best_val_mse"],
+            best_step=done["best_step"],
+            autoencoder_from=str(path),
+        )
 
     def _load_autoencoder(self, checkpoint: dict) -> None:
         for name in ("encoder", "decoder"):

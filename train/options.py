@@ -76,6 +76,12 @@ class TrainOptions:
     approx_beta2: float = 0.9
     approx_steps: int = 20_000  # staged schedule: approximator steps on the frozen encoder's codes
     standardize_codes: bool = True
+    # Width and depth of the approximator and latent-critic MLPs (hidden layers of approx_hidden units).
+    approx_hidden: int = 512
+    approx_layers: int = 3
+    # Staged schedule only: take the encoder, decoder and patch discriminator from this run folder's best.pt
+    # (or this checkpoint) and train only a new approximator, e.g. a larger one.
+    autoencoder_from: str | None = None
     ema_decay: float = 0.999  # 0 disables the EMA copy
     hflip: bool = False
     val_fraction: float = 0.05
@@ -113,6 +119,11 @@ class TrainOptions:
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
             (self.lr > 0 and self.approx_lr > 0, "learning rates must be positive"),
             (self.approx_k >= 0 and self.critic_steps >= 1, "--approx-k >= 0 and --critic-steps >= 1"),
+            (self.approx_hidden >= 1 and self.approx_layers >= 1, "--approx-hidden and --approx-layers must be >= 1"),
+            (
+                self.autoencoder_from is None or self.schedule == "staged",
+                "--autoencoder-from needs the staged schedule (it trains only the approximator)",
+            ),
             (0 <= self.ema_decay < 1, "--ema-decay must be in [0, 1)"),
             (0 < self.val_fraction < 0.5, "--val-fraction must be in (0, 0.5)"),
             (self.snapshot_every >= 1 and self.log_every >= 1, "--snapshot-every and --log-every must be >= 1"),
@@ -129,7 +140,13 @@ class TrainOptions:
 
         assert self.resolution is not None and self.channels is not None
         return ArchConfig(
-            resolution=self.resolution, channels=self.channels, width=self.width, z_dim=self.z_dim, c_dim=self.c_dim
+            resolution=self.resolution,
+            channels=self.channels,
+            width=self.width,
+            z_dim=self.z_dim,
+            c_dim=self.c_dim,
+            mlp_hidden=self.approx_hidden,
+            mlp_layers=self.approx_layers,
         )
 
     def to_dict(self) -> dict:
