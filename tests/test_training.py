@@ -44,6 +44,7 @@ def test_short_run_learns_to_reconstruct(tmp_path: Path, cache_dir: Path) -> Non
         cache=cache_dir,
     )
     assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr  # e.g. torch's about the read-only image cache
     records = read_metrics(run)
     val = [r["val_mse"] for r in records if "val_mse" in r]
     assert len(val) == 3 and val[-1] < 0.035 and val[-1] < val[0]

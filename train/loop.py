@@ -18,6 +18,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -148,7 +149,9 @@ class Trainer:
             self.folder.remove_stale_temporaries()
             self.folder.write_options(opts)
             self.folder.truncate_metrics(self.state.step, self.state.approx_step)
-        images = torch.from_numpy(np.ascontiguousarray(self.dataset.images))
+        with warnings.catch_warnings():  # the cache is a read-only memory map, and training never writes to it
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            images = torch.from_numpy(np.ascontiguousarray(self.dataset.images))
         # Small datasets live on the GPU as uint8: batches are then gathered there, with no copies.
         self.images = images.to(self.device) if self.device.type == "cuda" and images.numel() < 8 << 30 else images
         self.resumed_from = self.state.step + self.state.approx_step if resuming else None
