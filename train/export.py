@@ -183,8 +183,11 @@ def load_networks(checkpoint: dict) -> tuple[Encoder, Decoder, Approximator]:
     return nets.encoder.eval(), nets.decoder.eval(), nets.approximator.eval()
 
 
-def _load_data(checkpoint: dict, data: list[str] | None, labels: str | None, cache_dir: str | None) -> Dataset:
-    """The training data again (from the decode cache when it is still there)."""
+def load_run_data(
+    checkpoint: dict, data: list[str] | None = None, labels: str | None = None, cache_dir: str | None = None
+) -> Dataset:
+    """A run's training data again, prepared as in training (from the decode cache when it is still there);
+    ``data`` and ``labels`` point at it where it has moved."""
     from aaae_train.loop import default_cache_dir
 
     options = checkpoint["options"]
@@ -317,7 +320,7 @@ def export_run(
         say(f"[yellow]note:[/] {ckpt_path.name} is from an unfinished run ({state.get('phase')} phase)")
     encoder, decoder, approximator = load_networks(ckpt)
     arch = ArchConfig(**ckpt["arch"])
-    dataset = _load_data(ckpt, data, labels, cache_dir)
+    dataset = load_run_data(ckpt, data, labels, cache_dir)
     prep = ckpt["data"]["preprocessing"]
     if dataset.images.shape[1:] != (prep["resolution"], prep["resolution"], prep["channels"]):
         raise UserError(f"the data's images are {dataset.images.shape[1:]}, the model's {prep}")

@@ -31,10 +31,8 @@ from aaae_cli.evaluate import Evaluator
 from aaae_cli.metrics import inception_score
 from aaae_train.algorithm import AAAE, ema_with_warmup
 from aaae_train.checkpoint import load_checkpoint
-from aaae_train.data import Preprocessing, detect_source, load_dataset
 from aaae_train.distributed import DistInfo
-from aaae_train.export import load_networks
-from aaae_train.loop import default_cache_dir
+from aaae_train.export import load_networks, load_run_data
 from aaae_train.networks import ArchConfig, build_networks
 from aaae_train.options import TrainOptions
 from aaae_train.snapshots import encode
@@ -42,12 +40,8 @@ from aaae_train.snapshots import encode
 
 def training_codes(checkpoint: dict) -> torch.Tensor:
     """The frozen encoder's (EMA) codes of the run's training split."""
-    options, prep = checkpoint["options"], checkpoint["data"]["preprocessing"]
-    sources = [detect_source(p, options["dataset"], options["labels"]) for p in options["data"]]
-    dataset = load_dataset(
-        sources, Preprocessing(prep["resolution"], prep["channels"], prep["crop"]), default_cache_dir()
-    )
-    train_idx, _ = dataset.split(options["val_fraction"])
+    dataset = load_run_data(checkpoint)
+    train_idx, _ = dataset.split(checkpoint["options"]["val_fraction"])
     encoder, _, _ = load_networks(checkpoint)
     with torch.no_grad():
         return encode(encoder, torch.from_numpy(np.array(dataset.images)), train_idx, torch.device("cpu"))

@@ -23,9 +23,7 @@ import torch
 from aaae_cli.evaluate import latent_frechet
 from aaae_cli.metrics import frechet_distance_between
 from aaae_train.checkpoint import load_checkpoint
-from aaae_train.data import Preprocessing, detect_source, load_dataset
-from aaae_train.export import load_networks
-from aaae_train.loop import default_cache_dir
+from aaae_train.export import load_networks, load_run_data
 from aaae_train.run_folder import read_metrics
 from aaae_train.snapshots import encode, reconstruction_mse
 
@@ -34,10 +32,7 @@ from aaae_train.snapshots import encode, reconstruction_mse
 def evaluate(run: Path, count: int) -> dict:
     checkpoint = load_checkpoint(run / "best.pt")
     options = checkpoint["options"]
-    prep = checkpoint["data"]["preprocessing"]
-    sources = [detect_source(p, options["dataset"], options["labels"]) for p in options["data"]]
-    cache = Path(options["cache_dir"]) if options.get("cache_dir") else default_cache_dir()
-    dataset = load_dataset(sources, Preprocessing(prep["resolution"], prep["channels"], prep["crop"]), cache)
+    dataset = load_run_data(checkpoint)
     _, val_idx = dataset.split(options["val_fraction"])
     images = torch.from_numpy(np.ascontiguousarray(dataset.images))
     encoder, decoder, approximator = load_networks(checkpoint)  # the weights a bundle gets (EMA)
