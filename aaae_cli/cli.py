@@ -118,6 +118,13 @@ def train(
     approx_layers: Annotated[int, typer.Option(help="Hidden layers of the approximator and latent critic.")] = _DEFAULT[
         "approx_layers"
     ],
+    approx_components: Annotated[
+        int,
+        typer.Option(
+            help="Not in the paper: split the approximator's noise into N equally likely components with their own "
+            "learned offset, so separate clusters (e.g. digit classes) get no in-between samples. 0: plain MLP."
+        ),
+    ] = _DEFAULT["approx_components"],
     autoencoder_from: Annotated[
         Path | None,
         typer.Option(

@@ -46,3 +46,20 @@ def test_approximator_maps_back_from_standardised_space() -> None:
     z = torch.randn(4, 64)
     assert torch.allclose(approx(z), approx.standardized(z) * 2 + 3)
     assert torch.allclose(approx.standardize(approx(z)), approx.standardized(z), atol=1e-6)
+
+
+def test_approximator_components_are_equally_likely_at_any_temperature() -> None:
+    """--approx-components: the angle of (z_0, z_1) picks the component, so scaling z keeps every share."""
+    approx = build_networks(ArchConfig(resolution=32, channels=1, width=0.125, mlp_components=8)).approximator
+    z = torch.randn(40_000, 64, generator=torch.Generator().manual_seed(0))
+    pick = approx.net.component(z)
+    shares = torch.bincount(pick, minlength=8).float() / len(z)
+    assert torch.all((shares - 1 / 8).abs() < 0.01), shares
+    assert torch.equal(approx.net.component(z * 0.7), pick)
+    # Each component has its own offset: the same z with a different component gives a different code.
+    turned = z.clone()
+    turned[:, :2] = -z[:, :2]  # half a turn: another component, same norm
+    assert not torch.equal(approx.net.component(turned), pick)
+    assert (approx(z) - approx(turned)).abs().amax() > 0
+    with pytest.raises(ValueError, match="mlp_components"):
+        ArchConfig(mlp_components=-1)

@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+import aaae_cli
 from aaae_train.checkpoint import load_checkpoint
 from aaae_train.run_folder import read_metrics
 from tests.conftest import ASTRONAUT, MNIST, TINY, assert_user_error, run_cli
@@ -299,11 +300,13 @@ def test_early_stopping_ends_the_autoencoder_phase(tmp_path: Path, cache_dir: Pa
 
 
 def test_a_new_approximator_on_another_runs_autoencoder(tiny_run: Path, tmp_path: Path, cache_dir: Path) -> None:
-    """--autoencoder-from: the autoencoder is taken as it is, only a new (here smaller) approximator trains."""
+    """--autoencoder-from: the autoencoder is taken as it is, only a new approximator (here smaller, with
+    components) trains; it exports and samples through onnxruntime."""
     from aaae_train.export import sampling_weights
 
     run = tmp_path / "sampler"
     args = ["--out", str(run), "--autoencoder-from", str(tiny_run), "--approx-hidden", "32", "--approx-layers", "2"]
+    args += ["--approx-components", "4"]
     result = _train(str(MNIST), *args, "--approx-steps", "30", "--snapshot-every", "20", cache=cache_dir)
     assert result.returncode == 0, result.stderr
     source, new = load_checkpoint(tiny_run / "best.pt"), load_checkpoint(run / "best.pt")
@@ -311,12 +314,15 @@ def test_a_new_approximator_on_another_runs_autoencoder(tiny_run: Path, tmp_path
         theirs, ours = sampling_weights(source, name), sampling_weights(new, name)
         assert all(torch.equal(theirs[key], ours[key]) for key in theirs), name
     assert new["arch"]["mlp_hidden"] == 32 and new["arch"]["mlp_layers"] == 2
-    assert new["models"]["approximator"]["net.0.weight"].shape == (32, 64)
+    assert new["arch"]["mlp_components"] == 4 and new["models"]["approximator"]["net.offsets"].shape == (4, 32)
+    assert new["models"]["approximator"]["net.layers.0.weight"].shape == (32, 64)
     assert new["state"]["phase"] == "done" and new["state"]["approx_step"] == 30
     assert new["state"]["step"] == source["state"]["step"]  # no autoencoder step was taken here
     assert all(r["phase"] != "autoencoder" for r in read_metrics(run))
-    exported = run_cli("export", str(run), str(tmp_path / "bundle"))
+    exported = run_cli("export", str(run), str(tmp_path / "bundle"))  # checks onnxruntime against torch
     assert exported.returncode == 0, exported.stderr
+    samples = aaae_cli.load(tmp_path / "bundle").sample(6, seed=1)
+    assert samples.shape[0] == 6 and samples.std() > 0
     # A different autoencoder shape is refused in one line.
     other = ["--out", str(tmp_path / "bad"), "--autoencoder-from", str(tiny_run), "--width", "0.25"]
     assert_user_error(run_cli("train", "--cache-dir", str(cache_dir), str(MNIST), *other), "width")

@@ -166,7 +166,7 @@ class AAAE:
         ``real`` are standardised encoder codes, detached from the encoder.
         """
         batch = real.shape[0]
-        z_dim = self.nets.approximator.net[0].in_features
+        z_dim = self.nets.approximator.z_dim
         approx_net = self.nets.approximator.net
         stats: dict[str, torch.Tensor] = {}
         for _ in range(self.opts.critic_steps):

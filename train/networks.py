@@ -9,7 +9,10 @@
   reconstructed images in one batch).
 - :class:`Approximator` G_phi: MLP z (64) -> 512 x3 -> c (128), ELU. It produces codes in a
   standardised space and maps them back with the stored mean and spread of the encoder's codes, so
-  ``approximator(z)`` is directly a code the decoder understands.
+  ``approximator(z)`` is directly a code the decoder understands. With ``mlp_components`` K > 1 (not
+  in the paper) its first layer is a :class:`ComponentMLP`: the angle of (z_0, z_1) picks one of K
+  equally likely components, each adding its own learned offset, so it can make separate clusters
+  (digit classes) without a bridge of in-between samples.
 - :class:`LatentCritic` D_gamma: MLP c (128) -> 512 x3 -> 1, LeakyReLU 0.1 (WGAN critic).
 
 ``width`` multiplies every convolution's channels (1.0 = paper width).
@@ -38,6 +41,7 @@ class ArchConfig:
     c_dim: int = 128
     mlp_hidden: int = 512
     mlp_layers: int = 3
+    mlp_components: int = 0  # approximator components (0 or 1: the paper's plain MLP)
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -48,6 +52,8 @@ class ArchConfig:
             raise ValueError(f"width must be in (0, 4], not {self.width}")
         if self.z_dim < 1 or self.c_dim < 1 or self.mlp_hidden < 1 or self.mlp_layers < 1:
             raise ValueError("z_dim, c_dim, mlp_hidden and mlp_layers must be positive")
+        if self.mlp_components < 0 or (self.mlp_components > 1 and self.z_dim < 2):
+            raise ValueError("mlp_components must be >= 0, and components need z_dim >= 2")
 
     def conv_channels(self) -> list[int]:
         """Encoder channels from the input end to the bottleneck (1x1 spatial)."""
@@ -131,6 +137,31 @@ def _mlp(in_dim: int, hidden: int, layers: int, out_dim: int, act: type[nn.Modul
     return nn.Sequential(*modules)
 
 
+class ComponentMLP(nn.Module):
+    """An MLP whose first hidden layer gets one of ``components`` learned offsets, picked from z itself.
+
+    The component is the sector of the angle of (z_0, z_1): uniform for z ~ N(0, I) and unchanged when z
+    is scaled (sampling temperature), so every component stays equally likely. The input is still plain
+    Gaussian noise, so the exported graph keeps the paper's interface.
+    """
+
+    def __init__(self, layers: nn.Sequential, components: int) -> None:
+        super().__init__()
+        self.layers = layers
+        self.components = components
+        self.offsets = nn.Parameter(torch.zeros(components, layers[0].out_features))
+        nn.init.normal_(self.offsets, std=0.1)
+
+    def component(self, z: torch.Tensor) -> torch.Tensor:
+        """Component of each noise vector, in [0, components)."""
+        turn = (torch.atan2(z[:, 1], z[:, 0]) + math.pi) / (2 * math.pi)
+        return (turn * self.components).floor().clamp(0, self.components - 1).long()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        hidden = self.layers[0](z) + self.offsets[self.component(z)]
+        return self.layers[1:](hidden)
+
+
 class Approximator(nn.Module):
     """G_phi: noise z ~ N(0, I) (N, z_dim) -> codes (N, c_dim) in the encoder's code space.
 
@@ -140,7 +171,9 @@ class Approximator(nn.Module):
 
     def __init__(self, cfg: ArchConfig) -> None:
         super().__init__()
-        self.net = _mlp(cfg.z_dim, cfg.mlp_hidden, cfg.mlp_layers, cfg.c_dim, nn.ELU)
+        layers = _mlp(cfg.z_dim, cfg.mlp_hidden, cfg.mlp_layers, cfg.c_dim, nn.ELU)
+        self.net: nn.Module = ComponentMLP(layers, cfg.mlp_components) if cfg.mlp_components > 1 else layers
+        self.z_dim = cfg.z_dim
         self.register_buffer("code_mean", torch.zeros(cfg.c_dim))
         self.register_buffer("code_std", torch.ones(cfg.c_dim))
 

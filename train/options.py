@@ -79,6 +79,9 @@ class TrainOptions:
     # Width and depth of the approximator and latent-critic MLPs (hidden layers of approx_hidden units).
     approx_hidden: int = 512
     approx_layers: int = 3
+    # Not in the paper: split the approximator's noise into this many equally likely components, each with a
+    # learned offset (networks.ComponentMLP); 0 keeps the paper's plain MLP.
+    approx_components: int = 0
     # Staged schedule only: take the encoder, decoder and patch discriminator from this run folder's best.pt
     # (or this checkpoint) and train only a new approximator, e.g. a larger one.
     autoencoder_from: str | None = None
@@ -120,6 +123,7 @@ class TrainOptions:
             (self.lr > 0 and self.approx_lr > 0, "learning rates must be positive"),
             (self.approx_k >= 0 and self.critic_steps >= 1, "--approx-k >= 0 and --critic-steps >= 1"),
             (self.approx_hidden >= 1 and self.approx_layers >= 1, "--approx-hidden and --approx-layers must be >= 1"),
+            (self.approx_components >= 0, "--approx-components must be >= 0"),
             (
                 self.autoencoder_from is None or self.schedule == "staged",
                 "--autoencoder-from needs the staged schedule (it trains only the approximator)",
@@ -147,6 +151,7 @@ class TrainOptions:
             c_dim=self.c_dim,
             mlp_hidden=self.approx_hidden,
             mlp_layers=self.approx_layers,
+            mlp_components=self.approx_components,
         )
 
     def to_dict(self) -> dict:
