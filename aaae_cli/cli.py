@@ -125,6 +125,10 @@ def train(
             "learned offset, so separate clusters (e.g. digit classes) get no in-between samples. 0: plain MLP."
         ),
     ] = _DEFAULT["approx_components"],
+    approx_info: Annotated[
+        float,
+        typer.Option(help="Weight of the InfoGAN term that keeps the approximator's components apart (0: none)."),
+    ] = _DEFAULT["approx_info"],
     autoencoder_from: Annotated[
         Path | None,
         typer.Option(

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
 from aaae_train.distributed import DistInfo
-from aaae_train.networks import Decoder, Encoder, Networks
+from aaae_train.networks import ComponentMLP, Decoder, Encoder, Networks
 from aaae_train.options import TrainOptions
 
 EMA_NAMES = ("encoder", "decoder", "approximator")
@@ -188,7 +188,13 @@ class AAAE:
             stats = {"wdist": wdist.detach(), "gp": penalty.detach()}
         z = torch.randn(batch, z_dim, device=self.device, generator=self.noise)
         with frozen(self.nets.critic):
-            approx_loss = -self.nets.critic(self.approx_train(z)).mean()
+            fake = self.approx_train(z)
+            approx_loss = -self.nets.critic(fake).mean()
+        if isinstance(approx_net, ComponentMLP) and self.opts.approx_info > 0:
+            # InfoGAN's mutual-information term: the recogniser must tell each code's component.
+            info = F.cross_entropy(approx_net.recognizer(fake), approx_net.component(z))
+            approx_loss = approx_loss + self.opts.approx_info * info
+            stats["info"] = info.detach()
         optimizer = self.optimizers["approximator"]
         optimizer.zero_grad(set_to_none=True)
         approx_loss.backward()

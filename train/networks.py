@@ -11,8 +11,9 @@
   standardised space and maps them back with the stored mean and spread of the encoder's codes, so
   ``approximator(z)`` is directly a code the decoder understands. With ``mlp_components`` K > 1 (not
   in the paper) its first layer is a :class:`ComponentMLP`: the angle of (z_0, z_1) picks one of K
-  equally likely components, each adding its own learned offset, so it can make separate clusters
-  (digit classes) without a bridge of in-between samples.
+  equally likely components, each adding its own learned offset, and a recogniser (InfoGAN's Q network,
+  used only in training) learns to tell the components apart from the codes, which keeps them apart:
+  separate clusters (digit classes) without a bridge of in-between samples.
 - :class:`LatentCritic` D_gamma: MLP c (128) -> 512 x3 -> 1, LeakyReLU 0.1 (WGAN critic).
 
 ``width`` multiplies every convolution's channels (1.0 = paper width).
@@ -142,7 +143,8 @@ class ComponentMLP(nn.Module):
 
     The component is the sector of the angle of (z_0, z_1): uniform for z ~ N(0, I) and unchanged when z
     is scaled (sampling temperature), so every component stays equally likely. The input is still plain
-    Gaussian noise, so the exported graph keeps the paper's interface.
+    Gaussian noise, so the exported graph keeps the paper's interface. ``recognizer`` (codes ->
+    component logits, as InfoGAN's Q) is trained with the approximator and is not part of the export.
     """
 
     def __init__(self, layers: nn.Sequential, components: int) -> None:
@@ -151,6 +153,8 @@ class ComponentMLP(nn.Module):
         self.components = components
         self.offsets = nn.Parameter(torch.zeros(components, layers[0].out_features))
         nn.init.normal_(self.offsets, std=0.1)
+        hidden, code_dim = layers[0].out_features, layers[-1].out_features
+        self.recognizer = _mlp(code_dim, hidden, 2, components, nn.LeakyReLU, negative_slope=0.1)
 
     def component(self, z: torch.Tensor) -> torch.Tensor:
         """Component of each noise vector, in [0, components)."""

@@ -82,6 +82,8 @@ class TrainOptions:
     # Not in the paper: split the approximator's noise into this many equally likely components, each with a
     # learned offset (networks.ComponentMLP); 0 keeps the paper's plain MLP.
     approx_components: int = 0
+    # Weight of the InfoGAN term that keeps those components apart (a recogniser must tell them from the codes).
+    approx_info: float = 1.0
     # Staged schedule only: take the encoder, decoder and patch discriminator from this run folder's best.pt
     # (or this checkpoint) and train only a new approximator, e.g. a larger one.
     autoencoder_from: str | None = None
@@ -124,6 +126,7 @@ class TrainOptions:
             (self.approx_k >= 0 and self.critic_steps >= 1, "--approx-k >= 0 and --critic-steps >= 1"),
             (self.approx_hidden >= 1 and self.approx_layers >= 1, "--approx-hidden and --approx-layers must be >= 1"),
             (self.approx_components >= 0, "--approx-components must be >= 0"),
+            (self.approx_info >= 0, "--approx-info must be >= 0"),
             (
                 self.autoencoder_from is None or self.schedule == "staged",
                 "--autoencoder-from needs the staged schedule (it trains only the approximator)",
