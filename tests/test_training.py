@@ -262,6 +262,8 @@ def test_ddp_two_processes_gloo(tmp_path: Path, cache_dir: Path) -> None:
         "5",
         "--batch-size",
         "16",
+        "--approx-components",  # its recogniser is used outside the DDP-wrapped forward
+        "4",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
