@@ -10,7 +10,7 @@
 - :class:`Approximator` G_phi: MLP z (64) -> 512 x3 -> c (128), ELU. It produces codes in a
   standardised space and maps them back with the stored mean and spread of the encoder's codes, so
   ``approximator(z)`` is directly a code the decoder understands. With ``mlp_components`` K > 1 (not
-  in the paper) its first layer is a :class:`ComponentMLP`: the angle of (z_0, z_1) picks one of K
+  in the paper) its MLP is a :class:`ComponentMLP`: the angle of (z_0, z_1) picks one of K
   equally likely components, each adding its own learned offset, and a recogniser (InfoGAN's Q network,
   used only in training) learns to tell the components apart from the codes, which keeps them apart:
   separate clusters (digit classes) without a bridge of in-between samples.
