@@ -280,6 +280,11 @@ def main() -> None:
     parser.add_argument(
         "--balanced", action="store_true", help="weigh rare attributes' positives up (attributes task only)"
     )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (a second, independent judge: another seed)")
+    parser.add_argument(
+        "--widths",
+        help="channels of the conv stages, comma-separated [default: the task's, e.g. 32,64,128,256 for attributes]",
+    )
     parser.add_argument(
         "--key-prefix",
         default="",
@@ -289,8 +294,16 @@ def main() -> None:
     task = TASKS[args.task]
     if args.epochs:
         task = Task(**{**task.__dict__, "epochs": args.epochs})
+    if args.widths:
+        task = Task(**{**task.__dict__, "widths": tuple(int(w) for w in args.widths.split(","))})
     card = train_evaluator(
-        task, args.data, args.out, batch_size=args.batch_size, key_prefix=args.key_prefix, balanced=args.balanced
+        task,
+        args.data,
+        args.out,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        key_prefix=args.key_prefix,
+        balanced=args.balanced,
     )
     print(json.dumps(card["held_out"]))
 
