@@ -26,12 +26,20 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from aaae_cli.align import Frame, centre_frame, face_frame
 from aaae_cli.attributes import AttributeSet
 from aaae_cli.bundle import Bundle
 from aaae_cli.errors import UserError
+from aaae_cli.faces import Face, find_faces
 from aaae_cli.images import load_image, prepare_pil, to_model_input, to_pil, to_uint8
 from aaae_cli.locate import open_model
+from aaae_cli.photo_edit import edit_pixels, model_view
+from aaae_cli.photos import Photo, load_photo, photo_to_pil
 from aaae_cli.runtime import Graph, check_device, default_threads
+
+ALIGN_MODES = ("auto", "face", "none")
+# Faces whose eyes are closer than this (pixels) are too small to align reliably.
+MIN_EYE_DISTANCE = 10
 
 # From this many images on, the encoder runs in a session optimised for throughput (slower to create).
 BULK = 16
@@ -57,6 +65,12 @@ class Model:
         self.crop: float = bundle.config.crop
         """Centre crop applied to input images, as a fraction of their shorter side (the model's training
         crop; set 1.0 for photos already cropped to the subject as the model's images are)."""
+        self.align: str = "auto"
+        """How photos are framed: ``auto`` (find the face and align it to the model's landmark template when the
+        model has one, else the centre crop), ``face`` (always align; an error without a template) or ``none``
+        (the centre crop: the image is already framed like the training data)."""
+        self.face: int | None = None
+        """Which face of a photo single-image operations use: 1 = leftmost; ``None``: the largest."""
 
     @classmethod
     def load(
@@ -155,11 +169,92 @@ class Model:
                     "the bundle mixes files from different models"
                 )
 
+    # ------------------------------------------------------------------ photos and faces
+
+    @property
+    def landmark_template(self) -> np.ndarray | None:
+        """Mean landmarks (5, 2) of the training faces in the model's frame (0..1), or ``None``."""
+        return self.bundle.config.landmark_template
+
+    @property
+    def aligns_faces(self) -> bool:
+        """Whether photos are framed by finding and aligning faces (see :attr:`align`)."""
+        if self.align not in ALIGN_MODES:
+            raise UserError(f"--align {self.align!r}: use auto, face or none")
+        if self.align == "face" and self.landmark_template is None:
+            raise UserError(
+                f"{self.name} has no landmark template (its training images were not faces); use --align none"
+            )
+        return self.align != "none" and self.landmark_template is not None
+
+    def load_photo(self, image: ImageLike) -> Photo:
+        """A photo as shown (EXIF rotation applied), in the model's channels, with what is needed to save it alike."""
+        return load_photo(image if not isinstance(image, os.PathLike) else Path(image), self.channels)
+
+    def find_faces(self, image: ImageLike | Photo) -> list[Face]:
+        """Every face in a photo with its five landmarks, numbered left to right (``--face 1`` is the leftmost)."""
+        photo = image if isinstance(image, Photo) else self.load_photo(image)
+        pixels = photo.pixels if photo.pixels.shape[2] == 3 else np.repeat(photo.pixels, 3, axis=2)
+        return sorted(find_faces(pixels), key=lambda f: f.box[0])
+
+    def frames(self, photo: Photo, every: bool = False, face: int | None = None) -> list[Frame]:
+        """Where the model's frame lies in ``photo``: one per face (all with ``every``, else :attr:`face`, else the
+        largest), or the centre crop for models without a landmark template, ``--align none`` and images aaae
+        wrote itself. :class:`UserError` when no face is found or the chosen one does not exist."""
+        width, height = photo.size
+        face = self.face if face is None else face
+        if photo.framed or not self.aligns_faces:
+            if face is not None and face != 1:
+                raise UserError(f"{photo.name}: --face {face}: this image is not searched for faces (--align none)")
+            return [centre_frame(width, height, 1.0 if photo.framed else self.crop)]
+        faces = self.find_faces(photo)
+        if not faces:
+            raise UserError(
+                f"{photo.name}: no face found; if the image is already cropped like the model's training images, "
+                "pass --align none"
+            )
+        if face is not None:
+            if not 1 <= face <= len(faces):
+                found = f"{len(faces)} face" + ("s" if len(faces) > 1 else "")
+                raise UserError(f"{photo.name}: --face {face}: only {found} found (numbered 1 = leftmost)")
+            faces = [faces[face - 1]]
+        elif not every:
+            faces = [max(faces, key=lambda f: f.eye_distance)]
+        small = [f for f in faces if f.eye_distance < MIN_EYE_DISTANCE]
+        if small and len(small) == len(faces):
+            raise UserError(
+                f"{photo.name}: the face is too small to align (eyes {small[0].eye_distance:.0f} px apart; "
+                f"at least {MIN_EYE_DISTANCE} needed)"
+            )
+        template = self.landmark_template
+        assert template is not None
+        return [face_frame(f, template) for f in faces if f.eye_distance >= MIN_EYE_DISTANCE]
+
+    def edit_photo(
+        self,
+        image: ImageLike,
+        edits: Mapping[str, float],
+        strength: float = 1.0,
+        keep: Sequence[str] = (),
+        face: int | None = None,
+    ) -> Image.Image:
+        """``image`` edited at its own resolution: every face (or face number ``face``, 1 = leftmost) gets the
+        attributes ``edits`` (``{"Male": 1, "Smiling": -1}``, times ``strength``) while ``keep``'s attributes
+        are held; pixels away from the faces are unchanged. Returns a PIL image of the photo's size."""
+        photo = self.load_photo(image)
+        frames = self.frames(photo, every=face is None, face=face)
+        pixels = edit_pixels(self, photo, frames, edits, [strength], keep)[0]
+        return photo_to_pil(photo, pixels)
+
     # ------------------------------------------------------------------ images in
 
     def prepare(self, image: ImageLike) -> np.ndarray:
-        """One image as the model's training data were prepared: uint8 (R, R, C)."""
+        """One image as the model's training data were prepared: uint8 (R, R, C). Face models find the face
+        and align it as their training faces were (see :attr:`align`)."""
         r, c, crop = self.resolution, self.channels, self.crop
+        if self.aligns_faces and not (isinstance(image, np.ndarray) and image.shape == (r, r, c)):
+            photo = self.load_photo(image)
+            return model_view(photo.pixels, self.frames(photo)[0], r)
         if isinstance(image, (str, os.PathLike, bytes)):
             return load_image(image if isinstance(image, bytes) else Path(image).expanduser(), r, c, crop)
         if isinstance(image, Image.Image):
@@ -238,6 +333,12 @@ class Model:
             raise UserError("codes contain NaN or infinite values")
         decoder = self.graph("decoder")
         return np.concatenate([to_uint8(part) for part in decoder.run_batches(codes, self.batch_size)])
+
+    def decode_float(self, codes: np.ndarray) -> np.ndarray:
+        """The decoder's raw output for codes (N, c): float32 (N, R, R, C) in [-1, 1] (no rounding)."""
+        codes = np.asarray(codes, dtype=np.float32)
+        decoder = self.graph("decoder")
+        return np.concatenate(list(decoder.run_batches(codes, self.batch_size))).transpose(0, 2, 3, 1)
 
     def reconstruct(self, images: ImagesLike) -> np.ndarray:
         """Decode(encode(images)): uint8 (N, R, R, C)."""

