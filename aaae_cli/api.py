@@ -6,11 +6,13 @@
     grid = model.sample(16, seed=0)               # uint8 (16, R, R, C)
     codes = model.encode(["a.jpg", "b.jpg"])      # float32 (2, c); any image size, mode or EXIF rotation
     frames = model.interpolate("a.jpg", "b.jpg", steps=8)
-    older = model.edit("face.jpg", {"Male": 1.5}) # uint8 (R, R, C)
+    older = model.edit("face.jpg", {"Male": 1.5}) # uint8 (R, R, C): the model's own view
+    photo = model.edit_photo("me.jpg", {"Smiling": 1}, keep=["Male"])  # PIL image, the photo's size
     model.attributes["smiling"].positive          # names match case-insensitively
 
 Images go in as file paths, encoded bytes, PIL images or uint8 arrays (HWC, or NHWC for a batch) and are
-prepared exactly as the model's training data were (square centre crop, Lanczos resize, grayscale or RGB).
+prepared exactly as the model's training data were: face models (those with a landmark template) find the
+face and align it to the template; other models take the square centre crop; then a Lanczos resize.
 Images come out as uint8 NHWC arrays (:func:`aaae_cli.images.to_pil` turns one into a PIL image).
 Everything runs on onnxruntime: no torch.
 """

@@ -27,13 +27,15 @@ import numpy as np
 
 from aaae_cli.bundle_edit import target_folder, write_attributes
 from aaae_cli.errors import UserError
-from aaae_cli.evaluate import Evaluator, find_evaluator, load_eval_data
+from aaae_cli.evaluate import Evaluator, find_evaluator, load_eval_data, training_photos
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
 
 # Scales tried, smallest first (1.0 = the paper's plain mean difference).
 LADDER = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+# Photo edits: multiples of each attribute's own scale tried (a change added to a real photo needs further).
+PHOTO_LADDER = (1.0, 1.25, 1.5, 1.75, 2.0)
 
 
 @dataclass
@@ -109,6 +111,72 @@ def calibrate_scales(
     return found, skipped
 
 
+def calibrate_photo_scales(
+    net: Model,
+    judge: Evaluator,
+    photos: Sequence[Path],
+    names: Sequence[str] | None = None,
+    target: float = 0.8,
+    images: int = 200,
+    ladder: Sequence[float] = PHOTO_LADDER,
+    min_images: int = 20,
+    say: Callable[[str], None] | None = None,
+) -> tuple[list[Calibrated], list[str]]:
+    """Per attribute, the smallest multiple in ``ladder`` of its scale at which photo edits (the model's change
+    added to the photo, as ``aaae edit`` makes them) are read as having it by ``judge`` in ``target`` of the
+    photos it reads as lacking it. Judged in the model's frame of each photo; ``Calibrated.scale`` is the photo
+    scale (multiple x scale)."""
+    from aaae_cli.photo_edit import apply_changes, frame_changes, model_view
+
+    if not 0 < target <= 1:
+        raise UserError(f"--target must be in (0, 1] (got {target})")
+    loaded = []
+    for path in photos:
+        try:
+            photo = net.load_photo(path)
+            loaded.append((photo, net.frames(photo)[0]))
+        except UserError:
+            continue  # unreadable, or no face
+    if not loaded:
+        raise UserError("none of the calibration photos could be read (or none has a face)")
+    views = np.stack([model_view(p.pixels, f, net.resolution) for p, f in loaded])
+    before = judge.run(views)[0]
+    columns = {c.lower(): i for i, c in enumerate(judge.classes)}
+    chosen = [net.attributes.resolve(n) for n in names] if names else list(net.attributes)
+    found: list[Calibrated] = []
+    skipped: list[str] = []
+    for name in chosen:
+        column = columns.get(name.lower())
+        if column is None:
+            skipped.append(f"{name} (the evaluator does not know it)")
+            continue
+        picked = np.flatnonzero(before[:, column] < 0.5)[:images]
+        if len(picked) < min_images:
+            skipped.append(f"{name} (only {len(picked)} photos without it)")
+            continue
+        attribute = net.attributes[name]
+        best = Calibrated(name, float(ladder[0] * attribute.scale), -1.0, len(picked), False)
+        for multiple in ladder:
+            scale = float(multiple * attribute.scale)
+            shift = (np.float32(scale) * attribute.direction).astype(np.float32)
+            edited = []
+            for i in picked:
+                photo, frame = loaded[i]
+                pixels = apply_changes(photo.pixels, frame_changes(net, photo.pixels, [frame], shift, [1.0])[0])
+                edited.append(model_view(pixels, frame, net.resolution))
+            rate = float((judge.run(np.stack(edited))[0][:, column] >= 0.5).mean())
+            if rate >= target:
+                best = Calibrated(name, scale, rate, len(picked), True)
+                break
+            if rate > best.flip_rate:
+                best = Calibrated(name, scale, rate, len(picked), False)
+        if say:
+            mark = "" if best.reached else f" (target {target:.0%} not reached)"
+            say(f"{name}: photo scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} photo edits{mark}")
+        found.append(best)
+    return found, skipped
+
+
 def calibrate_into_bundle(
     net: Model,
     data: Path,
@@ -122,20 +190,29 @@ def calibrate_into_bundle(
     pool: int = 2000,
     seed: int = 0,
     device: str = "auto",
+    photos: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> CalibrationResult:
-    """Calibrate the bundle's attribute scales on training-split images of ``data``; write them back."""
+    """Calibrate the bundle's attribute scales on training-split images of ``data``; write them back.
+
+    ``photos``: calibrate the scales of photo edits (``photo_scale``) instead, on the training photos themselves
+    edited as ``aaae edit`` edits photos (faces found and aligned, the change added at the photo's resolution).
+    """
     if not len(net.attributes):
         raise UserError(f"{net.name}: the model has no attribute directions to calibrate")
     target_folder(net, out)  # refuse an unwritable target before the long part
     judge = find_evaluator(evaluator, net, device)
     if judge is None:
         raise UserError("no evaluator classifier matches this model's attributes: pass --evaluator")
-    eval_data = load_eval_data(data.expanduser(), labels, net, "val", 1, pool, seed)
-    if not len(eval_data.training):
-        raise UserError(f"{data}: no training-split images to calibrate on")
-    codes = net.encode(eval_data.training)
-    found, skipped = calibrate_scales(net, judge, codes, names, target, images, say=say)
+    if photos:
+        paths = training_photos(data.expanduser(), labels, net, pool, seed)
+        found, skipped = calibrate_photo_scales(net, judge, paths, names, target, images, say=say)
+    else:
+        eval_data = load_eval_data(data.expanduser(), labels, net, "val", 1, pool, seed)
+        if not len(eval_data.training):
+            raise UserError(f"{data}: no training-split images to calibrate on")
+        codes = net.encode(eval_data.training)
+        found, skipped = calibrate_scales(net, judge, codes, names, target, images, say=say)
     if not found:
         raise UserError(f"nothing to calibrate (skipped: {', '.join(skipped)})")
     updated = []
@@ -143,10 +220,13 @@ def calibrate_into_bundle(
     for name, attribute in net.attributes.items():
         if name in by_name:
             result = by_name[name]
-            attribute.scale = result.scale
+            if photos:
+                attribute.photo_scale = result.scale
+            else:
+                attribute.scale = result.scale
             attribute.source = {
                 **attribute.source,
-                "calibration": {
+                ("photo_calibration" if photos else "calibration"): {
                     "evaluator": judge.name,
                     "split": "training",
                     "images": result.images,

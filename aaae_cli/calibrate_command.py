@@ -44,6 +44,14 @@ def calibrate_command(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for picking images.")] = 0,
+    photos: Annotated[
+        bool,
+        typer.Option(
+            "--photos",
+            help="Calibrate the strengths of photo edits ('aaae edit' on a photo: the model's change added to "
+            "the photo) on the training photos, instead of edits of the model's own images.",
+        ),
+    ] = False,
     device: DeviceOption = "auto",
 ) -> None:
     """Give each attribute its own edit strength, measured with an attribute classifier on training images."""
@@ -61,6 +69,7 @@ def calibrate_command(
         images=images,
         seed=seed,
         device=device,
+        photos=photos,
         say=None if json_out else lambda line: err.print(_e(line), highlight=False),
     )
     if json_out:

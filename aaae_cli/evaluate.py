@@ -177,9 +177,34 @@ def _items(
         paths, label_rows, names = list_images(data), None, []
         if not paths:
             raise UserError(f"{data}: no images found")
-    root = paths[0].parent if labelled is not None and labelled.kind == "celeba" else data
-    keys = [(f"{root.name}/" if prefix_folders else "") + p.relative_to(root).as_posix() for p in paths]
+    keys = _keys(paths, data, labelled is not None and labelled.kind == "celeba", prefix_folders)
     return keys, lambda i: load_image(paths[i], resolution, channels, crop), label_rows, names
+
+
+def _keys(paths: list[Path], data: Path, celeba: bool, prefix_folders: bool) -> list[str]:
+    """Each file's key in the hash split, as ``aaae train`` named it."""
+    root = paths[0].parent if celeba else data
+    return [(f"{root.name}/" if prefix_folders else "") + p.relative_to(root).as_posix() for p in paths]
+
+
+def training_photos(data: Path, labels: Path | None, model: Model, limit: int, seed: int) -> list[Path]:
+    """Up to ``limit`` image files of ``data``'s training split (a seeded choice), for calibrating photo edits."""
+    try:
+        labelled = labelled_images(data, labels)
+    except UserError:
+        labelled = None
+    if labelled is not None and labelled.raw is not None:
+        raise UserError(f"{data}: photo calibration needs image files, not an MNIST idx file")
+    celeba = labelled is not None and labelled.kind == "celeba"
+    paths = labelled.paths if celeba and labelled is not None else list_images(data)
+    if not paths:
+        raise UserError(f"{data}: no images found")
+    trained_on = model.config.get("training", {}).get("data", {})
+    val_fraction = float(trained_on.get("val_fraction") or 0.05)
+    keys = _keys(paths, data, celeba, int(trained_on.get("sources", 1)) > 1)
+    fit = [p for p, key in zip(paths, keys, strict=True) if not in_validation(key, val_fraction)]
+    rng = np.random.default_rng(seed)
+    return [fit[i] for i in sorted(rng.choice(len(fit), size=min(limit, len(fit)), replace=False))]
 
 
 def _gray(array: np.ndarray):

@@ -310,3 +310,27 @@ def test_large_photo_is_searched_on_a_bounded_copy(faces_model) -> None:
     big.save(buffer, format="JPEG", quality=80)
     out = faces_model.edit_photo(buffer.getvalue(), {"Smiling": -1.0})
     assert out.size == (4000, 4000)
+
+
+def test_attributes_compute_aligns_the_faces_in_a_folder_of_photos(faces_model, tmp_path: Path) -> None:
+    """Directions from a folder of photos use the faces as the model sees them: found and aligned."""
+    folder = tmp_path / "people"
+    photos: dict[str, list[Path]] = {"astronaut": [], "hopper": []}
+    for name, path in (("astronaut", ASTRONAUT), ("hopper", HOPPER)):
+        (folder / name).mkdir(parents=True)
+        for k, (scale, angle) in enumerate([(0.7, -15), (0.9, 10), (0.6, 22)]):
+            moved, _ = _transformed(_rgb(path), scale, angle, (640, 600), (300 + 20 * k, 280))
+            target = folder / name / f"{k}.png"
+            Image.fromarray(moved).save(target)
+            photos[name].append(target)
+    out = tmp_path / "bundle"
+    result = run_cli(
+        "attributes", "compute", "--model", "faces", "--data", str(folder), "--min-count", "2", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    import aaae_cli as aaae
+
+    direction = aaae.load(out, device="cpu").attributes["astronaut"].direction
+    codes = {name: faces_model.encode(paths) for name, paths in photos.items()}
+    expected = codes["astronaut"].mean(0) - codes["hopper"].mean(0)
+    np.testing.assert_allclose(direction, expected, rtol=1e-3, atol=1e-3)

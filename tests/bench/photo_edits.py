@@ -94,6 +94,50 @@ def detection_report(model: Model, canvases: list[Canvas]) -> tuple[dict, list]:
     return report, frames
 
 
+def portraits_report(model: Model) -> dict:
+    """Faces found on the two public-domain portraits and on rotated and rescaled copies (each has one face)."""
+    from PIL import Image
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    counts, missed, false_faces = 0, 0, 0
+    for name in ("astronaut.jpg", "grace_hopper.jpg"):
+        image = Image.open(root / name).convert("RGB")
+        for angle in (-30, -20, -10, 0, 10, 20, 30):
+            for scale in (0.5, 1.0, 1.5):
+                copy = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
+                copy = copy.rotate(angle, Image.BICUBIC, expand=True, fillcolor=(128, 128, 128))
+                found = len(model.find_faces(np.asarray(copy)))
+                counts += 1
+                missed += found == 0
+                false_faces += max(0, found - 1)
+    return {"portrait_copies": counts, "missed": missed, "false_faces": false_faces}
+
+
+def keep_report(model: Model, judge: Evaluator, canvases: list[Canvas], frames: list, pairs: list[str]) -> list[dict]:
+    """How much a kept attribute moves (the judge's probability, mean absolute change) with and without --keep."""
+    rows = []
+    views_before = judge.run(truth_views(model, [c.pixels for c in canvases], canvases))[0]
+    for pair in pairs:
+        edited_name, kept_name = (model.attributes.resolve(n) for n in pair.split(":"))
+        column = judge.classes.index(kept_name)
+        target = judge.classes.index(edited_name)
+        row: dict = {"edit": edited_name, "keep": kept_name, "faces": len(canvases)}
+        for label, keep in (("without_keep", []), ("with_keep", [kept_name])):
+            shift = model.attributes.shift({edited_name: 1.0}, keep=keep, photo=True)
+            edited = [
+                apply_changes(c.pixels, frame_changes(model, c.pixels, [f], shift, [1.0])[0])
+                for c, f in zip(canvases, frames, strict=True)
+            ]
+            probs = judge.run(truth_views(model, edited, canvases))[0]
+            row[label] = {
+                "kept_attribute_mean_abs_change": float(np.abs(probs[:, column] - views_before[:, column]).mean()),
+                "edited_attribute_mean_change": float((probs[:, target] - views_before[:, target]).mean()),
+            }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def truth_views(model: Model, pixels: list[np.ndarray], canvases: list[Canvas]) -> np.ndarray:
     return np.stack([model_view(p, c.frame, model.resolution) for p, c in zip(pixels, canvases, strict=True)])
 
@@ -110,6 +154,8 @@ def main() -> None:
     parser.add_argument("--multiplier", type=float, nargs="*", help="x the model's own scales instead of photo scales")
     parser.add_argument("--identity", type=int, default=60, help="faces per attribute judged for identity (0: none)")
     parser.add_argument("--look", default="", help="EditLook overrides, e.g. gate_low=0,gate_high=0,mask_power=50")
+    parser.add_argument("--keep-pairs", default="", help="EDIT:KEEP pairs, e.g. Mustache:Male,Young:Eyeglasses")
+    parser.add_argument("--portraits", action="store_true", help="also count faces on the portraits' copies")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -139,6 +185,11 @@ def main() -> None:
         for c, f in zip(canvases[:20], frames[:20], strict=True)
     )
     results: dict = {"detection": detection, "zero_strength_identical_of_20": zero_same, "look": look.__dict__}
+    if args.portraits:
+        results["portraits"] = portraits_report(model)
+        print(json.dumps(results["portraits"]), flush=True)
+    if args.keep_pairs:
+        results["keep"] = keep_report(model, judge, canvases, frames, args.keep_pairs.split(","))
     rows = []
     for multiplier in multipliers:
         for name in names:
