@@ -4,19 +4,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AAAE_MODEL=""
-rm -f docs/*.png docs/*.gif
+rm -f docs/*.png docs/*.gif docs/*.jpg
 aaae sample -n 64 docs/faces.png --seed 0
 aaae sample --model digits -n 64 docs/digits.png --seed 0
 aaae sample -n 1 --seed 1 docs/face-1.png
 aaae sample -n 1 --seed 6 docs/face-6.png
 aaae sample -n 1 --seed 21 docs/face-21.png
-aaae reconstruct tests/data/astronaut-face.jpg -o docs/reconstruct.png --zoom 2
-aaae interpolate tests/data/astronaut-face.jpg docs/face-1.png --steps 8 --zoom 2 -o docs/interpolate.png
-aaae interpolate tests/data/astronaut-face.jpg docs/face-1.png --steps 24 --zoom 2 -o docs/interpolate.gif
+# Your own photos: the two public-domain portraits, whole, edited at their own resolution
+aaae edit tests/data/astronaut.jpg --attr male -o docs/astronaut-male.jpg
+aaae edit tests/data/astronaut.jpg --attr smiling=-1 -o docs/astronaut-serious.jpg
+aaae edit tests/data/astronaut.jpg --attr blond_hair -o docs/astronaut-blond.jpg
+aaae edit tests/data/astronaut.jpg --attr eyeglasses --keep male -o docs/astronaut-glasses.jpg
+aaae edit tests/data/grace_hopper.jpg --attr smiling -o docs/hopper-smiling.jpg
+aaae edit tests/data/grace_hopper.jpg --attr young --keep eyeglasses,male -o docs/hopper-young.jpg
+aaae edit tests/data/grace_hopper.jpg --attr black_hair -o docs/hopper-black-hair.jpg
+aaae edit tests/data/grace_hopper.jpg --attr eyeglasses --keep male -o docs/hopper-glasses.jpg
+aaae edit tests/data/astronaut.jpg --attr male --sweep 0:2:5 --compare -o docs/astronaut-male-sweep.png
+aaae faces tests/data/grace_hopper.jpg -o docs/hopper-aligned.png
+# The model's own view: reconstruction and interpolation of the aligned faces, edits of its own samples
+aaae reconstruct tests/data/astronaut.jpg tests/data/grace_hopper.jpg -o docs/reconstruct.png --zoom 2
+aaae interpolate tests/data/astronaut.jpg tests/data/grace_hopper.jpg --steps 8 --zoom 2 -o docs/interpolate.png
+aaae interpolate tests/data/astronaut.jpg tests/data/grace_hopper.jpg --steps 24 --zoom 2 -o docs/interpolate.gif
 aaae edit docs/face-6.png --attr smiling --sweep -1:1:5 --zoom 2 -o docs/edit-smiling.png
 aaae edit docs/face-1.png --attr eyeglasses --sweep 0:1:3 --zoom 2 -o docs/edit-eyeglasses.png
 aaae edit docs/face-1.png --attr male --sweep 0:1:3 --zoom 2 -o docs/edit-male.png
 aaae edit docs/face-1.png --attr blond_hair --sweep 0:1:3 --zoom 2 -o docs/edit-blond.png
 aaae edit docs/face-21.png --attr mustache --sweep 0:1:3 --zoom 2 -o docs/edit-mustache.png
 aaae edit docs/face-21.png --attr bald --sweep 0:1:3 --zoom 2 -o docs/edit-bald.png
-aaae edit tests/data/astronaut-face.jpg --attr smiling=-1 --compare --zoom 2 -o docs/edit-astronaut.png

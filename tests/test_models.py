@@ -111,15 +111,24 @@ def test_a_saved_sample_reads_back_without_a_second_crop(tmp_path: Path) -> None
     assert written.size == (64, 64)  # the image itself, no grid border
     assert np.array_equal(model.prepare(tmp_path / "one.png"), model.sample(1, seed=3)[0])
     assert np.array_equal(model.prepare(Image.open(tmp_path / "one.png")), model.sample(1, seed=3)[0])  # PIL too
-    # The same pixels in an untagged file are cropped like any photo.
+    # The same pixels in an untagged file are framed like any photo (the face found and aligned).
     Image.fromarray(np.asarray(written.convert("RGB"))).save(tmp_path / "plain.png")
     assert not np.array_equal(model.prepare(tmp_path / "plain.png"), model.sample(1, seed=3)[0])
-    # --crop 1 takes the whole photo.
+    # Without face alignment, the centre crop; --crop 1 takes the whole photo.
     for crop, name in ((None, "default.png"), ("1", "whole.png")):
-        args = ["reconstruct", str(tmp_path / "plain.png"), "-o", str(tmp_path / name), "--cols", "1"]
+        args = [
+            "reconstruct",
+            str(tmp_path / "plain.png"),
+            "-o",
+            str(tmp_path / name),
+            "--cols",
+            "1",
+            "--align",
+            "none",
+        ]
         result = run_cli(*args, *(["--crop", crop] if crop else []))
         assert result.returncode == 0, result.stderr
     default, whole = (np.asarray(Image.open(tmp_path / n)) for n in ("default.png", "whole.png"))
     assert not np.array_equal(default, whole)
-    model.crop = 1.0
+    model.crop, model.align = 1.0, "none"
     assert np.array_equal(model.prepare(tmp_path / "plain.png"), model.sample(1, seed=3)[0])
