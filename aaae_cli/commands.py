@@ -275,6 +275,7 @@ def attributes_list(
                 "positive": a.positive,
                 "negative": a.negative,
                 "scale": a.scale,
+                "photo_scale": a.photo_scale,
                 "separation": a.separation,
                 "source": a.source,
             }
@@ -289,13 +290,17 @@ def attributes_list(
     shared = len(wheres) == 1
     title = f"{net.name}: {len(attrs)} attribute directions" + (f" from {next(iter(wheres))}" if shared else "")
     table = Table(title=_e(title), title_justify="left")
-    columns = ("attribute", "with", "without", "scale", "calibrated", "separation") + (() if shared else ("from",))
+    columns = ("attribute", "with", "without", "scale", "calibrated", "photo scale", "separation") + (
+        () if shared else ("from",)
+    )
     for column in columns:
-        table.add_column(column, justify="left" if column in ("attribute", "from") else "right")
+        left = column in ("attribute", "from")
+        table.add_column(column, justify="left" if left else "right", no_wrap=column == "attribute")
     for a in attrs.values():
         calibration = a.source.get("calibration") or {}
         rate = f"{calibration['flip_rate']:.0%}" if "flip_rate" in calibration else "-"
-        cells = [_e(a.name), str(a.positive), str(a.negative), f"{a.scale:g}", rate, f"{a.separation:.2f}"]
+        photo = f"{a.photo_scale:g}" if a.photo_scale is not None else "-"
+        cells = [_e(a.name), str(a.positive), str(a.negative), f"{a.scale:g}", rate, photo, f"{a.separation:.2f}"]
         table.add_row(*cells, *(() if shared else (_e(_attribute_source(a.source)),)))
     out.print(table)
     if any("calibration" in a.source for a in attrs.values()):

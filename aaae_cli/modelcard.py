@@ -184,15 +184,23 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
             "",
             "`scale` is how far strength 1 goes, in units of that difference (calibrated per attribute with "
             "`aaae attributes calibrate` where `calibrated` gives the share of edited training images an "
-            "attribute classifier then read as having the attribute).",
+            "attribute classifier then read as having the attribute). `photo scale` is the same for edits of "
+            "photos (`aaae edit me.jpg`: the model's change added to the photo), calibrated on the training "
+            "photos with `aaae attributes calibrate --photos`; `photo calibrated` is its share.",
             "",
-            "| attribute | with | without | separation | scale | calibrated |",
-            "|---|---|---|---|---|---|",
+            "| attribute | with | without | separation | scale | calibrated | photo scale | photo calibrated |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for a in attributes.values():
-            calibration = a.source.get("calibration") or {}
-            rate = f"{calibration['flip_rate']:.0%}" if "flip_rate" in calibration else "-"
-            out.append(f"| {a.name} | {a.positive} | {a.negative} | {a.separation:.2f} | {a.scale:g} | {rate} |")
+            rate, photo_rate = (
+                f"{c['flip_rate']:.0%}" if "flip_rate" in c else "-"
+                for c in (a.source.get("calibration") or {}, a.source.get("photo_calibration") or {})
+            )
+            photo = f"{a.photo_scale:g}" if a.photo_scale is not None else "-"
+            out.append(
+                f"| {a.name} | {a.positive} | {a.negative} | {a.separation:.2f} | {a.scale:g} | {rate} | "
+                f"{photo} | {photo_rate} |"
+            )
     out += [
         "",
         "## Limitations",
