@@ -154,17 +154,17 @@ def cut(
     return array[:, :, None] if array.ndim == 2 else array
 
 
-def paste_change(photo: np.ndarray, frame: Frame, change: np.ndarray) -> np.ndarray:
+def paste_change(photo: np.ndarray, frame: Frame, change: np.ndarray, in_place: bool = False) -> np.ndarray:
     """``photo`` (H, W, C uint8) plus ``change`` (S, S, C float, grey levels, made in the frame) warped into it.
 
     The change is zero outside the frame; pixels it does not reach keep their exact values. Returns a new
-    uint8 array of the photo's shape.
+    uint8 array of the photo's shape (``photo`` itself, changed, with ``in_place``).
     """
     height, width, channels = photo.shape
     size = change.shape[0]
     x0, y0, x1, y1 = _region(frame, width, height)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
-    result = photo.copy()
+    result = photo if in_place else photo.copy()
     if x1 <= x0 or y1 <= y0:
         return result
     # Region pixel (x, y) -> photo (x + x0, y + y0) -> frame units -> cut pixels (x size).

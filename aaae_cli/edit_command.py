@@ -201,7 +201,7 @@ def _edit_one(
     from aaae_cli.photos import photo_to_pil
 
     frames = net.frames(photo, every=face is None, face=face)
-    pixels = edit_pixels(net, photo, frames, edits, [strength], keep)[0]
+    pixels = edit_pixels(net, photo, frames, edits, [strength], keep, in_place=True)[0]
     return photo_to_pil(photo, pixels), len(frames)
 
 

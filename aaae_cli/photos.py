@@ -66,8 +66,9 @@ def load_photo(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray
                     )
                 fmt = img.format
                 img.load()
-                upright = ImageOps.exif_transpose(img) or img
-                photo = _from_pil(upright, channels, name)
+                if img.getexif().get(0x0112, 1) != 1:  # only a rotated photo is copied
+                    img = ImageOps.exif_transpose(img)
+                photo = _from_pil(img, channels, name)
                 photo.format = fmt
                 return photo
     except ImageReadError:
@@ -97,7 +98,7 @@ def _from_pil(img: Image.Image, channels: int, name: str) -> Photo:
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         alpha = np.asarray(img.convert("RGBA"))[:, :, 3].copy()
     framed = img.info.get(FRAMED_KEY) == FRAMED_VALUE
-    pixels = np.asarray(_to_mode(img, channels), dtype=np.uint8)
+    pixels = np.array(_to_mode(img, channels), dtype=np.uint8)  # a writable copy: edits may go in place
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     return Photo(pixels, name, None, alpha, info, framed)
