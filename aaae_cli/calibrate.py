@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # Scales tried, smallest first (1.0 = the paper's plain mean difference).
 LADDER = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 # Photo edits: multiples of each attribute's own scale tried (a change added to a real photo needs further).
-PHOTO_LADDER = (1.0, 1.25, 1.5, 1.75, 2.0)
+PHOTO_LADDER = (1.0, 1.125, 1.25, 1.375, 1.5, 1.75, 2.0)
 
 
 @dataclass
