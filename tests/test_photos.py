@@ -334,3 +334,23 @@ def test_attributes_compute_aligns_the_faces_in_a_folder_of_photos(faces_model, 
     codes = {name: faces_model.encode(paths) for name, paths in photos.items()}
     expected = codes["astronaut"].mean(0) - codes["hopper"].mean(0)
     np.testing.assert_allclose(direction, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_a_25_megapixel_photo_is_edited_in_bounded_memory(tmp_path: Path) -> None:
+    """The photo is searched on a 1280-px copy and edited in place: peak memory stays near the photo's own size."""
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.jpg"
+    Image.open(ASTRONAUT).resize((5000, 5000), Image.Resampling.BICUBIC).save(big, quality=80)
+    script = (
+        "import resource, subprocess, sys; "
+        f"r = subprocess.run([sys.executable, '-m', 'aaae_cli', 'edit', {str(big)!r}, '--attr', 'male', "
+        f"'-o', {str(tmp_path / 'out.jpg')!r}]); "
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    code, peak_kb = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True).stdout.split()
+    assert code == "0"
+    assert int(peak_kb) < 600_000, peak_kb  # the 75 MB photo, its copy for writing, sessions, buffers
+    with Image.open(tmp_path / "out.jpg") as img:
+        assert img.size == (5000, 5000)
