@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aaae_cli.align import Frame
 from aaae_cli.bundle_edit import target_folder, write_attributes
 from aaae_cli.errors import UserError
 from aaae_cli.evaluate import Evaluator, find_evaluator, load_eval_data, training_photos
@@ -126,20 +127,35 @@ def calibrate_photo_scales(
     added to the photo, as ``aaae edit`` makes them) are read as having it by ``judge`` in ``target`` of the
     photos it reads as lacking it. Judged in the model's frame of each photo; ``Calibrated.scale`` is the photo
     scale (multiple x scale)."""
-    from aaae_cli.photo_edit import apply_changes, frame_changes, model_view
-
-    if not 0 < target <= 1:
-        raise UserError(f"--target must be in (0, 1] (got {target})")
     loaded = []
     for path in photos:
         try:
             photo = net.load_photo(path)
-            loaded.append((photo, net.frames(photo)[0]))
+            loaded.append((photo.pixels, net.frames(photo)[0]))
         except UserError:
             continue  # unreadable, or no face
     if not loaded:
         raise UserError("none of the calibration photos could be read (or none has a face)")
-    views = np.stack([model_view(p.pixels, f, net.resolution) for p, f in loaded])
+    return calibrate_photo_edits(net, judge, loaded, names, target, images, ladder, min_images, say)
+
+
+def calibrate_photo_edits(
+    net: Model,
+    judge: Evaluator,
+    loaded: Sequence[tuple[np.ndarray, Frame]],
+    names: Sequence[str] | None = None,
+    target: float = 0.8,
+    images: int = 200,
+    ladder: Sequence[float] = PHOTO_LADDER,
+    min_images: int = 20,
+    say: Callable[[str], None] | None = None,
+) -> tuple[list[Calibrated], list[str]]:
+    """:func:`calibrate_photo_scales` on photos already read, each with the frame of its face: (pixels, frame)."""
+    from aaae_cli.photo_edit import apply_changes, frame_changes, model_view
+
+    if not 0 < target <= 1:
+        raise UserError(f"--target must be in (0, 1] (got {target})")
+    views = np.stack([model_view(p, f, net.resolution) for p, f in loaded])
     before = judge.run(views)[0]
     columns = {c.lower(): i for i, c in enumerate(judge.classes)}
     chosen = [net.attributes.resolve(n) for n in names] if names else list(net.attributes)
@@ -162,7 +178,7 @@ def calibrate_photo_scales(
             edited = []
             for i in picked:
                 photo, frame = loaded[i]
-                pixels = apply_changes(photo.pixels, frame_changes(net, photo.pixels, [frame], shift, [1.0])[0])
+                pixels = apply_changes(photo, frame_changes(net, photo, [frame], shift, [1.0])[0])
                 edited.append(model_view(pixels, frame, net.resolution))
             rate = float((judge.run(np.stack(edited))[0][:, column] >= 0.5).mean())
             if rate >= target:
@@ -215,6 +231,21 @@ def calibrate_into_bundle(
         found, skipped = calibrate_scales(net, judge, codes, names, target, images, say=say)
     if not found:
         raise UserError(f"nothing to calibrate (skipped: {', '.join(skipped)})")
+    folder = store_calibration(net, found, judge.name, target, out, photos)
+    return CalibrationResult(folder, found, skipped)
+
+
+def store_calibration(
+    net: Model,
+    found: Sequence[Calibrated],
+    judge_name: str,
+    target: float,
+    out: Path | None,
+    photos: bool,
+    setting: str | None = None,
+) -> Path:
+    """Write calibrated scales (``photo_scale`` when ``photos``) and how they were measured into the bundle (or
+    a copy at ``out``); returns the folder."""
     updated = []
     by_name = {c.name: c for c in found}
     for name, attribute in net.attributes.items():
@@ -224,20 +255,18 @@ def calibrate_into_bundle(
                 attribute.photo_scale = result.scale
             else:
                 attribute.scale = result.scale
-            attribute.source = {
-                **attribute.source,
-                ("photo_calibration" if photos else "calibration"): {
-                    "evaluator": judge.name,
-                    "split": "training",
-                    "images": result.images,
-                    "target_flip_rate": target,
-                    "flip_rate": round(result.flip_rate, 4),
-                    "reached": result.reached,
-                },
+            record = {
+                "evaluator": judge_name,
+                "split": "training",
+                "images": result.images,
+                "target_flip_rate": target,
+                "flip_rate": round(result.flip_rate, 4),
+                "reached": result.reached,
+                **({"setting": setting} if setting else {}),
             }
+            attribute.source = {**attribute.source, ("photo_calibration" if photos else "calibration"): record}
         updated.append(attribute)
-    folder = write_attributes(net, net.attributes.merged(updated), out)
-    return CalibrationResult(folder, found, skipped)
+    return write_attributes(net, net.attributes.merged(updated), out)
 
 
 def calibration_summary(result: CalibrationResult) -> dict[str, Any]:

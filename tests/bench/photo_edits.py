@@ -138,6 +138,21 @@ def keep_report(model: Model, judge: Evaluator, canvases: list[Canvas], frames: 
     return rows
 
 
+def calibrate_on_canvases(model: Model, judge: Evaluator, canvases: list[Canvas], frames: list, args) -> None:
+    """Photo strengths from canvases of training faces, written into the bundle ``args.calibrate_into``."""
+    from aaae_cli.calibrate import calibrate_photo_edits, store_calibration
+
+    if args.split != "training":
+        raise SystemExit("calibrate on the training split (--split training); the held-out one judges the result")
+    names = [model.attributes.resolve(a) for a in args.attributes.split(",")] if args.attributes else None
+    loaded = [(c.pixels, f) for c, f in zip(canvases, frames, strict=True)]
+    found, skipped = calibrate_photo_edits(model, judge, loaded, names, args.target, args.images, say=print)
+    setting = f"{len(loaded)} training faces placed into canvases (tests/bench/photo_canvases.py, seed {args.seed})"
+    net = Model.load(str(args.calibrate_into), device="cpu")
+    folder = store_calibration(net, found, judge.name, args.target, None, True, setting)
+    print(f"wrote photo strengths of {len(found)} attributes into {folder}; skipped: {skipped}")
+
+
 def truth_views(model: Model, pixels: list[np.ndarray], canvases: list[Canvas]) -> np.ndarray:
     return np.stack([model_view(p, c.frame, model.resolution) for p, c in zip(pixels, canvases, strict=True)])
 
@@ -150,12 +165,20 @@ def main() -> None:
     parser.add_argument("--split", choices=("held-out", "training"), default="held-out")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--attributes", default=",".join(ATTRIBUTES))
+    parser.add_argument("--attributes", default=",".join(ATTRIBUTES), help="comma-separated; '' for all (calibration)")
     parser.add_argument("--multiplier", type=float, nargs="*", help="x the model's own scales instead of photo scales")
     parser.add_argument("--identity", type=int, default=60, help="faces per attribute judged for identity (0: none)")
     parser.add_argument("--look", default="", help="EditLook overrides, e.g. gate_low=0,gate_high=0,mask_power=50")
     parser.add_argument("--keep-pairs", default="", help="EDIT:KEEP pairs, e.g. Mustache:Male,Young:Eyeglasses")
     parser.add_argument("--portraits", action="store_true", help="also count faces on the portraits' copies")
+    parser.add_argument(
+        "--calibrate-into",
+        type=Path,
+        help="instead: calibrate photo strengths on these canvases (use --split training) and write them into this "
+        "bundle folder (all attributes unless --attributes; --target, --images)",
+    )
+    parser.add_argument("--target", type=float, default=0.8)
+    parser.add_argument("--images", type=int, default=150)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -171,6 +194,9 @@ def main() -> None:
     keep = [i for i, f in enumerate(frames) if f is not None]
     canvases = [canvases[i] for i in keep]
     frames = [frames[i] for i in keep]
+    if args.calibrate_into:
+        calibrate_on_canvases(model, judge, canvases, frames, args)
+        return
     originals = [c.pixels for c in canvases]
     probs_before, feats_before = judge.run(truth_views(model, originals, canvases))
     identity = Identity() if args.identity else None
