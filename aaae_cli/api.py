@@ -33,7 +33,7 @@ from aaae_cli.attributes import AttributeSet
 from aaae_cli.bundle import Bundle
 from aaae_cli.errors import UserError
 from aaae_cli.faces import Face, find_faces
-from aaae_cli.images import load_image, prepare_pil, to_model_input, to_pil, to_uint8
+from aaae_cli.images import check_image_array, load_image, prepare_pil, to_model_input, to_pil, to_uint8
 from aaae_cli.locate import open_model
 from aaae_cli.photo_edit import edit_pixels, model_view
 from aaae_cli.photos import Photo, load_photo, photo_to_pil
@@ -261,13 +261,7 @@ class Model:
             return load_image(image if isinstance(image, bytes) else Path(image).expanduser(), r, c, crop)
         if isinstance(image, Image.Image):
             return prepare_pil(ImageOps.exif_transpose(image), r, c, crop)
-        array = np.asarray(image)
-        if array.dtype != np.uint8:
-            raise UserError(f"image arrays must be uint8 (got {array.dtype}); scale to 0..255 first")
-        if array.ndim == 2:
-            array = array[:, :, None]
-        if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-            raise UserError(f"an image array must be HW or HWC with 1, 3 or 4 channels, not {array.shape}")
+        array = check_image_array(image)
         if array.shape == (r, r, c):
             return array
         pil = Image.fromarray(array, "RGBA") if array.shape[2] == 4 else to_pil(array)

@@ -79,9 +79,34 @@ def calibrate_scales(
     ``codes`` are codes of training images; for each attribute the first ``images`` of them that the
     evaluator reads as *lacking* it (in their reconstruction) are edited at each scale in turn.
     """
+    before = _decode_judge(net, judge, codes)
+
+    def rate_at(name: str, column: int, picked: np.ndarray, scale: float) -> float:
+        after = _decode_judge(net, judge, codes[picked] + np.float32(scale) * net.attributes[name].direction[None])
+        return float((after[:, column] >= 0.5).mean())
+
+    return _ladder_search(net, judge, before, names, target, images, min_images, say, rate_at, lambda _, s: s, ladder)
+
+
+def _ladder_search(
+    net: Model,
+    judge: Evaluator,
+    before: np.ndarray,
+    names: Sequence[str] | None,
+    target: float,
+    images: int,
+    min_images: int,
+    say: Callable[[str], None] | None,
+    rate_at: Callable[[str, int, np.ndarray, float], float],
+    scale_of: Callable[[str, float], float],
+    ladder: Sequence[float],
+    what: str = "edits",
+) -> tuple[list[Calibrated], list[str]]:
+    """For each attribute the judge knows, the first rung of ``ladder`` (as a scale: ``scale_of(name, rung)``)
+    whose flip rate ``rate_at(name, column, picked, scale)`` on the first ``images`` items the judge reads as
+    lacking it (``before``: its probabilities) reaches ``target``; else the rung with the highest rate."""
     if not 0 < target <= 1:
         raise UserError(f"--target must be in (0, 1] (got {target})")
-    before = _decode_judge(net, judge, codes)
     columns = {c.lower(): i for i, c in enumerate(judge.classes)}
     chosen = [net.attributes.resolve(n) for n in names] if names else list(net.attributes)
     found: list[Calibrated] = []
@@ -93,21 +118,20 @@ def calibrate_scales(
             continue
         picked = np.flatnonzero(before[:, column] < 0.5)[:images]
         if len(picked) < min_images:
-            skipped.append(f"{name} (only {len(picked)} images without it)")
+            skipped.append(f"{name} (only {len(picked)} items without it)")
             continue
-        direction = net.attributes[name].direction
-        best = Calibrated(name, float(ladder[0]), -1.0, len(picked), False)
-        for scale in ladder:
-            after = _decode_judge(net, judge, codes[picked] + np.float32(scale) * direction[None])
-            rate = float((after[:, column] >= 0.5).mean())
+        best = Calibrated(name, scale_of(name, ladder[0]), -1.0, len(picked), False)
+        for rung in ladder:
+            scale = scale_of(name, rung)
+            rate = rate_at(name, column, picked, scale)
             if rate >= target:
-                best = Calibrated(name, float(scale), rate, len(picked), True)
+                best = Calibrated(name, scale, rate, len(picked), True)
                 break
             if rate > best.flip_rate:
-                best = Calibrated(name, float(scale), rate, len(picked), False)
+                best = Calibrated(name, scale, rate, len(picked), False)
         if say:
             mark = "" if best.reached else f" (target {target:.0%} not reached)"
-            say(f"{name}: scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} edits read as present{mark}")
+            say(f"{name}: scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} {what} read as present{mark}")
         found.append(best)
     return found, skipped
 
@@ -153,44 +177,23 @@ def calibrate_photo_edits(
     """:func:`calibrate_photo_scales` on photos already read, each with the frame of its face: (pixels, frame)."""
     from aaae_cli.photo_edit import apply_changes, frame_changes, model_view
 
-    if not 0 < target <= 1:
-        raise UserError(f"--target must be in (0, 1] (got {target})")
-    views = np.stack([model_view(p, f, net.resolution) for p, f in loaded])
-    before = judge.run(views)[0]
-    columns = {c.lower(): i for i, c in enumerate(judge.classes)}
-    chosen = [net.attributes.resolve(n) for n in names] if names else list(net.attributes)
-    found: list[Calibrated] = []
-    skipped: list[str] = []
-    for name in chosen:
-        column = columns.get(name.lower())
-        if column is None:
-            skipped.append(f"{name} (the evaluator does not know it)")
-            continue
-        picked = np.flatnonzero(before[:, column] < 0.5)[:images]
-        if len(picked) < min_images:
-            skipped.append(f"{name} (only {len(picked)} photos without it)")
-            continue
-        attribute = net.attributes[name]
-        best = Calibrated(name, float(ladder[0] * attribute.scale), -1.0, len(picked), False)
-        for multiple in ladder:
-            scale = float(multiple * attribute.scale)
-            shift = (np.float32(scale) * attribute.direction).astype(np.float32)
-            edited = []
-            for i in picked:
-                photo, frame = loaded[i]
-                pixels = apply_changes(photo, frame_changes(net, photo, [frame], shift, [1.0])[0])
-                edited.append(model_view(pixels, frame, net.resolution))
-            rate = float((judge.run(np.stack(edited))[0][:, column] >= 0.5).mean())
-            if rate >= target:
-                best = Calibrated(name, scale, rate, len(picked), True)
-                break
-            if rate > best.flip_rate:
-                best = Calibrated(name, scale, rate, len(picked), False)
-        if say:
-            mark = "" if best.reached else f" (target {target:.0%} not reached)"
-            say(f"{name}: photo scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} photo edits{mark}")
-        found.append(best)
-    return found, skipped
+    before = judge.run(np.stack([model_view(p, f, net.resolution) for p, f in loaded]))[0]
+
+    def rate_at(name: str, column: int, picked: np.ndarray, scale: float) -> float:
+        shift = (np.float32(scale) * net.attributes[name].direction).astype(np.float32)
+        edited = []
+        for i in picked:
+            pixels, frame = loaded[i]
+            changed = apply_changes(pixels, frame_changes(net, pixels, [frame], shift, [1.0])[0])
+            edited.append(model_view(changed, frame, net.resolution))
+        return float((judge.run(np.stack(edited))[0][:, column] >= 0.5).mean())
+
+    def scale_of(name: str, multiple: float) -> float:
+        return float(multiple * net.attributes[name].scale)
+
+    return _ladder_search(
+        net, judge, before, names, target, images, min_images, say, rate_at, scale_of, ladder, "photo edits"
+    )
 
 
 def calibrate_into_bundle(

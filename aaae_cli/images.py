@@ -7,10 +7,12 @@ it, so a photo given to ``aaae edit`` is prepared the same way as the training d
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,20 @@ def load_image(
     Raises:
         ImageReadError: the file is missing, not an image, truncated or too large.
     """
+    with open_image(path) as img:
+        crop = crop_for(img, crop)
+        _request_reduced_decode(img, resolution, crop)
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        img = _to_mode(img, channels)
+    return prepare_pil(img, resolution, channels, crop)
+
+
+@contextlib.contextmanager
+def open_image(path: str | os.PathLike[str] | bytes) -> Iterator[Image.Image]:
+    """``Image.open`` for untrusted files: over :data:`MAX_PIXELS` refused, and every way of failing (missing,
+    a folder, not an image, a decompression bomb, a damaged file, here or while decoding inside the ``with``)
+    turned into one :class:`ImageReadError` naming the file."""
     name = "<bytes>" if isinstance(path, bytes) else str(path)
     source = io.BytesIO(path) if isinstance(path, bytes) else path
     try:
@@ -79,11 +95,7 @@ def load_image(
                         f"{name}: image is {img.width}x{img.height}, over the {MAX_PIXELS // 1_000_000} "
                         "megapixel limit (decompression bomb?)"
                     )
-                crop = crop_for(img, crop)
-                _request_reduced_decode(img, resolution, crop)
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                img = _to_mode(img, channels)
+                yield img
     except ImageReadError:
         raise
     except FileNotFoundError:
@@ -94,9 +106,20 @@ def load_image(
         raise ImageReadError(f"{name}: not an image file PIL can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageReadError(f"{name}: image too large (decompression bomb?)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise ImageReadError(f"{name}: cannot decode image ({exc})") from None
-    return prepare_pil(img, resolution, channels, crop)
+
+
+def check_image_array(image: object) -> np.ndarray:
+    """An image given as an array: uint8, HW or HWC with 1, 3 or 4 channels; returned HWC."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise UserError(f"image arrays must be uint8 (got {array.dtype}); scale to 0..255 first")
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise UserError(f"an image array must be HW or HWC with 1, 3 or 4 channels, not {array.shape}")
+    return array
 
 
 def prepare_pil(img: Image.Image, resolution: int, channels: int, crop: float = 1.0) -> np.ndarray:

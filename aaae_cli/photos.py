@@ -8,19 +8,17 @@ read (grayscale, CMYK, palette, 16-bit) and edited as RGB (or grayscale for gray
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
-from aaae_cli.images import FRAMED_KEY, FRAMED_VALUE, IMAGE_FORMATS, MAX_PIXELS, ImageReadError, _to_mode
+from aaae_cli.images import FRAMED_KEY, FRAMED_VALUE, IMAGE_FORMATS, _to_mode, check_image_array, open_image
 
 
 @dataclass
@@ -42,47 +40,20 @@ class Photo:
 def load_photo(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray, channels: int = 3) -> Photo:
     """Read a photo (a path, encoded bytes, a PIL image or a uint8 array) upright, as RGB (or L) pixels."""
     if isinstance(source, np.ndarray):
-        array = source
-        if array.dtype != np.uint8:
-            raise UserError(f"image arrays must be uint8 (got {array.dtype}); scale to 0..255 first")
-        if array.ndim == 2:
-            array = array[:, :, None]
-        if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-            raise UserError(f"an image array must be HW or HWC with 1, 3 or 4 channels, not {array.shape}")
+        array = check_image_array(source)
         mode = {1: "L", 3: "RGB", 4: "RGBA"}[array.shape[2]]
         return _from_pil(Image.fromarray(array[:, :, 0] if mode == "L" else array, mode), channels, "<array>")
     if isinstance(source, Image.Image):
         return _from_pil(ImageOps.exif_transpose(source) or source, channels, "<image>")
     name = "<bytes>" if isinstance(source, bytes) else str(source)
-    stream = io.BytesIO(source) if isinstance(source, bytes) else Path(source).expanduser()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(stream) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise ImageReadError(
-                        f"{name}: image is {img.width}x{img.height}, over the {MAX_PIXELS // 1_000_000} "
-                        "megapixel limit (decompression bomb?)"
-                    )
-                fmt = img.format
-                img.load()
-                if img.getexif().get(0x0112, 1) != 1:  # only a rotated photo is copied
-                    img = ImageOps.exif_transpose(img)
-                photo = _from_pil(img, channels, name)
-                photo.format = fmt
-                return photo
-    except ImageReadError:
-        raise
-    except FileNotFoundError:
-        raise ImageReadError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(f"{name}: is a folder, not an image") from None
-    except UnidentifiedImageError:
-        raise ImageReadError(f"{name}: not an image file PIL can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageReadError(f"{name}: image too large (decompression bomb?)") from None
-    except (OSError, SyntaxError, ValueError, RuntimeError, NotImplementedError) as exc:
-        raise ImageReadError(f"{name}: cannot decode image ({exc})") from None
+    with open_image(source if isinstance(source, bytes) else Path(source).expanduser()) as img:
+        fmt = img.format
+        img.load()
+        if img.getexif().get(0x0112, 1) != 1:  # only a rotated photo is copied
+            img = ImageOps.exif_transpose(img)
+        photo = _from_pil(img, channels, name)
+        photo.format = fmt
+        return photo
 
 
 def _from_pil(img: Image.Image, channels: int, name: str) -> Photo:
