@@ -27,6 +27,7 @@ from typing import Any
 
 from aaae_cli.atomic import atomic_write_text
 from aaae_cli.errors import UserError
+from aaae_cli.onnx_scan import check_self_contained
 
 FORMAT = "aaae-bundle"
 FORMAT_VERSION = 1
@@ -220,6 +221,8 @@ class Bundle:
                 f"{self.source}: {name} does not match its checksum (corrupt or modified); "
                 "re-export or re-download the bundle"
             )
+        if name.endswith(".onnx"):  # the manifest covers these bytes only, not files a graph could point at
+            check_self_contained(data, f"{self.source}/{name}")
         return data
 
     def _check_inside(self, name: str) -> Path:

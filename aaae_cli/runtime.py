@@ -18,6 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from aaae_cli.errors import UserError
+from aaae_cli.onnx_scan import check_self_contained
 
 DEVICES = ("auto", "cpu", "cuda")
 _QUIET, _ERRORS_ONLY = 4, 3
@@ -98,6 +99,7 @@ def create_session(
     ``"extended"`` is the better choice for a single image.
     """
     check_device(device)
+    check_self_contained(model, name)  # before onnxruntime can read a file the graph points at
     options = ort.SessionOptions()
     options.graph_optimization_level = OPTIMIZATION[optimize]
     options.log_severity_level = _ERRORS_ONLY
