@@ -3,11 +3,14 @@ one ``error:`` line before onnxruntime or the commands act on it, and nothing fr
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from PIL import Image
 
 from aaae_cli.errors import UserError
 from aaae_cli.onnx_scan import check_self_contained
@@ -60,3 +63,93 @@ def test_a_graph_saved_with_external_data_is_refused(tiny_bundle: Path, tmp_path
 def test_a_graph_that_is_not_protobuf_is_refused(data: bytes) -> None:
     with pytest.raises(UserError, match="not a well-formed ONNX graph"):
         check_self_contained(data, "decoder")
+
+
+# ---------------------------------------------------------------- item 10: hostile config.json / attributes.json
+
+DIGITS = Path(__file__).parent.parent / "models" / "digits"
+
+
+@pytest.fixture
+def digits_copy(tmp_path: Path) -> Path:
+    """A private copy of the shipped digits bundle (no training needed)."""
+    return Path(shutil.copytree(DIGITS, tmp_path / "digits"))
+
+
+def _set(path: str, value: object):
+    def edit(data: dict) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            data = data[int(key)] if isinstance(data, list) else data[key]
+        data[last] = value
+
+    return edit
+
+
+CONFIG_CASES = {
+    "resolution_null": _set("resolution", None),
+    "channels_text": _set("preprocessing.channels", "three"),
+    "crop_list": _set("preprocessing.crop", [1]),
+    "metrics_list": _set("metrics", [1, 2]),
+    "metric_value_list": _set("metrics.val_mse", [0.1]),
+    "training_text": _set("training", "lots"),
+    "training_data_number": _set("training.data", 5),
+    "card_evaluation_rows_number": _set("card.evaluation.rows", 3),
+    "export_list": _set("export", []),
+    "graph_spec_text": _set("graphs.decoder", "decoder.onnx"),
+    "z_dim_huge": _set("z_dim", 10**15),
+    "huge_number": '{"format": "aaae-bundle", "format_version": 1e999}',
+    "nan": '{"format": "aaae-bundle", "format_version": NaN}',
+    "huge_integer": '{"format": "aaae-bundle", "format_version": ' + "9" * 5000 + "}",
+    "deep": '{"format": "aaae-bundle", "x": ' + hostile.deep(200_000) + "}",
+    "too_large": '{"format": "aaae-bundle", "pad": "' + "x" * (2 << 20) + '"}',
+    "not_utf8": b'{"name": "\xff\xfe"}'.decode("latin-1"),
+}
+ATTRIBUTE_CASES = {
+    "scale_infinite": '{"format": "aaae-attributes", "format_version": 1, "attributes": [{"scale": 1e999}]}',
+    "direction_text": _set("attributes", [{"name": "a", "positive": 1, "negative": 1, "direction": "up"}]),
+    "attributes_object": _set("attributes", {"a": 1}),
+    "format_version_infinite": '{"format": "aaae-attributes", "format_version": -1e999, "attributes": []}',
+    "deep": hostile.deep(200_000),
+    "projection_null_mean": _set("attributes.0.projection.positive.mean", "x"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_hostile_config_is_one_error(digits_copy: Path, case: str) -> None:
+    from aaae_cli.api import load
+
+    hostile.rewrite_json(digits_copy, "config.json", CONFIG_CASES[case])
+    with pytest.raises(UserError) as caught:
+        model = load(str(digits_copy))
+        model.sample(1, seed=0)
+    assert "config.json" in str(caught.value)
+
+
+@pytest.mark.parametrize("case", sorted(ATTRIBUTE_CASES))
+def test_hostile_attributes_are_one_error(digits_copy: Path, case: str) -> None:
+    from aaae_cli.api import load
+
+    hostile.rewrite_json(digits_copy, "attributes.json", ATTRIBUTE_CASES[case])
+    with pytest.raises(UserError, match=r"attributes\.json"):
+        load(str(digits_copy)).attributes  # noqa: B018
+
+
+def test_hostile_bundle_json_through_the_commands(digits_copy: Path, tmp_path: Path) -> None:
+    """What a user meets: ``info`` on 200,000-deep nesting, ``edit`` with an infinite scale, ``info`` with
+    ``metrics`` as a list; one line each, nothing written."""
+    config = (digits_copy / "config.json").read_text()
+    hostile.rewrite_json(digits_copy, "config.json", '{"format": "aaae-bundle", "x": ' + hostile.deep(200_000) + "}")
+    assert_user_error(run_cli("info", "--model", str(digits_copy)), "config.json", "nested more than")
+    hostile.rewrite_json(digits_copy, "config.json", config)
+    hostile.rewrite_json(digits_copy, "config.json", _set("metrics", ["a", "b"]))
+    assert_user_error(run_cli("info", "--model", str(digits_copy)), "config.json", "metrics should be an object")
+    hostile.rewrite_json(digits_copy, "config.json", config)
+    text = (digits_copy / "attributes.json").read_text()
+    hostile.rewrite_json(digits_copy, "attributes.json", text.replace('"scale": 1.0', '"scale": 1e999', 1))
+    image = tmp_path / "in.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
+    out = tmp_path / "out.png"
+    result = run_cli("edit", str(image), "--attr", "digit_1", "-o", str(out), "--model", str(digits_copy))
+    assert_user_error(result, "attributes.json", "too large a number")
+    assert not out.exists()
