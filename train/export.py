@@ -23,7 +23,6 @@ import io
 import logging
 import math
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from aaae_cli import __version__
 from aaae_cli.atomic import atomic_write_text
 from aaae_cli.attributes import AttributeSet, compute_attributes
 from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, FORMAT, FORMAT_VERSION, SAMPLE, write_json, write_manifest
+from aaae_cli.bundle_swap import check_replaceable, make_beside, swap_in
 from aaae_cli.errors import UserError
 from aaae_cli.images import make_grid, save_png, to_model_input, to_uint8, zoom
 from aaae_cli.metrics import frechet_distance_between
@@ -314,6 +314,8 @@ def export_run(
     if not out.parent.is_dir():
         raise UserError(f"{out}: folder {out.parent} does not exist")
     ckpt_path = find_checkpoint(Path(run), checkpoint)
+    if out.is_symlink() or (out.is_dir() and any(out.iterdir())):  # --force: only ever a bundle, never a run
+        check_replaceable(out, [Path(run), ckpt_path, *(Path(d) for d in data or ())])
     ckpt = load_checkpoint(ckpt_path)
     state = ckpt.get("state") or {}
     if state.get("phase") != "done":
@@ -331,19 +333,14 @@ def export_run(
     if device == "cuda" and torch_device.type != "cuda":
         raise UserError("--device cuda: no CUDA GPU is available to PyTorch")
 
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as exc:
-        raise UserError(f"{out.parent}: cannot create the bundle there ({exc.strerror or exc})") from None
+    tmp = make_beside(out)
     try:
         result = _build(
             tmp, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, say,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
         )  # fmt: skip
         default_permissions(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        swap_in(tmp, out)  # the old bundle is moved aside, and deleted only once the new one is in place
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
