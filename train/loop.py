@@ -7,8 +7,9 @@ Schedules:
 - ``joint``: Algorithm 1 as written: each iteration updates E/G, D_omega, then ``approx_k`` rounds of
   D_gamma/G_phi on that batch's detached codes.
 
-Every ``snapshot_every`` updates rank 0 validates, writes grids and ``last.pt`` (and ``best.pt`` when
-validation improved). Running the same command again resumes exactly: the data order is a function of
+Every ``snapshot_every`` updates rank 0 validates, writes grids, ``best.pt`` when validation improved and
+then ``last.pt`` (in that order, so a kill at any moment leaves a run that resumes). Running the same
+command again resumes exactly: the data order is a function of
 (seed, epoch), the noise generator's state is in the checkpoint, and so are all optimiser states.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import time
 import warnings
@@ -31,6 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data.distributed import DistributedSampler
 
+from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
 from aaae_train import snapshots
@@ -143,6 +146,8 @@ class Trainer:
             checkpoint = load_checkpoint(self.folder.last, self.device)
             self.model.load_state_dict(checkpoint)
             self.state = TrainState(**checkpoint["state"])
+            if dist.is_main and not self.folder.best.is_file():
+                self._rebuild_best()
         elif opts.autoencoder_from:
             self._take_autoencoder(Path(opts.autoencoder_from))
         if dist.is_main:
@@ -320,6 +325,15 @@ class Trainer:
         if self.dist.is_main:
             self._save(self.folder.last)
 
+    def _rebuild_best(self) -> None:
+        """A run without ``best.pt`` (deleted, or left by a kill in older versions, which wrote ``last.pt``
+        first) could never leave the autoencoder phase: rebuild it from ``last.pt``, the best weights left."""
+        state = self.state
+        lost = f" (update {state.best_step}'s weights are lost)" if 0 <= state.best_step != state.step else ""
+        self.console.print(f"[yellow]note:[/] best.pt was missing; rebuilt from last.pt (update {state.step}){lost}")
+        with open(self.folder.last, "rb") as source, atomic_open(self.folder.best, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+
     def _take_autoencoder(self, source: Path) -> None:
         """Start from another run's trained autoencoder (``--autoencoder-from``): only the approximator trains."""
         from aaae_train.export import find_checkpoint, sampling_weights
@@ -429,9 +443,9 @@ class Trainer:
         state, opts, model = self.state, self.opts, self.model
         tick = state.step + state.approx_step
         if final and tick == self._last_snapshot_tick:  # measured already: only record the new phase
-            if self.dist.is_main:
-                self._save(self.folder.last)
+            if self.dist.is_main:  # best.pt first: last.pt must never point at a best.pt not yet written
                 self._save(self.folder.best)
+                self._save(self.folder.last)
             barrier(self.dist)
             return
         self._last_snapshot_tick = tick
@@ -473,9 +487,11 @@ class Trainer:
                 self.folder.grid("reconstructions", tick),
             )
             self.folder.log(record)
-            self._save(self.folder.last)
+            # best.pt before last.pt: a kill or a full disk between the two leaves the previous last.pt, which
+            # resumes (and redoes these steps); the other order left a last.pt naming a best.pt never written.
             if improved or state.phase != "autoencoder" or final:
                 self._save(self.folder.best)
+            self._save(self.folder.last)
             self.console.print(_describe(record, improved), highlight=False)
         state.early_stopped = bool(broadcast(state.early_stopped, self.dist))
         barrier(self.dist)
