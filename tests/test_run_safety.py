@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from aaae_train.checkpoint import load_checkpoint
-from tests.conftest import MNIST, TINY, run_cli
+from tests.conftest import MNIST, TINY, assert_user_error, run_cli
 
 # Ten updates, one snapshot at the end of the autoencoder phase, then ten approximator updates.
 SHORT = ["--max-steps", "10", "--snapshot-every", "10", "--approx-steps", "10"]
@@ -61,3 +63,30 @@ def test_a_missing_best_pt_is_rebuilt_from_last_pt_on_resume(tmp_path: Path, cac
     assert result.returncode == 0, result.stderr
     assert "best.pt was missing; rebuilt from last.pt" in " ".join(result.stderr.split())
     assert load_checkpoint(run / "best.pt")["state"]["phase"] == "done"
+
+
+def test_a_second_train_on_the_same_run_folder_is_refused(tmp_path: Path, cache_dir: Path) -> None:
+    """Issue #13 item 5: two `aaae train` on one --out interleaved metrics.jsonl and deleted each other's
+    temporaries. The first one locks the folder; the second gets one line and touches nothing."""
+    run = tmp_path / "run"
+    args = ["train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir), *TINY]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aaae_cli", *args, "--max-steps", "100000", "--approx-steps", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run / "metrics.jsonl").exists():
+            time.sleep(0.05)
+        metrics = (run / "metrics.jsonl").read_bytes()
+        second = run_cli(*args, "--max-steps", "100000", "--approx-steps", "0")
+        assert_user_error(second, "in use by another 'aaae train'", f"process {first.pid}")
+        assert (run / "metrics.jsonl").read_bytes().startswith(metrics)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 130, stderr
+    result = run_cli(*args, *SHORT)  # the lock went with the first process: the run resumes (and ends)
+    assert result.returncode == 0, result.stderr

@@ -112,13 +112,23 @@ class Trainer:
     """One invocation of a training run (one process of it under torchrun)."""
 
     def __init__(self, opts: TrainOptions, dist: DistInfo, console: Console) -> None:
+        self.folder = RunFolder(Path(opts.out))
+        try:
+            self._start(opts, dist, console)
+        except BaseException:
+            if not self.folder.options.exists():  # refused before the run began: leave no folder behind
+                self.folder.unlock_and_tidy()
+            raise
+
+    def _start(self, opts: TrainOptions, dist: DistInfo, console: Console) -> None:
         self.dist = dist
         self.console = console
         sources = [detect_source(path, opts.dataset, opts.labels) for path in opts.data]
         self.opts = opts.resolve([s.kind for s in sources])
         self.sources = sources
         self.device = pick_device(opts.device, dist)
-        self.folder = RunFolder(Path(opts.out))
+        if dist.is_main:  # before the folder is read or written: a second 'aaae train' here gets one line
+            self.folder.lock()
         resuming = self.folder.check_compatible(opts)
         barrier(dist)
         self.dataset = self._load_data()
