@@ -100,3 +100,19 @@ def digit_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         Image.fromarray(np.asarray(images[i])).save(path)
         paths.append(path)
     return paths
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 256 kB file system mounted for this test (a full disk on demand); skipped where mounting is not allowed."""
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here ({mounted.stderr.strip() or 'not permitted'})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

@@ -90,3 +90,13 @@ def test_a_second_train_on_the_same_run_folder_is_refused(tmp_path: Path, cache_
     assert first.returncode == 130, stderr
     result = run_cli(*args, *SHORT)  # the lock went with the first process: the run resumes (and ends)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_full_disk_while_caching_the_dataset_is_one_line(tmp_path: Path, small_disk: Path) -> None:
+    """Issue #13 item 11: a full disk while the dataset cache was written gave a traceback and left its
+    ``.npy.tmp`` behind."""
+    run = tmp_path / "run"
+    result = run_cli("train", str(MNIST), "--out", str(run), "--cache-dir", str(small_disk), *TINY, *SHORT)
+    assert_user_error(result, "cannot write the dataset cache", "free some space")
+    assert not list(small_disk.iterdir()), "the cache's temporary file was left behind"
+    assert not run.exists(), "a refused run left its folder behind"
