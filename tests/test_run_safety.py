@@ -100,3 +100,11 @@ def test_a_full_disk_while_caching_the_dataset_is_one_line(tmp_path: Path, small
     assert_user_error(result, "cannot write the dataset cache", "free some space")
     assert not list(small_disk.iterdir()), "the cache's temporary file was left behind"
     assert not run.exists(), "a refused run left its folder behind"
+
+
+def test_a_full_disk_while_writing_a_checkpoint_is_one_line(tmp_path: Path, cache_dir: Path, small_disk: Path) -> None:
+    """Issue #13 item 11: a full disk during a checkpoint was a traceback."""
+    run = small_disk / "run"
+    result = run_cli("train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir), *TINY, *SHORT)
+    assert_user_error(result, "cannot write the checkpoint", "run the same command to resume")
+    assert not list(run.glob(".*.tmp")), "a half-written checkpoint was left behind"
