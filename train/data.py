@@ -59,8 +59,14 @@ class Dataset:
         return len(self.keys)
 
     def split(self, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the training and validation images (stable hash of each key)."""
+        """Indices of the training and validation images (stable hash of each key).
+
+        A small set (under about 20 images at 5%) may have no key in the hash split: then the one image whose
+        key hashes lowest is held out, so there is always something to validate on (same set, same choice).
+        """
         is_val = np.array([in_validation(key, val_fraction) for key in self.keys], dtype=bool)
+        if val_fraction > 0 and len(self.keys) >= 2 and not is_val.any():
+            is_val[min(range(len(self.keys)), key=lambda i: hashlib.sha1(self.keys[i].encode("utf-8")).digest())] = True
         return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 

@@ -367,7 +367,10 @@ def _build(
     min_count: int,
 ) -> ExportResult:
     res, ch = arch.resolution, arch.channels
-    check_images = torch.from_numpy(to_model_input(np.asarray(dataset.images[val_idx[:CHECK_IMAGES]])))
+    # Examples for the exporter need a batch of two (one would fix the batch size); a tiny folder may hold out
+    # a single image, so training images make up the difference.
+    check_idx = np.concatenate([val_idx[:CHECK_IMAGES], train_idx[: max(0, 2 - len(val_idx))]])
+    check_images = torch.from_numpy(to_model_input(np.asarray(dataset.images[check_idx])))
     with torch.no_grad():
         real_codes = encoder(check_images)
     z = torch.from_numpy(np.random.default_rng(SAMPLE_SEED).standard_normal((CHECK_IMAGES, arch.z_dim), np.float32))
