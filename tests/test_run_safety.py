@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from aaae_train.checkpoint import load_checkpoint
 from tests.conftest import MNIST, TINY, assert_user_error, run_cli
 
@@ -108,3 +110,28 @@ def test_a_full_disk_while_writing_a_checkpoint_is_one_line(tmp_path: Path, cach
     result = run_cli("train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir), *TINY, *SHORT)
     assert_user_error(result, "cannot write the checkpoint", "run the same command to resume")
     assert not list(run.glob(".*.tmp")), "a half-written checkpoint was left behind"
+
+
+def test_non_finite_options_are_refused(tmp_path: Path, cache_dir: Path) -> None:
+    """Issue #13 item 14: --lr inf and --lambda-adv nan were accepted; every loss became NaN."""
+    from aaae_cli.errors import UserError
+    from aaae_train.options import FLOAT_OPTIONS, TrainOptions
+
+    run = tmp_path / "run"
+    result = run_cli("train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir), *TINY, "--lr", "inf")
+    assert_user_error(result, "--lr inf: must be a finite number")
+    assert not run.exists()
+    for name in FLOAT_OPTIONS:
+        for bad in (float("nan"), float("inf"), -float("inf")):
+            options = TrainOptions(data=[str(MNIST)], out=str(run), **{name: bad})
+            with pytest.raises(UserError, match="must be a finite number"):
+                options.validate()
+
+
+def test_a_diverging_run_stops_with_one_line_naming_the_update(tmp_path: Path, cache_dir: Path) -> None:
+    """Issue #13 item 14: a run whose losses became NaN ended with exit 0, naming a best.pt never written."""
+    run = tmp_path / "run"
+    args = ["train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir), *TINY, *SHORT]
+    result = run_cli(*args, "--snapshot-every", "3", "--lr", "1e30")
+    assert_user_error(result, "training diverged", "is nan at update 3", "lower --lr")
+    assert not (run / "best.pt").exists() and not (run / "last.pt").exists()

@@ -444,6 +444,9 @@ class Trainer:
         batch = self.batch_size if counter is None else self.opts.batch_size  # the approximator's is as given
         rate = meter.rate(count) * (batch * self.dist.world_size)
         values = {k: round(float(v), 6) for k, v in stats.items()}
+        for name, value in values.items():
+            if not math.isfinite(value):
+                self._diverged(name, value, count)
         record = {
             "step": state.step,
             "approx_step": state.approx_step,
@@ -457,6 +460,14 @@ class Trainer:
             shown = "  ".join(f"{k.removeprefix('loss_')} {v:.4f}" for k, v in values.items())
             description = f"epoch {state.epoch + 1}/{self.opts.epochs}" if counter is None else "approximator"
             progress.update(task, completed=count, description=description, info=f"{shown}  {rate:,.0f} img/s")
+
+    def _diverged(self, what: str, value: float, update: int) -> None:
+        """Stop on a non-finite loss before any checkpoint holds the broken weights (they are useless, and
+        the run would otherwise end with exit 0 naming a best.pt that was never written)."""
+        raise UserError(
+            f"training diverged: {what} is {value} at update {update} ({self.state.phase} phase); checkpoints "
+            "written before are kept. Start again in a new --out with a lower --lr, --approx-lr or --lambda-adv"
+        )
 
     def _pause(self) -> None:
         """Stop requested: save where we are, without validating (so the run's choice of best weights
@@ -488,6 +499,8 @@ class Trainer:
             improved = False
             if state.phase == "autoencoder":
                 mse = snapshots.reconstruction_mse(encoder, decoder, self.images, self.val_idx, self.device)
+                if not math.isfinite(mse):
+                    self._diverged("validation MSE", mse, tick)
                 record["val_mse"] = mse
                 if model.ema:
                     record["val_mse_raw"] = snapshots.reconstruction_mse(
@@ -507,6 +520,8 @@ class Trainer:
                     val_codes = snapshots.encode(encoder, self.images, self.val_idx, self.device)
                 if len(val_codes) >= 2:  # a Gaussian needs two codes; a tiny folder may hold out one image
                     record["latent_fd"] = snapshots.latent_frechet(approximator, val_codes, opts.z_dim)
+                    if not math.isfinite(record["latent_fd"]):
+                        self._diverged("the latent Frechet distance", record["latent_fd"], tick)
             save_png(
                 snapshots.sample_grid(approximator, decoder, opts.z_dim, self.device), self.folder.grid("samples", tick)
             )
