@@ -234,6 +234,8 @@ def interpolate(
         raise UserError(f"--steps must be between 2 and 256 (got {steps})")
     path = check_output_path(output, (*STILL_SUFFIXES, ".gif"))
     net = _load(model, device, crop)
+    if path.suffix.lower() != ".gif":  # a row that aaae could not read back (issue #13): refused up front
+        check_grid_size(steps + 2 * with_inputs, net.resolution * zoom_by, "images in a row")
     frames = net.interpolate(a.expanduser(), b.expanduser(), steps)
     if with_inputs:
         frames = np.concatenate([net.prepare(a.expanduser())[None], frames, net.prepare(b.expanduser())[None]])
@@ -288,6 +290,7 @@ def edit(
     if not image.expanduser().is_file():
         raise UserError(f"{image}: no such file")
     net = _load(model, device, crop)
+    check_grid_size(len(strengths) + 2 * compare, net.resolution * zoom_by, "images in a row")  # issue #13
     resolved: dict[str, float] = {}
     for name, value in edits.items():
         key = net.attributes.resolve(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ def load_image(
     """
     name = "<bytes>" if isinstance(path, bytes) else str(path)
     source = io.BytesIO(path) if isinstance(path, bytes) else path
+    if not isinstance(path, bytes):
+        check_regular_file(path, ImageReadError)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -104,6 +107,18 @@ def load_image(
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{name}: cannot decode image ({exc})") from None
     return prepare_pil(img, resolution, channels, crop)
+
+
+def check_regular_file(path: str | os.PathLike[str], error: type[UserError] = UserError) -> None:
+    """Refuse a FIFO, device or socket before opening it: reading one blocks forever or never ends (a missing
+    file is left to the caller's own message)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise error(f"{path}: is {kind}, not a file")
 
 
 def prepare_pil(img: Image.Image, resolution: int, channels: int, crop: float = 1.0) -> np.ndarray:
@@ -241,6 +256,12 @@ def make_grid(images: np.ndarray, cols: int | None = None, padding: int = 2, fil
         raise ValueError("no images to tile")
     cols = max(1, min(cols or math.ceil(math.sqrt(count)), count))
     rows = math.ceil(count / cols)
+    side_h, side_w = rows * height + (rows + 1) * padding, cols * width + (cols + 1) * padding
+    if side_h * side_w > MAX_PIXELS:  # every grid aaae writes must be one aaae can read back
+        raise UserError(
+            f"a grid of {count} images of {width}x{height} would be {side_w}x{side_h} pixels, over the "
+            f"{MAX_PIXELS // 1_000_000} megapixel limit; use fewer images, a smaller --zoom or --separate DIR"
+        )
     grid = np.full(
         (rows * height + (rows + 1) * padding, cols * width + (cols + 1) * padding, channels),
         fill,
