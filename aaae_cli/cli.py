@@ -18,6 +18,7 @@ from rich.markup import escape
 from aaae_cli import __version__, calibrate_command, commands, eval_command
 from aaae_cli.errors import UserError
 from aaae_cli.torch_side import torch_module
+from aaae_cli.usage import Abort, ClickException, NoArgsIsHelpError, quiet_numpy_warnings, usage_error_line
 from aaae_train.options import TrainOptions
 
 _DEFAULT = {f.name: f.default for f in fields(TrainOptions)}  # one source of truth for defaults
@@ -243,9 +244,20 @@ _attributes.command(
 
 
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
+    """Console entry point: user errors, typer's usage errors included, become one line on stderr and exit 2."""
+    quiet_numpy_warnings()
     try:
-        app()
+        code = app(standalone_mode=False)
     except UserError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except ClickException as exc:
+        if isinstance(exc, NoArgsIsHelpError):
+            exc.show()  # a bare 'aaae' or 'aaae attributes': the help, as before
+            sys.exit(exc.exit_code)
+        err.print(f"[bold red]error:[/] {escape(usage_error_line(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Abort:  # Ctrl-C outside a command's own handling
+        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
