@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.markup import escape as _e
 from rich.table import Table
 
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
 from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder, progress
+from aaae_cli.terminal import shown as _e  # control characters and markup in names: issue #13
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
 
-err = Console(stderr=True)
-out = Console(highlight=False)
+err = Console(stderr=True, emoji=False)
+out = Console(highlight=False, emoji=False)
 
 ModelOption = Annotated[
     str | None,
