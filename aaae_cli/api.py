@@ -28,6 +28,7 @@ from PIL import Image, ImageOps
 
 from aaae_cli.attributes import AttributeSet
 from aaae_cli.bundle import Bundle
+from aaae_cli.checks import check_seed
 from aaae_cli.errors import UserError
 from aaae_cli.images import load_image, prepare_pil, to_model_input, to_pil, to_uint8
 from aaae_cli.locate import open_model
@@ -215,7 +216,7 @@ class Model:
             raise UserError(f"the number of samples must be at least 1 (got {n})")
         if not np.isfinite(temperature) or temperature < 0:
             raise UserError(f"temperature must be a non-negative number (got {temperature})")
-        rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+        rng = np.random.default_rng(secrets.randbits(64) if seed is None else check_seed(seed, "seed"))
         approximator = self.graph("approximator")
         step = batch_size or self.batch_size
         for start in range(0, int(n), step):

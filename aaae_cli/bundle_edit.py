@@ -163,8 +163,10 @@ def rebuild_bundle(
         write_manifest(tmp, names)
         default_permissions(tmp)
         swap_in(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk: the old bundle (if any) is untouched
+            raise UserError(f"{target}: cannot write the bundle ({exc.strerror or exc}); nothing was changed") from None
         raise
 
 

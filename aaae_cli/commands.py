@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aaae_cli.checks import check_seed
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
 from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder, progress
@@ -122,7 +123,7 @@ def sample(
     net = _load(model, device)
     if grid_path is not None:
         check_grid_size(n, net.resolution * zoom_by, "samples")
-    seed = secrets.randbelow(2**31) if seed is None else seed
+    seed = secrets.randbelow(2**31) if seed is None else check_seed(seed)  # issue #13: -1 was a traceback
     kept: list[np.ndarray] = []
     width = len(str(n - 1))
     with ImageFolderWriter(separate) if separate else _nothing() as folder, progress(err, n, "sampling", 512) as step:

@@ -24,6 +24,8 @@ from aaae_cli.errors import UserError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Refuse images above this many pixels (decompression bombs); 178 MP is PIL's own error level.
 MAX_PIXELS = 100_000_000
+# The largest side each output format can store (WebP: 14 bits; JPEG: 16 bits).
+FORMAT_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 
 
 class ImageReadError(UserError):
@@ -106,6 +108,8 @@ def load_image(
         raise ImageReadError(f"{name}: image too large (decompression bomb?)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{name}: cannot decode image ({exc})") from None
+    except Exception as exc:  # Pillow's decoders raise many kinds for damaged files (AVIF: RuntimeError, DDS: ...)
+        raise ImageReadError(f"{name}: cannot decode image ({type(exc).__name__}: {str(exc)[:200]})") from None
     return prepare_pil(img, resolution, channels, crop)
 
 
@@ -334,6 +338,12 @@ def save_image(image: np.ndarray, path: str | os.PathLike[str], quality: int = 9
     fmt = IMAGE_FORMATS.get(target.suffix.lower())
     if fmt is None or fmt == "GIF":
         raise UserError(f"{target}: unsupported image suffix (use .png, .jpg or .webp)")
+    limit = FORMAT_MAX_SIDE.get(fmt)
+    if limit is not None and max(image.shape[:2]) > limit:
+        raise UserError(
+            f"{target}: {image.shape[1]}x{image.shape[0]} pixels is too large for {fmt} (at most {limit} a side); "
+            "write a .png, or fewer images or a smaller --zoom"
+        )
     options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if framed and fmt == "PNG":
         options["pnginfo"] = framed_pnginfo()

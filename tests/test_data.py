@@ -108,3 +108,13 @@ def test_validation_split_is_stable() -> None:
     assert 0.04 < len(held) / len(keys) < 0.06
     assert held == [k for k in keys if in_validation(k, 0.05)]
     assert set(held) <= {k for k in keys if in_validation(k, 0.10)}  # a larger split contains the smaller
+
+
+def test_a_damaged_cache_entry_is_decoded_again(tmp_path: Path, cache_dir: Path) -> None:
+    """Issue #13 item 11: a damaged cache sidecar was a traceback on every later run."""
+    source = detect_source(MNIST)
+    first = load_dataset([source], Preprocessing(32, 1, 1.0), cache_dir)
+    for meta in cache_dir.glob("*.json"):
+        meta.write_text('{"keys": ')
+    again = load_dataset([source], Preprocessing(32, 1, 1.0), cache_dir)
+    assert np.array_equal(np.asarray(again.images), np.asarray(first.images)) and again.keys == first.keys

@@ -217,7 +217,10 @@ def load_dataset(
     key = cache_key(sources, prep)
     array_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
     if array_path.is_file() and meta_path.is_file():
-        return _open_cache(array_path, meta_path)
+        try:
+            return _open_cache(array_path, meta_path)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry (issue #13): decoded again below, and replaced
     return _build_cache(sources, prep, array_path, meta_path, workers, progress)
 
 

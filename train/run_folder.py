@@ -59,8 +59,11 @@ class RunFolder:
                 raise UserError(f"{self.path}: folder is not empty and holds no aaae run; choose another --out")
             return False
         try:
-            previous = TrainOptions.from_dict(json.loads(self.options.read_text()))
-        except (ValueError, TypeError) as exc:
+            saved = json.loads(self.options.read_text(encoding="utf-8"))
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+            previous = TrainOptions.from_dict(saved)
+        except (OSError, ValueError, TypeError) as exc:
             raise UserError(f"{self.options}: unreadable ({exc}); choose another --out") from None
         differences = previous.differences(opts)
         if differences:
@@ -140,9 +143,10 @@ class RunFolder:
         for line in self.metrics.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if (record.get("step", 0), record.get("approx_step", 0)) <= (step, approx_step):
+                at = (int(record.get("step", 0)), int(record.get("approx_step", 0)))
+            except (ValueError, TypeError, AttributeError):
+                continue  # a line cut short by a crash, or damaged: dropped
+            if at <= (step, approx_step):
                 kept.append(line)
         atomic_write_text(self.metrics, "".join(line + "\n" for line in kept))
 
@@ -152,7 +156,9 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     records = []
     for line in (path / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             continue
+        if isinstance(record, dict):
+            records.append(record)
     return records
