@@ -9,7 +9,8 @@ training run itself) before it knew the new bundle could be moved in. Two rules 
 * :func:`swap_in` -- the new bundle, complete in a temporary folder beside the old one, takes its place by
   renames: the old folder is moved aside, the new one renamed in, and only then is the old one deleted.
   A crash at any moment leaves the old bundle or the new one under ``OUT`` (or, between the two renames,
-  the old one beside it as ``.OUT.*.old``), never neither.
+  the old one beside it as ``.OUT.aaae-PID-*.old``, which the next write of ``OUT`` removes once its process
+  is gone), never neither.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import fnmatch
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from aaae_cli.bundle import BUNDLE_PATTERNS, CONFIG, FORMAT
 from aaae_cli.errors import UserError
+from aaae_cli.interrupts import make_temp_dir, remove_stale
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -61,8 +62,9 @@ def check_replaceable(out: Path, protected: Iterable[Path] = (), option: str = "
 
 def make_beside(out: Path) -> Path:
     """A new private temporary folder next to ``out`` (same file system, so it can be renamed into place)."""
+    remove_stale(out.parent, out.name)  # left by a killed aaae earlier
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        return make_temp_dir(out.parent, out.name)
     except OSError as exc:
         raise UserError(f"{out.parent}: cannot create a folder there ({exc.strerror or exc})") from None
 
@@ -74,7 +76,7 @@ def swap_in(new: Path, out: Path) -> None:
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         else:
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            old = make_temp_dir(out.parent, out.name, ".old")
             os.replace(out, old / out.name)
     try:
         os.replace(new, out)

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from aaae_cli import __version__, calibrate_command, commands, eval_command
 from aaae_cli.errors import UserError
+from aaae_cli.interrupts import treat_sigterm_like_ctrl_c
 from aaae_cli.terminal import shown
 from aaae_cli.torch_side import torch_module
 from aaae_cli.usage import Abort, ClickException, NoArgsIsHelpError, quiet_numpy_warnings, usage_error_line
@@ -246,6 +247,7 @@ _attributes.command(
 def main() -> None:
     """Console entry point: user errors, typer's usage errors included, become one line on stderr and exit 2."""
     quiet_numpy_warnings()
+    treat_sigterm_like_ctrl_c()  # so every command cleans up after SIGTERM as after Ctrl-C
     try:
         code = app(standalone_mode=False)
     except UserError as exc:
