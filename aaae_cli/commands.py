@@ -22,6 +22,7 @@ from aaae_cli.checks import check_seed
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
 from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder, progress
+from aaae_cli.overwrite import OverwriteOption, refuse_overwriting_inputs
 from aaae_cli.terminal import shown as _e  # control characters and markup in names: issue #13
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ def reconstruct(
     crop: CropOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Encode and decode real images, to see what the model keeps of them."""
     grid_path = check_output_path(output) if output is not None else None
@@ -185,6 +187,7 @@ def reconstruct(
     elif grid_path is None:
         grid_path = check_output_path(Path("reconstructions.png"))
     files = _expand_inputs(images)
+    refuse_overwriting_inputs([grid_path], files, overwrite, separate, (f"{p.stem}.png" for p in files))  # #13
     net = _load(model, device, crop)
     if grid_path is not None:
         check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
@@ -229,11 +232,13 @@ def interpolate(
     crop: CropOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Morph one real image into another through the straight line between their codes."""
     if not 2 <= steps <= 256:
         raise UserError(f"--steps must be between 2 and 256 (got {steps})")
     path = check_output_path(output, (*STILL_SUFFIXES, ".gif"))
+    refuse_overwriting_inputs([path], [a, b], overwrite)  # issue #13
     net = _load(model, device, crop)
     if path.suffix.lower() != ".gif":  # a row that aaae could not read back (issue #13): refused up front
         check_grid_size(steps + 2 * with_inputs, net.resolution * zoom_by, "images in a row")
@@ -279,6 +284,7 @@ def edit(
     crop: CropOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Add or remove attributes (smiling, male, ...) by moving the image's code along their directions."""
     from aaae_cli.attributes import parse_edits, parse_sweep
@@ -290,6 +296,7 @@ def edit(
     path = check_output_path(output)
     if not image.expanduser().is_file():
         raise UserError(f"{image}: no such file")
+    refuse_overwriting_inputs([path], [image], overwrite)  # issue #13
     net = _load(model, device, crop)
     check_grid_size(len(strengths) + 2 * compare, net.resolution * zoom_by, "images in a row")  # issue #13
     resolved: dict[str, float] = {}
