@@ -31,3 +31,14 @@ def test_written_names_and_option_values_are_shown_escaped(tmp_path: Path) -> No
 def test_shown() -> None:
     assert plain("a\nb\x9b\u202e") == "a\\nb\\x9b\\u202e"
     assert shown("[bold]x") == "\\[bold]x"
+
+
+def test_a_run_folder_name_with_markup_is_not_read_as_markup(tmp_path: Path, cache_dir: Path) -> None:
+    """``--out 'runs/a[/x]b'`` ended in rich's MarkupError (a traceback) when training finished."""
+    from tests.conftest import MNIST, TINY
+
+    run = tmp_path / "a[/x]b"
+    args = ["train", str(MNIST), "--out", str(run), "--cache-dir", str(cache_dir), *TINY]
+    result = run_cli(*args, "--max-steps", "2", "--approx-steps", "2")
+    assert result.returncode == 0, result.stderr
+    assert f"Model: {run}/best.pt" in " ".join(result.stderr.split())

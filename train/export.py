@@ -45,6 +45,7 @@ from aaae_cli.metrics import frechet_distance_between
 from aaae_cli.modelcard import render_card
 from aaae_cli.output import default_permissions
 from aaae_cli.runtime import Graph
+from aaae_cli.terminal import shown
 from aaae_train.checkpoint import load_checkpoint
 from aaae_train.data import Dataset, Preprocessing, detect_source, load_dataset
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, build_networks, count_parameters
@@ -319,7 +320,7 @@ def export_run(
     ckpt = load_checkpoint(ckpt_path)
     state = ckpt.get("state") or {}
     if state.get("phase") != "done":
-        say(f"[yellow]note:[/] {ckpt_path.name} is from an unfinished run ({state.get('phase')} phase)")
+        say(f"[yellow]note:[/] {shown(ckpt_path.name)} is from an unfinished run ({state.get('phase')} phase)")
     encoder, decoder, approximator = load_networks(ckpt)
     arch = ArchConfig(**ckpt["arch"])
     dataset = load_run_data(ckpt, data, labels, cache_dir)

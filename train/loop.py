@@ -36,6 +36,7 @@ from torch.utils.data.distributed import DistributedSampler
 from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
+from aaae_cli.terminal import shown
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAE
 from aaae_train.checkpoint import load_checkpoint, save_checkpoint
@@ -203,7 +204,7 @@ class Trainer:
             dataset = load_dataset(self.sources, prep, cache, opts.workers)
         if dataset.skipped and self.dist.is_main:
             self.console.print(
-                f"[yellow]skipped {len(dataset.skipped)} unreadable file(s)[/], e.g. {dataset.skipped[0]}"
+                f"[yellow]skipped {len(dataset.skipped)} unreadable file(s)[/], e.g. {shown(dataset.skipped[0])}"
             )
         return dataset
 
@@ -247,7 +248,8 @@ class Trainer:
     def run(self) -> TrainResult:
         state = self.state
         if self.resumed_from is not None and self.dist.is_main:
-            self.console.print(f"resuming {self.folder.path} at update {self.resumed_from} ({state.phase} phase)")
+            where = shown(self.folder.path)
+            self.console.print(f"resuming {where} at update {self.resumed_from} ({state.phase} phase)")
         with self.stop.installed(), self._progress() as progress:
             if state.step < self.total_steps and not state.early_stopped and not state.autoencoder_from:
                 state.phase = "autoencoder"
