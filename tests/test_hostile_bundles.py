@@ -153,3 +153,13 @@ def test_hostile_bundle_json_through_the_commands(digits_copy: Path, tmp_path: P
     result = run_cli("edit", str(image), "--attr", "digit_1", "-o", str(out), "--model", str(digits_copy))
     assert_user_error(result, "attributes.json", "too large a number")
     assert not out.exists()
+
+
+def test_a_hostile_evaluator_card_is_one_error(tmp_path: Path) -> None:
+    """The evaluator card (``aaae eval --evaluator DIR``) is read with the same bounds as a bundle's JSON."""
+    from tests.conftest import MNIST
+
+    evaluator = Path(shutil.copytree(DIGITS.parent / "evaluator-digits", tmp_path / "judge"))
+    (evaluator / "evaluator.json").write_text(hostile.deep(200_000))
+    result = run_cli("eval", "--model", "digits", "--data", str(MNIST), "-n", "2", "--evaluator", str(evaluator))
+    assert_user_error(result, "evaluator.json", "nested more than")
