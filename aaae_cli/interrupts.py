@@ -20,13 +20,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+_OWNER = {"pid": -1}
+
 
 def _interrupt(signum: int, frame: Any) -> None:
+    if os.getpid() != _OWNER["pid"]:  # a forked worker (a decoding pool): end as SIGTERM always did, quietly
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise KeyboardInterrupt
 
 
 def treat_sigterm_like_ctrl_c() -> None:
-    """Make SIGTERM (and SIGHUP, a closed terminal) raise KeyboardInterrupt, as Ctrl-C does."""
+    """Make SIGTERM (and SIGHUP, a closed terminal) raise KeyboardInterrupt, as Ctrl-C does, in this process
+    only: worker processes forked from it keep the default, so a pool can still terminate them."""
+    _OWNER["pid"] = os.getpid()
     for name in ("SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) in (signal.SIG_DFL, None):

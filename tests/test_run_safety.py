@@ -90,8 +90,10 @@ def test_a_second_train_on_the_same_run_folder_is_refused(tmp_path: Path, cache_
         first.send_signal(signal.SIGTERM)
         _, stderr = first.communicate(timeout=120)
     assert first.returncode == 130, stderr
-    result = run_cli(*args, *SHORT)  # the lock went with the first process: the run resumes (and ends)
-    assert result.returncode == 0, result.stderr
+    import fcntl
+
+    with open(run / ".aaae-train.lock") as handle:  # the lock went with the first process
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def test_a_full_disk_while_caching_the_dataset_is_one_line(tmp_path: Path, small_disk: Path) -> None:
