@@ -355,8 +355,13 @@ def save_image(image: np.ndarray, path: str | os.PathLike[str], quality: int = 9
         raise UserError(f"{target}: cannot write ({exc.strerror or exc})") from None
 
 
+GIF_MAX_DURATION_MS = 655_350  # a GIF frame's delay is 16 bits of 1/100 s
+
+
 def write_gif(frames: list[np.ndarray], path: str | os.PathLike[str], duration_ms: int = 120) -> None:
     """:func:`save_gif` that turns a failed write into a :class:`UserError`."""
+    if not 10 <= duration_ms <= GIF_MAX_DURATION_MS:  # Pillow overflowed on larger ones (issue #13)
+        raise UserError(f"--duration {duration_ms}: a GIF frame lasts from 10 to {GIF_MAX_DURATION_MS} ms")
     try:
         save_gif(frames, path, duration_ms=duration_ms)
         _default_mode(Path(path))

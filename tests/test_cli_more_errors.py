@@ -76,3 +76,20 @@ def test_a_full_disk_during_attributes_compute(tmp_path: Path) -> None:
         assert [p.name for p in disk.iterdir()] == ["digits"], "a temporary was left behind"
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_gif_frame_duration_beyond_what_gif_stores(tmp_path: Path) -> None:
+    a = tmp_path / "a.png"
+    Image.new("L", (28, 28), 0).save(a)
+    out = tmp_path / "m.gif"
+    result = run_cli("interpolate", str(a), str(a), "--duration", "99999999999999", "-o", str(out), "--model", "digits")
+    assert_user_error(result, "--duration", "655350 ms")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("patience", -1), ("seed", -1), ("approx_steps", -5), ("z_dim", 0)])
+def test_training_options_out_of_range(option: str, value: int) -> None:
+    from aaae_train.options import TrainOptions
+
+    with pytest.raises(UserError):
+        TrainOptions(data=[str(MNIST)], out="run", **{option: value}).validate()

@@ -126,6 +126,9 @@ class TrainOptions:
                 raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number")
         checks = [
             (self.lambda_adv >= 0 and self.lambda_gp >= 0, "--lambda-adv and the gradient penalty must be >= 0"),
+            (self.patience >= 0 and self.approx_steps >= 0, "--patience and --approx-steps must be >= 0"),
+            (0 <= self.seed < 2**63, "--seed must be a whole number from 0 to 2**63 - 1"),
+            (1 <= self.z_dim <= 1 << 14 and 1 <= self.c_dim <= 1 << 14, "z and c sizes must be from 1 to 16384"),
             (
                 all(0 <= b < 1 for b in (self.beta1, self.beta2, self.approx_beta1, self.approx_beta2)),
                 "Adam's betas must be in [0, 1)",
