@@ -261,5 +261,4 @@ def main() -> None:
         sys.exit(2)
     except Abort:  # Ctrl-C outside a command's own handling
         sys.exit(130)
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)  # as typer's standalone mode did: always a SystemExit
