@@ -31,6 +31,7 @@ from PIL import Image, ImageOps
 from aaae_cli.align import Frame, centre_frame, face_frame
 from aaae_cli.attributes import AttributeSet
 from aaae_cli.bundle import Bundle
+from aaae_cli.checks import check_seed
 from aaae_cli.errors import UserError
 from aaae_cli.faces import Face, find_faces
 from aaae_cli.images import check_image_array, load_image, prepare_pil, to_model_input, to_pil, to_uint8
@@ -306,7 +307,7 @@ class Model:
             raise UserError(f"the number of samples must be at least 1 (got {n})")
         if not np.isfinite(temperature) or temperature < 0:
             raise UserError(f"temperature must be a non-negative number (got {temperature})")
-        rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+        rng = np.random.default_rng(secrets.randbits(64) if seed is None else check_seed(seed, "seed"))
         approximator = self.graph("approximator")
         step = batch_size or self.batch_size
         for start in range(0, int(n), step):

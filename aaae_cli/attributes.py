@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from aaae_cli.bundle_json import ATTRIBUTES_SCHEMA, check, load_json
 from aaae_cli.errors import UserError
 
 FORMAT = "aaae-attributes"
 FORMAT_VERSION = 1
+MAX_BYTES = 64 << 20  # 40 directions of 128 numbers take 160 kB
 
 
 @dataclass
@@ -159,8 +161,9 @@ class AttributeSet(Mapping[str, Attribute]):
 
     @classmethod
     def from_json(cls, text: bytes | str, c_dim: int, where: str) -> AttributeSet:
+        data = load_json(text, where, MAX_BYTES)
+        check(data, ATTRIBUTES_SCHEMA, where)
         try:
-            data = json.loads(text)
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 raise ValueError(f"format is not {FORMAT!r}")
             if int(data.get("format_version", 0)) > FORMAT_VERSION:

@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from aaae_cli.atomic import atomic_write_text
+from aaae_cli.bundle_json import check_config, load_json
 from aaae_cli.errors import UserError
+from aaae_cli.onnx_scan import check_self_contained
 
 FORMAT = "aaae-bundle"
 FORMAT_VERSION = 1
@@ -40,6 +42,8 @@ SAMPLE = "sample.png"
 GRAPHS = ("encoder", "decoder", "approximator")
 # What a bundle may hold (used as allow_patterns when downloading from the Hub).
 BUNDLE_PATTERNS = (CONFIG, MANIFEST, ATTRIBUTES, CARD, "*.onnx", "*.png")
+MAX_CONFIG_BYTES = 1 << 20  # a real config.json is about 10 kB
+MAX_DIM = 1 << 14  # noise and code sizes (128 in the paper)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _DEVICE_NAMES = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])$", re.IGNORECASE)  # Windows reserves these
 
@@ -118,6 +122,7 @@ class BundleConfig:
             raise BundleError(f"{where}: missing or bad format_version")
         if version > FORMAT_VERSION:
             raise BundleError(f"{where}: bundle format {version} is newer than this aaae reads; upgrade aaae")
+        check_config(data, where)
         try:
             prep = data["preprocessing"]
             resolution, channels = int(data["resolution"]), int(data["channels"])
@@ -133,8 +138,12 @@ class BundleConfig:
         missing = [g for g in GRAPHS if g not in graphs]
         if missing:
             raise BundleError(f"{where}: config names no {', '.join(missing)} graph")
-        if not (8 <= resolution <= 4096 and channels in (1, 3) and z_dim >= 1 and c_dim >= 1 and 0 < crop <= 1):
-            raise BundleError(f"{where}: implausible sizes (resolution {resolution}, channels {channels})")
+        if not (8 <= resolution <= 4096 and channels in (1, 3) and 1 <= z_dim <= MAX_DIM and 1 <= c_dim <= MAX_DIM):
+            raise BundleError(
+                f"{where}: implausible sizes (resolution {resolution}, channels {channels}, z {z_dim}, c {c_dim})"
+            )
+        if not 0 < crop <= 1:
+            raise BundleError(f"{where}: implausible crop {crop} (a fraction of the shorter side, in (0, 1])")
         if int(prep.get("resolution", resolution)) != resolution or int(prep.get("channels", channels)) != channels:
             raise BundleError(f"{where}: preprocessing does not match the model's resolution and channels")
         attributes = data.get("attributes")
@@ -213,10 +222,7 @@ class Bundle:
         except (OSError, UnicodeDecodeError) as exc:
             raise BundleError(f"{self.source}: cannot read {MANIFEST} ({exc})") from None
         self.manifest = read_manifest(manifest_text, f"{self.source}/{MANIFEST}")
-        try:
-            config = json.loads(self.read(CONFIG))
-        except ValueError as exc:
-            raise BundleError(f"{self.source}/{CONFIG}: not valid JSON ({exc})") from None
+        config = load_json(self.read(CONFIG), f"{self.source}/{CONFIG}", MAX_CONFIG_BYTES)
         self.config = BundleConfig.from_dict(config, f"{self.source}/{CONFIG}")
         for spec in self.config.graphs.values():
             if spec.file not in self.manifest:
@@ -240,6 +246,8 @@ class Bundle:
                 f"{self.source}: {name} does not match its checksum (corrupt or modified); "
                 "re-export or re-download the bundle"
             )
+        if name.endswith(".onnx"):  # the manifest covers these bytes only, not files a graph could point at
+            check_self_contained(data, f"{self.source}/{name}")
         return data
 
     def _check_inside(self, name: str) -> Path:

@@ -2,18 +2,18 @@
 
 Images are decoded by worker processes exactly as the model's training data were, encoded with the bundle's
 ONNX encoder a batch at a time (only the codes are kept, so memory stays bounded), and turned into
-mean-difference directions. The bundle's ``attributes.json``, ``config.json``, model card and checksum
-manifest are then rewritten (the manifest last), or a new bundle is written with ``--out``.
+mean-difference directions. The bundle with the new ``attributes.json``, ``config.json``, model card and
+checksum manifest is built beside the old one and swapped in, or written as a new bundle with ``--out``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from rich.console import Console
 from aaae_cli.atomic import atomic_write_bytes, atomic_write_text
 from aaae_cli.attributes import AttributeSet, compute_attributes
 from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, MANIFEST, write_json, write_manifest
+from aaae_cli.bundle_swap import make_beside, swap_in
 from aaae_cli.datasets import LabelledImages, labelled_images
 from aaae_cli.errors import UserError
 from aaae_cli.images import ImageReadError, load_image, prepare_pil, to_model_input
@@ -146,8 +147,10 @@ def compute_into_bundle(
 def write_attributes(net: Model, attributes: AttributeSet, out: Path | None) -> Path:
     """Store ``attributes`` in the bundle (``out`` None) or in a copy of it at ``out``; returns the folder.
 
-    ``attributes.json``, ``config.json`` and the model card are rewritten, then the checksum manifest last,
-    so an interrupted write leaves a bundle whose checksums say what is stale.
+    Either way the new bundle is built complete in a temporary folder beside the target and swapped in
+    (:func:`aaae_cli.bundle_swap.swap_in`): a kill at any moment leaves the old bundle or the new one, both
+    with a manifest that matches. (Rewriting the files in place, a kill before the manifest left a bundle that
+    every command, ``attributes compute`` included, rejected.)
     """
     bundle = net.bundle
     target = target_folder(net, out)
@@ -159,26 +162,43 @@ def write_attributes(net: Model, attributes: AttributeSet, out: Path | None) -> 
         write_json(folder / CONFIG, config)
         atomic_write_text(folder / CARD, render_card(config, attributes))
 
-    if out is None:
-        write(target)
-        write_manifest(target, sorted(set(bundle.manifest) | {ATTRIBUTES, CONFIG, CARD}))
-        for name in (ATTRIBUTES, CONFIG, CARD, MANIFEST):
-            default_permissions(target / name)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
-            for name in bundle.manifest:
-                atomic_write_bytes(tmp / name, bundle.read(name))
-            write(tmp)
-            write_manifest(tmp, sorted(set(bundle.manifest) | {ATTRIBUTES, CONFIG, CARD}))
-            default_permissions(tmp)
-            if target.exists():
-                target.rmdir()
-            tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    rebuild_bundle(net, target, {ATTRIBUTES, CONFIG, CARD}, write, in_place=out is None)
     return target
+
+
+def rebuild_bundle(
+    net: Model, target: Path, changed: set[str], write: Callable[[Path], None], *, in_place: bool
+) -> None:
+    """Build ``net``'s bundle with the ``changed`` files written by ``write`` in a folder beside ``target``,
+    then swap it in. In place, files the bundle folder holds outside its manifest are carried over."""
+    bundle = net.bundle
+    names = sorted(set(bundle.manifest) | changed)
+    tmp = make_beside(target)
+    try:
+        for name in bundle.manifest:
+            if name not in changed:
+                atomic_write_bytes(tmp / name, bundle.read(name))  # the verified bytes
+        if in_place:
+            for entry in target.iterdir():
+                if entry.name not in names and entry.name != MANIFEST:
+                    _carry(entry, tmp / entry.name)
+        write(tmp)
+        write_manifest(tmp, names)
+        default_permissions(tmp)
+        swap_in(tmp, target)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk: the old bundle (if any) is untouched
+            raise UserError(f"{target}: cannot write the bundle ({exc.strerror or exc}); nothing was changed") from None
+        raise
+
+
+def _carry(source: Path, destination: Path) -> None:
+    """Copy a file or folder the user keeps in the bundle folder (a ``.git``, notes) into the new one."""
+    if source.is_dir() and not source.is_symlink():
+        shutil.copytree(source, destination, symlinks=True)
+    else:
+        shutil.copy2(source, destination, follow_symlinks=False)
 
 
 def target_folder(net: Model, out: Path | None) -> Path:
@@ -200,7 +220,10 @@ def target_folder(net: Model, out: Path | None) -> Path:
         path = bundle.path / name
         if (path.exists() and not path.stat().st_mode & 0o200) or not bundle.path.stat().st_mode & 0o200:
             raise UserError(f"{bundle.path}: the bundle folder is not writable; pass --out DIR")
-    return bundle.path
+    folder = bundle.path.resolve()  # a link to the bundle stays a link: the folder it names is swapped
+    if not os.access(folder.parent, os.W_OK):  # the new bundle is built beside the old one
+        raise UserError(f"{bundle.path}: its parent folder {folder.parent} is not writable; pass --out DIR")
+    return folder
 
 
 def set_card_notes(folder: Path, notes: dict[str, Any]) -> None:
@@ -212,25 +235,28 @@ def set_card_notes(folder: Path, notes: dict[str, Any]) -> None:
     net = Model(Bundle(folder, str(folder)), device="cpu")
     config = dict(net.bundle.config.raw)
     config["card"] = {**(config.get("card") or {}), **notes}
-    write_json(folder / CONFIG, config)
-    atomic_write_text(folder / CARD, render_card(config, net.attributes))
-    write_manifest(folder, sorted(set(net.bundle.manifest) | {CONFIG, CARD}))
-    for name in (CONFIG, CARD, MANIFEST):
-        default_permissions(folder / name)
+
+    def write(target: Path) -> None:
+        write_json(target / CONFIG, config)
+        atomic_write_text(target / CARD, render_card(config, net.attributes))
+
+    rebuild_bundle(net, Path(folder).resolve(), {CONFIG, CARD}, write, in_place=True)
 
 
 def set_landmark_template(folder: Path, template: np.ndarray, measured: dict[str, Any]) -> None:
     """Store a landmark template (5, 2, frame units) in the bundle ``folder``'s ``config.json`` (under
     ``preprocessing.landmarks``, with how it was ``measured``) and rewrite the checksum manifest."""
+    from aaae_cli.api import Model
     from aaae_cli.bundle import Bundle
 
-    bundle = Bundle(folder, str(folder))
-    config = dict(bundle.config.raw)
+    net = Model(Bundle(folder, str(folder)), device="cpu")
+    config = dict(net.bundle.config.raw)
     config["preprocessing"] = {**config["preprocessing"], "landmarks": landmark_block(template, measured)}
-    write_json(folder / CONFIG, config)
-    write_manifest(folder, sorted(set(bundle.manifest) | {CONFIG}))
-    for name in (CONFIG, MANIFEST):
-        default_permissions(folder / name)
+
+    def write(target: Path) -> None:
+        write_json(target / CONFIG, config)
+
+    rebuild_bundle(net, Path(folder).resolve(), {CONFIG}, write, in_place=True)
 
 
 def landmark_block(template: np.ndarray, measured: dict[str, Any]) -> dict[str, Any]:

@@ -13,11 +13,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from aaae_cli import __version__, calibrate_command, commands, edit_command, eval_command
 from aaae_cli.errors import UserError
+from aaae_cli.interrupts import treat_sigterm_like_ctrl_c
+from aaae_cli.terminal import shown
 from aaae_cli.torch_side import torch_module
+from aaae_cli.usage import Abort, ClickException, NoArgsIsHelpError, quiet_numpy_warnings, usage_error_line
 from aaae_train.options import TrainOptions
 
 _DEFAULT = {f.name: f.default for f in fields(TrainOptions)}  # one source of truth for defaults
@@ -32,7 +34,7 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)
 
 
 def _version(value: bool) -> None:
@@ -249,9 +251,20 @@ _attributes.command(
 
 
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
+    """Console entry point: user errors, typer's usage errors included, become one line on stderr and exit 2."""
+    quiet_numpy_warnings()
+    treat_sigterm_like_ctrl_c()  # so every command cleans up after SIGTERM as after Ctrl-C
     try:
-        app()
+        code = app(standalone_mode=False)
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except ClickException as exc:
+        if isinstance(exc, NoArgsIsHelpError):
+            exc.show()  # a bare 'aaae' or 'aaae attributes': the help, as before
+            sys.exit(exc.exit_code)
+        err.print(f"[bold red]error:[/] {shown(usage_error_line(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Abort:  # Ctrl-C outside a command's own handling
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)  # as typer's standalone mode did: always a SystemExit

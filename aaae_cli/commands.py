@@ -16,19 +16,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.markup import escape as _e
 from rich.table import Table
 
+from aaae_cli.checks import check_seed
 from aaae_cli.edit_command import AlignOption, FaceOption
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
 from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder, progress
+from aaae_cli.overwrite import OverwriteOption, refuse_overwriting_inputs
+from aaae_cli.terminal import shown as _e  # control characters and markup in names: issue #13
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
 
-err = Console(stderr=True)
-out = Console(highlight=False)
+err = Console(stderr=True, emoji=False)
+out = Console(highlight=False, emoji=False)
 
 ModelOption = Annotated[
     str | None,
@@ -127,7 +129,7 @@ def sample(
     net = _load(model, device)
     if grid_path is not None:
         check_grid_size(n, net.resolution * zoom_by, "samples")
-    seed = secrets.randbelow(2**31) if seed is None else seed
+    seed = secrets.randbelow(2**31) if seed is None else check_seed(seed)  # issue #13: -1 was a traceback
     kept: list[np.ndarray] = []
     width = len(str(n - 1))
     with ImageFolderWriter(separate) if separate else _nothing() as folder, progress(err, n, "sampling", 512) as step:
@@ -183,6 +185,7 @@ def reconstruct(
     face: FaceOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Encode and decode real images, to see what the model keeps of them (faces are found and aligned first)."""
     grid_path = check_output_path(output) if output is not None else None
@@ -191,6 +194,7 @@ def reconstruct(
     elif grid_path is None:
         grid_path = check_output_path(Path("reconstructions.png"))
     files = _expand_inputs(images)
+    refuse_overwriting_inputs([grid_path], files, overwrite, separate, (f"{p.stem}.png" for p in files))  # #13
     net = _load(model, device, crop, align, face)
     if grid_path is not None:
         check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
@@ -237,12 +241,16 @@ def interpolate(
     face: FaceOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Morph one real image into another through the straight line between their codes (faces aligned first)."""
     if not 2 <= steps <= 256:
         raise UserError(f"--steps must be between 2 and 256 (got {steps})")
     path = check_output_path(output, (*STILL_SUFFIXES, ".gif"))
+    refuse_overwriting_inputs([path], [a, b], overwrite)  # issue #13
     net = _load(model, device, crop, align, face)
+    if path.suffix.lower() != ".gif":  # a row that aaae could not read back (issue #13): refused up front
+        check_grid_size(steps + 2 * with_inputs, net.resolution * zoom_by, "images in a row")
     frames = net.interpolate(a.expanduser(), b.expanduser(), steps)
     if with_inputs:
         frames = np.concatenate([net.prepare(a.expanduser())[None], frames, net.prepare(b.expanduser())[None]])

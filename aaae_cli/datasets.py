@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from aaae_cli.errors import UserError
-from aaae_cli.images import IMAGE_SUFFIXES, list_images
+from aaae_cli.images import IMAGE_SUFFIXES, check_regular_file, list_images
 
 MNIST_IMAGE_NAMES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
 
@@ -23,6 +23,7 @@ MNIST_IMAGE_NAMES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
 def read_idx(path: Path) -> np.ndarray:
     """Read an idx file (optionally gzipped) into a numpy array."""
     opener = gzip.open if path.suffix == ".gz" else open
+    check_regular_file(path)
     try:
         with opener(path, "rb") as handle:
             data = handle.read()
@@ -43,6 +44,7 @@ def read_idx(path: Path) -> np.ndarray:
 
 def read_celeba_attributes(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     """Parse ``list_attr_celeba.txt``: attribute names and a {file name: int8 row of +-1} map."""
+    check_regular_file(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 from PIL import Image
-from rich.markup import escape as _e
 
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_SUFFIXES, STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
+from aaae_cli.overwrite import OverwriteOption, refuse_overwriting_inputs
+from aaae_cli.terminal import shown as _e
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
@@ -104,7 +105,7 @@ def edit(
     ] = False,
     face: FaceOption = None,
     align: AlignOption = "auto",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow writing over an input photo.")] = False,
+    overwrite: OverwriteOption = False,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each row tile N times.")] = 1,
     crop: Annotated[
         float | None,
@@ -137,6 +138,7 @@ def edit(
     """
     from aaae_cli.attributes import parse_edits, parse_sweep
     from aaae_cli.commands import _load, _said
+    from aaae_cli.output import check_grid_size
 
     if strength is not None and sweep is not None:
         raise UserError("give either --strength or --sweep, not both")
@@ -156,9 +158,11 @@ def edit(
     else:
         suffixes = STILL_SUFFIXES
         target = check_output_path(output if output is not None else default_output(source), suffixes)
-        if not overwrite and target.exists() and target.resolve() == source.resolve():
-            raise UserError(f"{target}: is the input photo; choose another output or pass --overwrite")
+        refuse_overwriting_inputs([target], [source], overwrite)
     net = _load(model, device, crop, align)
+    if sweep is not None or compare:  # a row that aaae could not read back is refused up front
+        tile = TILE if net.aligns_faces else net.resolution
+        check_grid_size(len(strengths) + 2 * compare, tile * zoom_by, "images in a row")
     resolved: dict[str, float] = {}
     for name, value in edits.items():
         key = net.attributes.resolve(name)

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from aaae_cli.atomic import atomic_write_text
+from aaae_cli.checks import check_finite, check_output_parent, check_seed
 from aaae_cli.commands import DeviceOption, ModelOption, _load, err, out
 from aaae_cli.errors import UserError
 
@@ -50,6 +51,13 @@ def eval_command(
         _check_fid(fid_weights)
     if n < 2:
         raise UserError(f"-n must be at least 2 (got {n})")
+    if held_out < 1:
+        raise UserError(f"--held-out must be at least 1 (got {held_out})")
+    check_seed(seed)
+    for t in temperature or ():
+        check_finite(t, "--temperature")
+    if json_out is not None:  # found before the whole evaluation, not after it
+        json_out = check_output_parent(json_out, "--json")
     if not data.expanduser().exists():
         raise UserError(f"{data}: no such file or folder")
     net = _load(model, device)

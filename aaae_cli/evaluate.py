@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from aaae_cli.api import Model
+from aaae_cli.bundle_json import check, load_json
 from aaae_cli.datasets import in_validation, labelled_images, read_idx
 from aaae_cli.errors import UserError
 from aaae_cli.images import list_images, load_image, prepare_pil, to_model_input
@@ -39,6 +40,8 @@ EVALUATOR_FILE, EVALUATOR_CARD = "evaluator.onnx", "evaluator.json"
 
 # ---------------------------------------------------------------- evaluators
 
+EVALUATOR_SCHEMA = {"task": str, "classes": [str], "kind": str, "preprocessing": {"resolution": int, "channels": int}}
+
 
 class Evaluator:
     """An evaluator classifier (ONNX): images -> (logits, features)."""
@@ -48,7 +51,11 @@ class Evaluator:
         if not card_path.is_file() or not graph_path.is_file():
             raise UserError(f"{folder}: not an evaluator folder (needs {EVALUATOR_CARD} and {EVALUATOR_FILE})")
         self.folder = folder
-        self.card = json.loads(card_path.read_text())
+        self.card = load_json(card_path.read_bytes(), str(card_path), 1 << 20)  # bounded, finite (issue #13)
+        check(self.card, EVALUATOR_SCHEMA, str(card_path))
+        for key in ("task", "classes", "kind"):
+            if key not in self.card:
+                raise UserError(f"{card_path}: no {key!r}; not an evaluator card")
         self.session = create_session(graph_path.read_bytes(), device, f"evaluator {folder.name}")
         self.input_name = self.session.get_inputs()[0].name
 

@@ -11,6 +11,7 @@ import contextlib
 import io
 import math
 import os
+import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,8 @@ from aaae_cli.errors import UserError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Refuse images above this many pixels (decompression bombs); 178 MP is PIL's own error level.
 MAX_PIXELS = 100_000_000
+# The largest side each output format can store (WebP: 14 bits; JPEG: 16 bits).
+FORMAT_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 
 
 class ImageReadError(UserError):
@@ -74,7 +77,14 @@ def load_image(
         crop = crop_for(img, crop)
         _request_reduced_decode(img, resolution, crop)
         img.load()
-        img = ImageOps.exif_transpose(img)
+        orientation = img.getexif().get(_ORIENTATION, 1)
+        small = _shrink(img, resolution, crop)
+        if small is None:
+            img = ImageOps.exif_transpose(img)
+        else:  # already the centre square, reduced: a centred square maps to itself under EXIF turns
+            img, crop = small, 1.0
+            if orientation in _TRANSPOSE:
+                img = img.transpose(_TRANSPOSE[orientation])
         img = _to_mode(img, channels)
     return prepare_pil(img, resolution, channels, crop)
 
@@ -86,6 +96,8 @@ def open_image(path: str | os.PathLike[str] | bytes) -> Iterator[Image.Image]:
     turned into one :class:`ImageReadError` naming the file."""
     name = "<bytes>" if isinstance(path, bytes) else str(path)
     source = io.BytesIO(path) if isinstance(path, bytes) else path
+    if not isinstance(path, bytes):
+        check_regular_file(path, ImageReadError)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -108,6 +120,8 @@ def open_image(path: str | os.PathLike[str] | bytes) -> Iterator[Image.Image]:
         raise ImageReadError(f"{name}: image too large (decompression bomb?)") from None
     except (OSError, SyntaxError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise ImageReadError(f"{name}: cannot decode image ({exc})") from None
+    except Exception as exc:  # Pillow's decoders raise many kinds for damaged files (AVIF: RuntimeError, DDS: ...)
+        raise ImageReadError(f"{name}: cannot decode image ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def check_image_array(image: object) -> np.ndarray:
@@ -120,6 +134,18 @@ def check_image_array(image: object) -> np.ndarray:
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
         raise UserError(f"an image array must be HW or HWC with 1, 3 or 4 channels, not {array.shape}")
     return array
+
+
+def check_regular_file(path: str | os.PathLike[str], error: type[UserError] = UserError) -> None:
+    """Refuse a FIFO, device or socket before opening it: reading one blocks forever or never ends (a missing
+    file is left to the caller's own message)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise error(f"{path}: is {kind}, not a file")
 
 
 def prepare_pil(img: Image.Image, resolution: int, channels: int, crop: float = 1.0) -> np.ndarray:
@@ -138,11 +164,75 @@ def _request_reduced_decode(img: Image.Image, resolution: int, crop: float) -> N
         img.draft(img.mode, (math.ceil(img.width / scale), math.ceil(img.height / scale)))
 
 
+_ORIENTATION = 0x0112  # the EXIF tag
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# A large image is box-reduced to at least this many times the output side before any mode conversion, then
+# resized with Lanczos as usual: the conversions (16-bit to 8-bit, alpha on white) then touch a few hundred
+# thousand pixels instead of up to 100 million (a 9,400 x 9,400 16-bit PNG took 2.4 GB; issue #13).
+_HEADROOM = 4
+
+
+def _shrink(img: Image.Image, resolution: int, crop: float) -> Image.Image | None:
+    """The centred ``crop`` square of a large ``img``, reduced by an integer factor to no less than
+    ``_HEADROOM x resolution`` on a side; None when the image is small enough to prepare as it is."""
+    width, height = img.size
+    side = max(1, round(min(width, height) * crop))
+    factor = side // (_HEADROOM * resolution)
+    if factor < 2:
+        return None
+    left, top = (width - side) // 2, (height - side) // 2
+    size = side // factor
+    box = (left, top, left + size * factor, top + size * factor)
+    if img.mode.startswith("I;16"):
+        return _reduce_16bit(img, box, factor)
+    # A strip of ``factor`` rows at a time: PIL's reduce of a whole RGBA image makes a premultiplied copy of it,
+    # and palette or bilevel images must be converted before averaging (a copy of 4 bytes per pixel).
+    convert = None
+    if img.mode in ("1", "P", "PA"):  # no meaningful average of palette indices or bits
+        alpha = "transparency" in img.info or img.mode == "PA"
+        convert = "L" if img.mode == "1" else "RGBA" if alpha else "RGB"
+    out: Image.Image | None = None
+    for row in range(size):
+        y = top + row * factor
+        strip = img.crop((box[0], y, box[2], y + factor))
+        strip = (strip.convert(convert) if convert else strip).reduce(factor)
+        if out is None:
+            out = Image.new(strip.mode, (size, size))
+        out.paste(strip, (0, row))
+    assert out is not None
+    return out
+
+
+def _reduce_16bit(img: Image.Image, box: tuple[int, int, int, int], factor: int) -> Image.Image:
+    """Box-average a 16-bit image (PIL cannot ``reduce`` it) a strip at a time, into 8-bit 'L'."""
+    left, top, right, _ = box
+    size = (right - left) // factor
+    rows = np.empty((size, size), dtype=np.uint8)
+    area = factor * factor
+    for row in range(size):
+        y = top + row * factor
+        strip = np.asarray(img.crop((left, y, right, y + factor)), dtype=np.uint16)
+        total = strip.reshape(factor, size, factor).sum(axis=(0, 2), dtype=np.uint64)
+        rows[row] = (total * 255 + area * 65535 // 2) // (area * 65535)  # mean / 65535 * 255, rounded
+    return Image.fromarray(rows, "L")
+
+
 def _to_mode(img: Image.Image, channels: int) -> Image.Image:
     """Convert any PIL mode to 'L' or 'RGB'; transparent pixels are composited on white."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    if img.mode.startswith("I;16"):  # integer arithmetic: no float64 copy of a large image
+        values = np.asarray(img, dtype=np.uint16).astype(np.uint32)
+        img = Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8), "L")
+    elif img.mode in ("I", "F"):
         values = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
         if img.mode == "F":
             top = max(1.0, float(values.max(initial=1.0)))
         img = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
@@ -193,6 +283,12 @@ def make_grid(images: np.ndarray, cols: int | None = None, padding: int = 2, fil
         raise ValueError("no images to tile")
     cols = max(1, min(cols or math.ceil(math.sqrt(count)), count))
     rows = math.ceil(count / cols)
+    side_h, side_w = rows * height + (rows + 1) * padding, cols * width + (cols + 1) * padding
+    if side_h * side_w > MAX_PIXELS:  # every grid aaae writes must be one aaae can read back
+        raise UserError(
+            f"a grid of {count} images of {width}x{height} would be {side_w}x{side_h} pixels, over the "
+            f"{MAX_PIXELS // 1_000_000} megapixel limit; use fewer images, a smaller --zoom or --separate DIR"
+        )
     grid = np.full(
         (rows * height + (rows + 1) * padding, cols * width + (cols + 1) * padding, channels),
         fill,
@@ -265,6 +361,12 @@ def save_image(image: np.ndarray, path: str | os.PathLike[str], quality: int = 9
     fmt = IMAGE_FORMATS.get(target.suffix.lower())
     if fmt is None or fmt == "GIF":
         raise UserError(f"{target}: unsupported image suffix (use .png, .jpg or .webp)")
+    limit = FORMAT_MAX_SIDE.get(fmt)
+    if limit is not None and max(image.shape[:2]) > limit:
+        raise UserError(
+            f"{target}: {image.shape[1]}x{image.shape[0]} pixels is too large for {fmt} (at most {limit} a side); "
+            "write a .png, or fewer images or a smaller --zoom"
+        )
     options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if framed and fmt == "PNG":
         options["pnginfo"] = framed_pnginfo()
@@ -276,8 +378,13 @@ def save_image(image: np.ndarray, path: str | os.PathLike[str], quality: int = 9
         raise UserError(f"{target}: cannot write ({exc.strerror or exc})") from None
 
 
+GIF_MAX_DURATION_MS = 655_350  # a GIF frame's delay is 16 bits of 1/100 s
+
+
 def write_gif(frames: list[np.ndarray], path: str | os.PathLike[str], duration_ms: int = 120) -> None:
     """:func:`save_gif` that turns a failed write into a :class:`UserError`."""
+    if not 10 <= duration_ms <= GIF_MAX_DURATION_MS:  # Pillow overflowed on larger ones (issue #13)
+        raise UserError(f"--duration {duration_ms}: a GIF frame lasts from 10 to {GIF_MAX_DURATION_MS} ms")
     try:
         save_gif(frames, path, duration_ms=duration_ms)
         _default_mode(Path(path))

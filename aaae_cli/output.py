@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aaae_cli.errors import UserError
 from aaae_cli.images import framed_pnginfo, to_pil
+from aaae_cli.interrupts import make_temp_dir, remove_stale
 
 # The most pixels one grid image may hold (about 8k x 8k); more images need --separate.
 MAX_GRID_PIXELS = 1 << 26
@@ -68,8 +68,9 @@ class ImageFolderWriter:
 
     def __enter__(self) -> ImageFolderWriter:
         base = self.folder.parent
+        remove_stale(base, self.folder.name)  # left by a killed aaae earlier (issue #13)
         try:
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".tmp", dir=base))
+            self.tmp = make_temp_dir(base, self.folder.name)
         except OSError as exc:
             raise UserError(f"{self.folder}: cannot write there ({exc.strerror or exc})") from None
         return self

@@ -18,6 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from aaae_cli.errors import UserError
+from aaae_cli.onnx_scan import check_self_contained
 
 DEVICES = ("auto", "cpu", "cuda")
 _QUIET, _ERRORS_ONLY = 4, 3
@@ -98,6 +99,8 @@ def create_session(
     ``"extended"`` is the better choice for a single image.
     """
     check_device(device)
+    check_self_contained(model, name)  # before onnxruntime can read a file the graph points at
+    check_threads(threads)
     options = ort.SessionOptions()
     options.graph_optimization_level = OPTIMIZATION[optimize]
     options.log_severity_level = _ERRORS_ONLY
@@ -155,7 +158,25 @@ def available_devices() -> list[str]:
     return ["cpu", "cuda"] if cuda_offered() else ["cpu"]
 
 
+def max_threads() -> int:
+    """The most intra-op threads a session may ask for: far beyond any use, far below exhausting the system."""
+    return max(64, 4 * (os.cpu_count() or 1))
+
+
+def check_threads(threads: int | None, where: str = "threads") -> int | None:
+    if threads is not None and not (isinstance(threads, int) and 1 <= threads <= max_threads()):
+        raise UserError(f"{where} {threads!r}: give a whole number of threads from 1 to {max_threads()}")
+    return threads
+
+
 def default_threads() -> int | None:
-    """``AAAE_THREADS`` if set (onnxruntime's intra-op threads), else onnxruntime's own choice."""
-    value = os.environ.get("AAAE_THREADS")
-    return int(value) if value and value.isdigit() and int(value) > 0 else None
+    """``AAAE_THREADS`` if set (onnxruntime's intra-op threads), else onnxruntime's own choice.
+
+    A value that is not a number from 1 to :func:`max_threads` is refused (``AAAE_THREADS=100000`` was
+    accepted and handed to onnxruntime; text was silently ignored)."""
+    value = os.environ.get("AAAE_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise UserError(f"AAAE_THREADS={value[:20]!r}: give a whole number of threads from 1 to {max_threads()}")
+    return check_threads(int(value[:20]), "AAAE_THREADS")

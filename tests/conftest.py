@@ -100,3 +100,22 @@ def digit_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         Image.fromarray(np.asarray(images[i])).save(path)
         paths.append(path)
     return paths
+
+
+def mount_small_disk(folder: Path, size: str) -> None:
+    """Mount a tmpfs of ``size`` (e.g. "256k") at ``folder``; skip the test where mounting is not allowed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here ({mounted.stderr.decode().strip() or 'not permitted'})")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 256 kB file system mounted for this test (a full disk on demand); skipped where mounting is not allowed."""
+    folder = tmp_path / "small-disk"
+    mount_small_disk(folder, "256k")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

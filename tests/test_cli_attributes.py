@@ -102,3 +102,35 @@ def test_compute_refusals(tiny_bundle: Path, bundle_copy: Path, tmp_path: Path) 
     result = run_cli("attributes", "compute", "--model", "digits", "--data", str(MNIST), env=builtin)
     assert_user_error(result, "built-in or downloaded model", "--out")
     Bundle(bundle_copy).verify_all()  # nothing was half-written
+
+
+# A real `aaae` process that dies (os._exit, like kill -9) the moment the bundle's manifest is to be written.
+_DIES_BEFORE_THE_MANIFEST = """
+import os, sys
+import aaae_cli.bundle_edit as edit
+edit.write_manifest = lambda *args, **kwargs: os._exit(9)
+from aaae_cli.cli import main
+sys.argv = ["aaae", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_kill_during_in_place_compute_leaves_a_working_bundle(tmp_path: Path) -> None:
+    """Issue #13 item 6: killed between the new attributes.json and the manifest, the bundle was rejected by
+    every later command. The new bundle is now built beside the old one and swapped in."""
+    import shutil
+    import subprocess
+    import sys
+
+    bundle = Path(shutil.copytree(Path(aaae_cli.__file__).parent.parent / "models" / "digits", tmp_path / "digits"))
+    (bundle / "notes.txt").write_text("mine")  # a file the user keeps in the folder survives the swap
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    args = ["attributes", "compute", "--model", str(bundle), "--data", str(MNIST), "--replace", "--workers", "1"]
+    died = subprocess.run([sys.executable, "-c", _DIES_BEFORE_THE_MANIFEST, *args], capture_output=True, text=True)
+    assert died.returncode == 9, died.stderr
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    Bundle(bundle).verify_all()
+    assert (bundle / "notes.txt").read_text() == "mine"
+    assert json.loads((bundle / "attributes.json").read_text())["attributes"][0]["source"]["images"] == 500

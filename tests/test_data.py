@@ -61,6 +61,29 @@ def test_folder_skips_unreadable_files(tmp_path: Path, cache_dir: Path) -> None:
     assert len(data) == 2 and len(data.skipped) == 1 and "broken.jpg" in data.skipped[0]
 
 
+def test_cache_follows_files_added_deleted_or_changed(tmp_path: Path, cache_dir: Path) -> None:
+    """Issue #13 item 7: the cache was keyed by path and preprocessing only, so after images were added or
+    deleted a new run trained on the old set and reported skipped files that no longer existed."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    digits = read_idx(MNIST / "train-images-idx3-ubyte.gz")
+    for i in range(3):
+        Image.fromarray(digits[i]).save(folder / f"{i}.png")
+    (folder / "broken.jpg").write_text("not a jpeg")
+    prep = Preprocessing(32, 1, 1.0)
+    first = load_dataset([detect_source(folder)], prep, cache_dir, workers=1)
+    assert (len(first), len(first.skipped)) == (3, 1)
+    (folder / "broken.jpg").unlink()
+    Image.fromarray(digits[3]).save(folder / "3.png")
+    second = load_dataset([detect_source(folder)], prep, cache_dir, workers=1)
+    assert (sorted(second.keys), second.skipped) == (["0.png", "1.png", "2.png", "3.png"], [])
+    Image.fromarray(digits[9]).save(folder / "0.png")  # the same name, another picture
+    third = load_dataset([detect_source(folder)], prep, cache_dir, workers=1)
+    assert not np.array_equal(third.images[third.keys.index("0.png")], second.images[second.keys.index("0.png")])
+    again = load_dataset([detect_source(folder)], prep, cache_dir, workers=1)  # nothing changed: the cache
+    assert isinstance(again.images, np.memmap)
+
+
 def test_sources_that_are_refused(tmp_path: Path, cache_dir: Path) -> None:
     with pytest.raises(UserError, match="no such file"):
         detect_source(tmp_path / "missing")
@@ -85,3 +108,13 @@ def test_validation_split_is_stable() -> None:
     assert 0.04 < len(held) / len(keys) < 0.06
     assert held == [k for k in keys if in_validation(k, 0.05)]
     assert set(held) <= {k for k in keys if in_validation(k, 0.10)}  # a larger split contains the smaller
+
+
+def test_a_damaged_cache_entry_is_decoded_again(tmp_path: Path, cache_dir: Path) -> None:
+    """Issue #13 item 11: a damaged cache sidecar was a traceback on every later run."""
+    source = detect_source(MNIST)
+    first = load_dataset([source], Preprocessing(32, 1, 1.0), cache_dir)
+    for meta in cache_dir.glob("*.json"):
+        meta.write_text('{"keys": ')
+    again = load_dataset([source], Preprocessing(32, 1, 1.0), cache_dir)
+    assert np.array_equal(np.asarray(again.images), np.asarray(first.images)) and again.keys == first.keys

@@ -142,19 +142,66 @@ def test_export_refusals(tiny_run: Path, tiny_bundle: Path, tmp_path: Path) -> N
     assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.*"))
 
 
-def test_export_with_moved_data_and_force(tiny_run: Path, tmp_path: Path) -> None:
+def test_export_with_moved_data_and_force(tiny_run: Path, bundle_copy: Path, tmp_path: Path) -> None:
     """--data points at the data; --force replaces a bundle; the result is the same model."""
     from tests.conftest import MNIST
 
-    out = tmp_path / "again"
-    out.mkdir()
-    (out / "old.txt").write_text("replaced")
+    out = bundle_copy
+    (out / "sample.png").unlink()
+    (out / "old.png").write_bytes(b"replaced")  # a file of an older bundle: gone once the new one is in
     result = run_cli(
         "export", str(tiny_run), str(out), "--force", "--data", str(MNIST), "--name", "digits-tiny", "--device", "cpu"
     )
     assert result.returncode == 0, result.stderr
-    assert not (out / "old.txt").exists()
+    assert not (out / "old.png").exists() and (out / "sample.png").is_file()
+    assert [p.name for p in out.parent.iterdir()] == [out.name], "the old bundle or a temporary was left beside it"
     config = json.loads((out / "config.json").read_text())
     assert config["name"] == "digits-tiny" and config["attributes"]["count"] == 10
     codes = np.asarray(json.loads((out / "attributes.json").read_text())["attributes"][3]["direction"])
     assert codes.shape == (128,) and np.linalg.norm(codes) > 0.1
+
+
+def test_export_force_never_replaces_the_current_folder_the_run_or_a_non_bundle(
+    tiny_run: Path, bundle_copy: Path, tmp_path: Path
+) -> None:
+    """Issue #13 item 3: ``export RUN . --force`` deleted everything in the current folder, ``export RUN RUN
+    --force`` replaced the run by the bundle. --force replaces only a bundle, and nothing is touched first."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "thesis.txt").write_text("years of work")
+    before_run = sorted(p.name for p in run.iterdir())
+    assert_user_error(run_cli("export", str(run), ".", "--force", cwd=work), "current folder")
+    assert (work / "thesis.txt").read_text() == "years of work"
+    assert_user_error(run_cli("export", str(run), str(run), "--force"), "which this command reads")
+    assert sorted(p.name for p in run.iterdir()) == before_run
+    (bundle_copy / "notes.txt").write_text("mine")  # a bundle folder the user also keeps a file in
+    assert_user_error(run_cli("export", str(run), str(bundle_copy), "--force"), "notes.txt", "not part of a bundle")
+    assert (bundle_copy / "notes.txt").is_file() and (bundle_copy / "decoder.onnx").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits", "run", "work"], "a temporary was left"
+
+
+def test_replaceable_bundle_checks(tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aaae_cli.bundle_swap import check_replaceable
+    from aaae_cli.errors import UserError
+
+    bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "b"))
+    check_replaceable(bundle)  # a plain bundle may be replaced
+    for target, message in [(Path("/"), "root folder"), (Path.home(), "home folder"), (tmp_path, "current folder")]:
+        monkeypatch.chdir(bundle if target == tmp_path else tmp_path)
+        with pytest.raises(UserError, match=message):
+            check_replaceable(target)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="which this command reads"):
+        check_replaceable(bundle, [bundle / "best.pt"])
+    link = tmp_path / "link"
+    link.symlink_to(bundle)
+    with pytest.raises(UserError, match="symbolic link"):
+        check_replaceable(link)
+    (bundle / "extra").mkdir()
+    with pytest.raises(UserError, match="not part of a bundle"):
+        check_replaceable(bundle)
+    (bundle / "config.json").write_text("[]")
+    with pytest.raises(UserError, match="not an aaae bundle"):
+        check_replaceable(bundle)

@@ -290,7 +290,7 @@ def test_edit_refuses_to_write_over_its_input(tmp_path: Path) -> None:
     photo = tmp_path / "me.png"
     Image.open(ASTRONAUT).save(photo)
     before = photo.read_bytes()
-    assert_user_error(run_cli("edit", str(photo), "--attr", "male", "-o", str(photo)), "is the input photo")
+    assert_user_error(run_cli("edit", str(photo), "--attr", "male", "-o", str(photo)), "is one of the input images")
     assert photo.read_bytes() == before
 
 

@@ -209,7 +209,6 @@ def test_bad_inputs(tmp_path: Path, cache_dir: Path) -> None:
     (junk / "cut.jpg").write_bytes(ASTRONAUT.read_bytes()[:3000])
     assert_user_error(train(str(junk), "--out", str(tmp_path / "r")), "no readable image among 2 files")
     assert_user_error(train(str(MNIST), "--out", str(tmp_path / "r"), "--resolution", "48"), "--resolution")
-    assert_user_error(train(str(MNIST), "--out", str(tmp_path / "r"), "--batch-size", "5000"), "larger than the")
     if not torch.cuda.is_available():
         assert_user_error(train(str(MNIST), "--out", str(tmp_path / "r"), "--device", "cuda"), "no CUDA GPU")
     assert not (tmp_path / "r").exists() or not (tmp_path / "r" / "last.pt").exists()

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from aaae_cli.errors import UserError
+from aaae_cli.terminal import shown
 from aaae_train.loop import TrainResult
 from aaae_train.loop import train as _run
 from aaae_train.options import TrainOptions
@@ -50,7 +51,7 @@ def train_from_cli(options: dict[str, Any], console: Console) -> int:
         return 130 if result.interrupted else 0
     if result.interrupted:
         console.print(
-            f"stopped at update {state.step + state.approx_step}; checkpoint saved in {result.run}. "
+            f"stopped at update {state.step + state.approx_step}; checkpoint saved in {shown(result.run)}. "
             "Run the same command to resume."
         )
         return 130
@@ -59,7 +60,7 @@ def train_from_cli(options: dict[str, Any], console: Console) -> int:
     console.print(
         f"[bold green]done[/]: {state.step} autoencoder steps, {state.approx_step} approximator steps; "
         f"best validation MSE {state.best_val_mse:.5f} (pixels in [0, 1]) at step {state.best_step}.\n"
-        f"Model: {result.run / 'best.pt'}   grids: {result.run}/samples-*.png",
+        f"Model: {shown(result.run / 'best.pt')}   grids: {shown(result.run)}/samples-*.png",
         highlight=False,
     )
     return 0

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,19 @@ VERSION = 1
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write ``state`` to ``path`` via a temporary file and a rename: a crash never leaves half a file."""
-    with atomic_open(path, "wb") as handle:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, handle)
+    """Write ``state`` to ``path`` via a temporary file and a rename: a crash never leaves half a file, and a
+    full disk is one line (the previous checkpoints are intact, so the run resumes once there is space)."""
+    try:
+        with atomic_open(path, "wb") as handle:
+            torch.save({"format": FORMAT, "version": VERSION, **state}, handle)
+    except (OSError, RuntimeError) as exc:  # torch's zip writer reports a failed write as a RuntimeError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:200]
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(Path(path).parent).free < 1 << 20:
+                reason = "no space left on the device"
+        raise UserError(
+            f"{path}: cannot write the checkpoint ({reason}); free some space and run the same command to resume"
+        ) from None
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:

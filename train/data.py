@@ -2,8 +2,9 @@
 
 Every source is decoded once, by worker processes, into a uint8 cache (an ``.npy`` file of shape
 ``(N, R, R, C)`` plus a JSON sidecar with the file keys, labels and skipped files), so training never
-waits on JPEG decoding. The cache is keyed by the sources and the preprocessing; the train/validation
-split is a stable hash of each image's key, so it does not depend on options, order or machine.
+waits on JPEG decoding. The cache is keyed by the sources (every file, with its size and modification
+time) and the preprocessing; the train/validation split is a stable hash of each image's key, so it does
+not depend on options, order or machine.
 """
 
 from __future__ import annotations
@@ -58,8 +59,14 @@ class Dataset:
         return len(self.keys)
 
     def split(self, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the training and validation images (stable hash of each key)."""
+        """Indices of the training and validation images (stable hash of each key).
+
+        A small set (under about 20 images at 5%) may have no key in the hash split: then the one image whose
+        key hashes lowest is held out, so there is always something to validate on (same set, same choice).
+        """
         is_val = np.array([in_validation(key, val_fraction) for key in self.keys], dtype=bool)
+        if val_fraction > 0 and len(self.keys) >= 2 and not is_val.any():
+            is_val[min(range(len(self.keys)), key=lambda i: hashlib.sha1(self.keys[i].encode("utf-8")).digest())] = True
         return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
@@ -165,10 +172,33 @@ def _items_for(source: Source) -> tuple[list[str], list[Path] | np.ndarray, list
     return keys, paths, [], {}
 
 
+def _stamp(path: Path) -> str:
+    """Size and modification time of one file: a changed, added or removed file changes the cache key."""
+    try:
+        info = path.stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}"
+
+
+def source_fingerprint(source: Source) -> str:
+    """Every file a source reads (image files, idx or label files), with sizes and modification times."""
+    files = [source.path] if source.kind == "mnist" or not source.path.is_dir() else list_images(source.path)
+    if source.labels is not None:
+        files.append(source.labels)
+    digest = hashlib.sha1()
+    for path in files:
+        digest.update(_stamp(path).encode("utf-8", "surrogateescape") + b"\n")
+    return digest.hexdigest()
+
+
 def cache_key(sources: Sequence[Source], prep: Preprocessing) -> str:
+    """The cache entry for ``sources`` as they are now: paths, preprocessing *and* the file list with sizes
+    and modification times (keyed by paths alone, a folder with images added or deleted kept training on
+    the old set, and reported skipped files that no longer existed)."""
     parts = [f"v{CACHE_VERSION}", f"{prep.resolution}x{prep.channels}@{prep.crop:.6f}"]
     for s in sources:
-        parts.append(f"{s.kind}:{s.path.resolve()}:{s.labels.resolve() if s.labels else ''}")
+        parts.append(f"{s.kind}:{s.path.resolve()}:{s.labels.resolve() if s.labels else ''}:{source_fingerprint(s)}")
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -187,7 +217,10 @@ def load_dataset(
     key = cache_key(sources, prep)
     array_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
     if array_path.is_file() and meta_path.is_file():
-        return _open_cache(array_path, meta_path)
+        try:
+            return _open_cache(array_path, meta_path)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry (issue #13): decoded again below, and replaced
     return _build_cache(sources, prep, array_path, meta_path, workers, progress)
 
 
@@ -204,12 +237,22 @@ def _labels_path(array_path: Path) -> Path:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` atomically; a full disk is one line and leaves no ``.npy.tmp`` behind."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UserError(
+                f"{path.parent}: cannot write the dataset cache ({exc.strerror or exc}); free some space "
+                "or choose another --cache-dir"
+            ) from None
+        raise
 
 
 def _build_cache(

@@ -23,7 +23,6 @@ import io
 import logging
 import math
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,12 +40,14 @@ from aaae_cli.atomic import atomic_write_text
 from aaae_cli.attributes import AttributeSet, compute_attributes
 from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, FORMAT, FORMAT_VERSION, SAMPLE, write_json, write_manifest
 from aaae_cli.bundle_edit import landmark_block
+from aaae_cli.bundle_swap import check_replaceable, make_beside, swap_in
 from aaae_cli.errors import UserError
 from aaae_cli.images import make_grid, save_png, to_model_input, to_uint8, zoom
 from aaae_cli.metrics import frechet_distance_between
 from aaae_cli.modelcard import render_card
 from aaae_cli.output import default_permissions
 from aaae_cli.runtime import Graph
+from aaae_cli.terminal import shown
 from aaae_train.checkpoint import load_checkpoint
 from aaae_train.data import Dataset, Preprocessing, detect_source, load_dataset
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, build_networks, count_parameters
@@ -317,10 +318,12 @@ def export_run(
     if not out.parent.is_dir():
         raise UserError(f"{out}: folder {out.parent} does not exist")
     ckpt_path = find_checkpoint(Path(run), checkpoint)
+    if out.is_symlink() or (out.is_dir() and any(out.iterdir())):  # --force: only ever a bundle, never a run
+        check_replaceable(out, [Path(run), ckpt_path, *(Path(d) for d in data or ())])
     ckpt = load_checkpoint(ckpt_path)
     state = ckpt.get("state") or {}
     if state.get("phase") != "done":
-        say(f"[yellow]note:[/] {ckpt_path.name} is from an unfinished run ({state.get('phase')} phase)")
+        say(f"[yellow]note:[/] {shown(ckpt_path.name)} is from an unfinished run ({state.get('phase')} phase)")
     encoder, decoder, approximator = load_networks(ckpt)
     arch = ArchConfig(**ckpt["arch"])
     dataset = load_run_data(ckpt, data, labels, cache_dir)
@@ -334,19 +337,14 @@ def export_run(
     if device == "cuda" and torch_device.type != "cuda":
         raise UserError("--device cuda: no CUDA GPU is available to PyTorch")
 
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as exc:
-        raise UserError(f"{out.parent}: cannot create the bundle there ({exc.strerror or exc})") from None
+    tmp = make_beside(out)
     try:
         result = _build(
             tmp, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, say,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
         )  # fmt: skip
         default_permissions(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        swap_in(tmp, out)  # the old bundle is moved aside, and deleted only once the new one is in place
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -373,7 +371,10 @@ def _build(
     min_count: int,
 ) -> ExportResult:
     res, ch = arch.resolution, arch.channels
-    check_images = torch.from_numpy(to_model_input(np.asarray(dataset.images[val_idx[:CHECK_IMAGES]])))
+    # Examples for the exporter need a batch of two (one would fix the batch size); a tiny folder may hold out
+    # a single image, so training images make up the difference.
+    check_idx = np.concatenate([val_idx[:CHECK_IMAGES], train_idx[: max(0, 2 - len(val_idx))]])
+    check_images = torch.from_numpy(to_model_input(np.asarray(dataset.images[check_idx])))
     with torch.no_grad():
         real_codes = encoder(check_images)
     z = torch.from_numpy(np.random.default_rng(SAMPLE_SEED).standard_normal((CHECK_IMAGES, arch.z_dim), np.float32))

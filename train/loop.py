@@ -7,8 +7,9 @@ Schedules:
 - ``joint``: Algorithm 1 as written: each iteration updates E/G, D_omega, then ``approx_k`` rounds of
   D_gamma/G_phi on that batch's detached codes.
 
-Every ``snapshot_every`` updates rank 0 validates, writes grids and ``last.pt`` (and ``best.pt`` when
-validation improved). Running the same command again resumes exactly: the data order is a function of
+Every ``snapshot_every`` updates rank 0 validates, writes grids, ``best.pt`` when validation improved and
+then ``last.pt`` (in that order, so a kill at any moment leaves a run that resumes). Running the same
+command again resumes exactly: the data order is a function of
 (seed, epoch), the noise generator's state is in the checkpoint, and so are all optimiser states.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import time
 import warnings
@@ -31,8 +33,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data.distributed import DistributedSampler
 
+from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
+from aaae_cli.terminal import shown
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAE
 from aaae_train.checkpoint import load_checkpoint, save_checkpoint
@@ -105,20 +109,40 @@ def train(opts: TrainOptions, console: Console | None = None) -> TrainResult:
         shutdown(dist)
 
 
+# Two to train on (batch normalisation needs two images in a batch) and one held out: measured, 2 images fail
+# in BatchNorm, 3, 10 and 60 train and export.
+MIN_IMAGES = 3
+
+
 class Trainer:
     """One invocation of a training run (one process of it under torchrun)."""
 
     def __init__(self, opts: TrainOptions, dist: DistInfo, console: Console) -> None:
+        self.folder = RunFolder(Path(opts.out))
+        try:
+            self._start(opts, dist, console)
+        except BaseException:
+            if not self.folder.options.exists():  # refused before the run began: leave no folder behind
+                self.folder.unlock_and_tidy()
+            raise
+
+    def _start(self, opts: TrainOptions, dist: DistInfo, console: Console) -> None:
         self.dist = dist
         self.console = console
         sources = [detect_source(path, opts.dataset, opts.labels) for path in opts.data]
         self.opts = opts.resolve([s.kind for s in sources])
         self.sources = sources
         self.device = pick_device(opts.device, dist)
-        self.folder = RunFolder(Path(opts.out))
+        if dist.is_main:  # before the folder is read or written: a second 'aaae train' here gets one line
+            self.folder.lock()
         resuming = self.folder.check_compatible(opts)
         barrier(dist)
         self.dataset = self._load_data()
+        if len(self.dataset) < MIN_IMAGES:
+            raise UserError(
+                f"only {len(self.dataset)} readable image{'s' if len(self.dataset) > 1 else ''}: training needs "
+                f"at least {MIN_IMAGES} (two to learn from, one held out to measure it)"
+            )
         self.train_idx, self.val_idx = self.dataset.split(opts.val_fraction)
         if len(self.val_idx) == 0:
             raise UserError(
@@ -126,13 +150,19 @@ class Trainer:
                 "add images or raise --val-fraction"
             )
         per_rank = len(self.train_idx) // dist.world_size
-        if opts.batch_size > per_rank:
+        if per_rank < 2:  # batch normalisation needs two images in a batch
             raise UserError(
-                f"--batch-size {opts.batch_size} is larger than the {per_rank} training images"
-                + (" per process" if dist.enabled else "")
-                + f" ({len(self.val_idx)} more are held out for validation)"
+                f"{len(self.train_idx)} training images{f' for {dist.world_size} processes' if dist.enabled else ''}"
+                f" ({len(self.val_idx)} held out): training needs at least 2 per batch; add images"
             )
-        self.steps_per_epoch = per_rank // opts.batch_size
+        # A small folder (what a first-time user tries) trains in batches of all its images rather than failing.
+        self.batch_size = min(opts.batch_size, per_rank)
+        if self.batch_size < opts.batch_size and dist.is_main:
+            console.print(
+                f"[yellow]note:[/] {per_rank} training images{' per process' if dist.enabled else ''}: "
+                f"batches of {self.batch_size} instead of {opts.batch_size}"
+            )
+        self.steps_per_epoch = per_rank // self.batch_size
         self.total_steps = opts.epochs * self.steps_per_epoch
         if opts.max_steps is not None:
             self.total_steps = min(self.total_steps, opts.max_steps)
@@ -143,6 +173,8 @@ class Trainer:
             checkpoint = load_checkpoint(self.folder.last, self.device)
             self.model.load_state_dict(checkpoint)
             self.state = TrainState(**checkpoint["state"])
+            if dist.is_main and not self.folder.best.is_file():
+                self._rebuild_best()
         elif opts.autoencoder_from:
             self._take_autoencoder(Path(opts.autoencoder_from))
         if dist.is_main:
@@ -172,7 +204,7 @@ class Trainer:
             dataset = load_dataset(self.sources, prep, cache, opts.workers)
         if dataset.skipped and self.dist.is_main:
             self.console.print(
-                f"[yellow]skipped {len(dataset.skipped)} unreadable file(s)[/], e.g. {dataset.skipped[0]}"
+                f"[yellow]skipped {len(dataset.skipped)} unreadable file(s)[/], e.g. {shown(dataset.skipped[0])}"
             )
         return dataset
 
@@ -216,7 +248,8 @@ class Trainer:
     def run(self) -> TrainResult:
         state = self.state
         if self.resumed_from is not None and self.dist.is_main:
-            self.console.print(f"resuming {self.folder.path} at update {self.resumed_from} ({state.phase} phase)")
+            where = shown(self.folder.path)
+            self.console.print(f"resuming {where} at update {self.resumed_from} ({state.phase} phase)")
         with self.stop.installed(), self._progress() as progress:
             if state.step < self.total_steps and not state.early_stopped and not state.autoencoder_from:
                 state.phase = "autoencoder"
@@ -272,7 +305,7 @@ class Trainer:
             sampler.set_epoch(state.epoch)
             order = list(sampler)
             for b in range(state.batch_in_epoch, self.steps_per_epoch):
-                x = self._batch(order[b * opts.batch_size : (b + 1) * opts.batch_size])
+                x = self._batch(order[b * self.batch_size : (b + 1) * self.batch_size])
                 codes, recon, stats = model.autoencoder_step(x)
                 stats.update(model.discriminator_step(x, recon))
                 if joint and opts.approx_k > 0:
@@ -319,6 +352,15 @@ class Trainer:
         state.phase = "approximator"
         if self.dist.is_main:
             self._save(self.folder.last)
+
+    def _rebuild_best(self) -> None:
+        """A run without ``best.pt`` (deleted, or left by a kill in older versions, which wrote ``last.pt``
+        first) could never leave the autoencoder phase: rebuild it from ``last.pt``, the best weights left."""
+        state = self.state
+        lost = f" (update {state.best_step}'s weights are lost)" if 0 <= state.best_step != state.step else ""
+        self.console.print(f"[yellow]note:[/] best.pt was missing; rebuilt from last.pt (update {state.step}){lost}")
+        with open(self.folder.last, "rb") as source, atomic_open(self.folder.best, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
 
     def _take_autoencoder(self, source: Path) -> None:
         """Start from another run's trained autoencoder (``--autoencoder-from``): only the approximator trains."""
@@ -401,8 +443,12 @@ class Trainer:
             return
         state = self.state
         count = state.step if counter is None else counter
-        rate = meter.rate(count) * (self.opts.batch_size * self.dist.world_size)
+        batch = self.batch_size if counter is None else self.opts.batch_size  # the approximator's is as given
+        rate = meter.rate(count) * (batch * self.dist.world_size)
         values = {k: round(float(v), 6) for k, v in stats.items()}
+        for name, value in values.items():
+            if not math.isfinite(value):
+                self._diverged(name, value, count)
         record = {
             "step": state.step,
             "approx_step": state.approx_step,
@@ -417,6 +463,14 @@ class Trainer:
             description = f"epoch {state.epoch + 1}/{self.opts.epochs}" if counter is None else "approximator"
             progress.update(task, completed=count, description=description, info=f"{shown}  {rate:,.0f} img/s")
 
+    def _diverged(self, what: str, value: float, update: int) -> None:
+        """Stop on a non-finite loss before any checkpoint holds the broken weights (they are useless, and
+        the run would otherwise end with exit 0 naming a best.pt that was never written)."""
+        raise UserError(
+            f"training diverged: {what} is {value} at update {update} ({self.state.phase} phase); checkpoints "
+            "written before are kept. Start again in a new --out with a lower --lr, --approx-lr or --lambda-adv"
+        )
+
     def _pause(self) -> None:
         """Stop requested: save where we are, without validating (so the run's choice of best weights
         is the same as if it had not been interrupted)."""
@@ -429,9 +483,9 @@ class Trainer:
         state, opts, model = self.state, self.opts, self.model
         tick = state.step + state.approx_step
         if final and tick == self._last_snapshot_tick:  # measured already: only record the new phase
-            if self.dist.is_main:
-                self._save(self.folder.last)
+            if self.dist.is_main:  # best.pt first: last.pt must never point at a best.pt not yet written
                 self._save(self.folder.best)
+                self._save(self.folder.last)
             barrier(self.dist)
             return
         self._last_snapshot_tick = tick
@@ -447,6 +501,8 @@ class Trainer:
             improved = False
             if state.phase == "autoencoder":
                 mse = snapshots.reconstruction_mse(encoder, decoder, self.images, self.val_idx, self.device)
+                if not math.isfinite(mse):
+                    self._diverged("validation MSE", mse, tick)
                 record["val_mse"] = mse
                 if model.ema:
                     record["val_mse_raw"] = snapshots.reconstruction_mse(
@@ -464,7 +520,10 @@ class Trainer:
                 val_codes = getattr(self, "val_codes", None)
                 if val_codes is None:
                     val_codes = snapshots.encode(encoder, self.images, self.val_idx, self.device)
-                record["latent_fd"] = snapshots.latent_frechet(approximator, val_codes, opts.z_dim)
+                if len(val_codes) >= 2:  # a Gaussian needs two codes; a tiny folder may hold out one image
+                    record["latent_fd"] = snapshots.latent_frechet(approximator, val_codes, opts.z_dim)
+                    if not math.isfinite(record["latent_fd"]):
+                        self._diverged("the latent Frechet distance", record["latent_fd"], tick)
             save_png(
                 snapshots.sample_grid(approximator, decoder, opts.z_dim, self.device), self.folder.grid("samples", tick)
             )
@@ -473,9 +532,11 @@ class Trainer:
                 self.folder.grid("reconstructions", tick),
             )
             self.folder.log(record)
-            self._save(self.folder.last)
+            # best.pt before last.pt: a kill or a full disk between the two leaves the previous last.pt, which
+            # resumes (and redoes these steps); the other order left a last.pt naming a best.pt never written.
             if improved or state.phase != "autoencoder" or final:
                 self._save(self.folder.best)
+            self._save(self.folder.last)
             self.console.print(_describe(record, improved), highlight=False)
         state.early_stopped = bool(broadcast(state.early_stopped, self.dist))
         barrier(self.dist)

@@ -9,6 +9,7 @@ extended or moved to a GPU.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,11 @@ RESOLUTIONS = (32, 64, 128)
 CHANNELS = (1, 3)
 
 SCHEDULES = ("staged", "joint")
+# Real-valued options: each must be a finite number (issue #13: --lr inf and --lambda-adv nan were accepted).
+FLOAT_OPTIONS = (
+    "crop", "width", "lr", "beta1", "beta2", "lambda_adv", "lambda_gp", "approx_lr", "approx_beta1",
+    "approx_beta2", "approx_info", "ema_decay", "val_fraction",
+)  # fmt: skip
 # Options that may differ when a run is resumed.
 RUNTIME_OPTIONS = frozenset(
     {
@@ -114,7 +120,23 @@ class TrainOptions:
         return self
 
     def validate(self) -> None:
+        for name in FLOAT_OPTIONS:  # inf passed every "> 0" check and NaN every missing one: all losses NaN
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int | float) and math.isfinite(value)):
+                raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number")
         checks = [
+            (self.lambda_adv >= 0 and self.lambda_gp >= 0, "--lambda-adv and the gradient penalty must be >= 0"),
+            (self.patience >= 0 and self.approx_steps >= 0, "--patience and --approx-steps must be >= 0"),
+            (0 <= self.seed < 2**63, "--seed must be a whole number from 0 to 2**63 - 1"),
+            (1 <= self.z_dim <= 1 << 14 and 1 <= self.c_dim <= 1 << 14, "z and c sizes must be from 1 to 16384"),
+            (
+                all(0 <= b < 1 for b in (self.beta1, self.beta2, self.approx_beta1, self.approx_beta2)),
+                "Adam's betas must be in [0, 1)",
+            ),
+            (
+                self.approx_hidden <= 1 << 16 and self.approx_layers <= 64 and self.approx_components <= 1 << 12,
+                "--approx-hidden <= 65536, --approx-layers <= 64 and --approx-components <= 4096",
+            ),
             (self.resolution is None or self.resolution in RESOLUTIONS, f"--resolution must be one of {RESOLUTIONS}"),
             (self.channels is None or self.channels in CHANNELS, "--channels must be 1 or 3"),
             (self.crop is None or 0.05 <= self.crop <= 1.0, "--crop must be in [0.05, 1]"),

@@ -7,18 +7,31 @@ runs/NAME/
   reconstructions-TTTTTTT.png   held-out images (left) and their reconstructions (right)
   last.pt               the latest checkpoint (resume from here)
   best.pt               the model to export: best validation reconstruction so far
+  .aaae-train.lock      held (flock) by the one ``aaae train`` working in the folder
+
+Two ``aaae train`` on one ``--out`` would interleave ``metrics.jsonl`` and delete each other's in-flight
+temporary files, so the first one locks the folder and a second one is refused with one line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aaae_cli.atomic import atomic_write_text
 from aaae_cli.errors import UserError
 from aaae_train.options import TrainOptions
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks here; runs are not locked
+    fcntl = None  # type: ignore[assignment]
+
+LOCK = ".aaae-train.lock"
 
 
 class RunFolder:
@@ -30,6 +43,9 @@ class RunFolder:
         self.metrics = path / "metrics.jsonl"
         self.last = path / "last.pt"
         self.best = path / "best.pt"
+        self.lock_file = path / LOCK
+        self._lock: IO | None = None
+        self._created: list[Path] = []
 
     def grid(self, kind: str, tick: int) -> Path:
         return self.path / f"{kind}-{tick:07d}.png"
@@ -39,12 +55,15 @@ class RunFolder:
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"{self.path}: exists and is not a folder")
         if not self.options.is_file():
-            if self.path.is_dir() and any(self.path.iterdir()):
+            if self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir()):
                 raise UserError(f"{self.path}: folder is not empty and holds no aaae run; choose another --out")
             return False
         try:
-            previous = TrainOptions.from_dict(json.loads(self.options.read_text()))
-        except (ValueError, TypeError) as exc:
+            saved = json.loads(self.options.read_text(encoding="utf-8"))
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+            previous = TrainOptions.from_dict(saved)
+        except (OSError, ValueError, TypeError) as exc:
             raise UserError(f"{self.options}: unreadable ({exc}); choose another --out") from None
         differences = previous.differences(opts)
         if differences:
@@ -54,6 +73,45 @@ class RunFolder:
                 "or choose another --out"
             )
         return self.last.is_file()
+
+    def lock(self) -> None:
+        """Hold the folder's lock until this process ends; :class:`UserError` if another process holds it."""
+        if fcntl is None or self._lock is not None:
+            return
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"{self.path}: exists and is not a folder")
+        self._created = [p for p in (self.path, self.lock_file) if not p.exists()]
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.lock_file, "a+", encoding="utf-8")  # noqa: SIM115 (held for the whole run)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot use this folder ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip()[:20]
+            handle.close()
+            raise UserError(
+                f"{self.path} is in use by another 'aaae train'"
+                + (f" (process {holder})" if holder.isdigit() else "")
+                + "; wait for it to finish, stop it, or choose another --out"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def unlock_and_tidy(self) -> None:
+        """Release the lock and remove the lock file and folder if :meth:`lock` made them (a refused run
+        leaves the user's folder as it was)."""
+        if self._lock is None:
+            return
+        for path in reversed(self._created):
+            with contextlib.suppress(OSError):  # a folder that holds anything else stays
+                path.unlink() if path == self.lock_file else path.rmdir()
+        self._lock.close()
+        self._lock = None
 
     def write_options(self, opts: TrainOptions) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -85,9 +143,10 @@ class RunFolder:
         for line in self.metrics.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if (record.get("step", 0), record.get("approx_step", 0)) <= (step, approx_step):
+                at = (int(record.get("step", 0)), int(record.get("approx_step", 0)))
+            except (ValueError, TypeError, AttributeError):
+                continue  # a line cut short by a crash, or damaged: dropped
+            if at <= (step, approx_step):
                 kept.append(line)
         atomic_write_text(self.metrics, "".join(line + "\n" for line in kept))
 
@@ -97,7 +156,9 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     records = []
     for line in (path / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             continue
+        if isinstance(record, dict):
+            records.append(record)
     return records
