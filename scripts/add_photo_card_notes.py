@@ -44,7 +44,7 @@ def notes(report: dict, card: dict) -> dict:
     )
     limitations = [line for line in card.get("limitations", []) if not line.startswith(MARK)]
     missed = [
-        e["attribute"]
+        f"{e['attribute']} (read as present {e['flip_rate']:.0%}, same person {e['identity_kept']:.0%})"
         for e in report["edits"]
         if e["attribute"] in ("Male", "Smiling", "Eyeglasses", "Blond_Hair", "Black_Hair")
         and not (e["flip_rate"] >= TARGET_FLIP and e["identity_kept"] >= TARGET_IDENTITY)
@@ -53,8 +53,9 @@ def notes(report: dict, card: dict) -> dict:
         f"{MARK}s add the model's 64-pixel change to the photo: soft, and shapes that move leave the old shape "
         "under the new one (a removed smile leaves its teeth). "
         + (
-            f"At the default strength these miss 70% flips with 90% of faces kept recognisable: {', '.join(missed)} "
-            "(a face made male reads as another person to the identity judge)."
+            f"At the default strength these miss 70% flips with 90% of faces kept recognisable: {', '.join(missed)}; "
+            "a face made male reads as another person to the identity judge, and where the two attribute "
+            "classifiers disagree the strength calibrated with one falls short for the other."
             if missed
             else "All five main edits reach 70% flips with 90% of faces kept recognisable."
         )
