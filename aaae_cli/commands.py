@@ -19,7 +19,6 @@ from rich.console import Console
 from rich.table import Table
 
 from aaae_cli.checks import check_seed
-from aaae_cli.edit_command import AlignOption, FaceOption
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
 from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder, progress
@@ -55,6 +54,26 @@ CropOption = Annotated[
         show_default=False,
     ),
 ]
+AlignOption = Annotated[
+    str,
+    typer.Option(
+        "--align",
+        help="auto: find faces and align them like the model's training faces (face models), else centre-crop; "
+        "face: always; none: the image is already cropped like the training data.",
+    ),
+]
+FaceOption = Annotated[
+    int | None,
+    typer.Option(
+        "--face",
+        min=1,
+        help="Only this face, numbered from the left (see 'aaae faces PHOTO') \\[default: every face; "
+        "the largest for single-image views].",
+        show_default=False,
+    ),
+]
+
+
 SeparateOption = Annotated[
     Path | None, typer.Option("--separate", help="Also write each image as its own PNG in this folder.")
 ]

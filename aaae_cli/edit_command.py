@@ -15,6 +15,7 @@ import numpy as np
 import typer
 from PIL import Image
 
+from aaae_cli.commands import AlignOption, FaceOption, _load, _said, err, out
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_SUFFIXES, STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
 from aaae_cli.overwrite import OverwriteOption, refuse_overwriting_inputs
@@ -26,25 +27,6 @@ if TYPE_CHECKING:
 
 # Side, in pixels, of each face tile in --sweep and --compare (the aligned face region, not the model's view).
 TILE = 256
-
-AlignOption = Annotated[
-    str,
-    typer.Option(
-        "--align",
-        help="auto: find faces and align them like the model's training faces (face models), else centre-crop; "
-        "face: always; none: the image is already cropped like the training data.",
-    ),
-]
-FaceOption = Annotated[
-    int | None,
-    typer.Option(
-        "--face",
-        min=1,
-        help="Only this face, numbered from the left (see 'aaae faces PHOTO') \\[default: every face; "
-        "the largest for single-image views].",
-        show_default=False,
-    ),
-]
 
 
 def parse_keep(values: list[str] | None) -> list[str]:
@@ -137,7 +119,6 @@ def edit(
     back: the rest of the photo keeps its exact pixels, and the output has the photo's size and format.
     """
     from aaae_cli.attributes import parse_edits, parse_sweep
-    from aaae_cli.commands import _load, _said
     from aaae_cli.output import check_grid_size
 
     if strength is not None and sweep is not None:
@@ -258,7 +239,6 @@ def _edit_folder(
 ) -> tuple[int, str]:
     """Edit every photo below ``source`` into ``target`` (same relative names and formats); skip and count
     photos that cannot be read or have no face. Each output file is written atomically."""
-    from aaae_cli.commands import err
     from aaae_cli.images import ImageReadError
     from aaae_cli.output import progress
 
@@ -308,7 +288,6 @@ def faces(
 ) -> None:
     """List the faces found in a photo, numbered from the left, as '--face N' counts them."""
     from aaae_cli.align import cut
-    from aaae_cli.commands import _load, _said, out
 
     target = check_output_path(output) if output is not None else None
     if not image.expanduser().is_file():

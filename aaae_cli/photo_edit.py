@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from PIL import Image
@@ -30,7 +30,22 @@ from aaae_cli.align import Frame, cut, cut_size, paste_change
 from aaae_cli.photos import Photo
 
 if TYPE_CHECKING:
-    from aaae_cli.api import Model
+    from aaae_cli.attributes import AttributeSet
+
+
+class EditableModel(Protocol):
+    """What an edit needs of a model (:class:`aaae_cli.api.Model` is one): its resolution, encoder, raw decoder
+    and attribute directions."""
+
+    @property
+    def resolution(self) -> int: ...
+
+    @property
+    def attributes(self) -> AttributeSet: ...
+
+    def encode(self, images: np.ndarray) -> np.ndarray: ...
+
+    def decode_float(self, codes: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +146,7 @@ class FaceChange:
 
 
 def frame_changes(
-    model: Model,
+    model: EditableModel,
     pixels: np.ndarray,
     frames: Sequence[Frame],
     shift: np.ndarray,
@@ -184,7 +199,7 @@ def apply_changes(pixels: np.ndarray, changes: Sequence[FaceChange], in_place: b
 
 
 def edit_pixels(
-    model: Model,
+    model: EditableModel,
     photo: Photo,
     frames: Sequence[Frame],
     edits: Mapping[str, float],
