@@ -13,12 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from aaae_cli.interrupts import remove_stale
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically."""
+    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
+
+    The temporary is named with this process's id; those a killed process (``kill -9``, a power cut) left for the
+    same target are removed first (:func:`aaae_cli.interrupts.remove_stale`)."""
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale(target.parent, target.name)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.aaae-{os.getpid()}-", suffix=".tmp", dir=target.parent)
     try:
         if hasattr(os, "fchmod"):  # mkstemp makes the file private (0600); give it what open() would
             os.fchmod(fd, 0o666 & ~_umask())

@@ -59,6 +59,17 @@ def test_leftovers_of_a_killed_aaae_are_removed_on_the_next_write(tmp_path: Path
     assert len(list(out.iterdir())) == 2
 
 
+def test_a_killed_atomic_writes_temporary_file_is_removed_on_the_next_write(tmp_path: Path) -> None:
+    """``kill -9`` during a grid's atomic write leaves ``.out.png.aaae-PID-....tmp``; the next write removes it."""
+    stale = tmp_path / f".grid.png.aaae-{_dead_pid()}-ab12.tmp"
+    stale.write_bytes(b"half a png")
+    alive = tmp_path / f".grid.png.aaae-{os.getpid()}-cd34.tmp"  # a running process's: never touched
+    alive.write_bytes(b"in progress")
+    result = run_cli("sample", "-n", "4", str(tmp_path / "grid.png"), "--model", "digits", "--seed", "0")
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists() and alive.exists() and (tmp_path / "grid.png").is_file()
+
+
 _FORKED = """
 import os, signal
 from aaae_cli.interrupts import treat_sigterm_like_ctrl_c
