@@ -354,3 +354,24 @@ def test_a_25_megapixel_photo_is_edited_in_bounded_memory(tmp_path: Path) -> Non
     assert int(peak_kb) < 600_000, peak_kb  # the 75 MB photo, its copy for writing, sessions, buffers
     with Image.open(tmp_path / "out.jpg") as img:
         assert img.size == (5000, 5000)
+
+
+def test_a_template_is_measured_for_faces_and_not_for_other_images() -> None:
+    """What 'aaae export' stores: the mean landmarks of framed faces; nothing for images that are not faces."""
+    from aaae_cli.align import measure_template
+
+    rng = np.random.default_rng(0)
+    crops = []
+    for path in (ASTRONAUT, HOPPER):
+        image = _rgb(path)
+        (face,) = find_faces(image)
+        side = 2.6 * face.eye_distance
+        for _ in range(6):
+            cx, cy = face.landmarks[:2].mean(0) + rng.normal(0, 2, 2) + [0, 0.2 * side]
+            box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+            crops.append(np.asarray(Image.fromarray(image).crop(tuple(round(v) for v in box)).resize((64, 64))))
+    template, found = measure_template(np.stack(crops), probe=4)
+    assert found == len(crops) and template is not None
+    assert 0.25 < template[0, 0] < 0.45 and 0.55 < template[1, 0] < 0.75  # eyes where the crops put them
+    noise = rng.integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)
+    assert measure_template(noise, probe=4) == (None, 0)
