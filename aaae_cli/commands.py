@@ -49,8 +49,9 @@ CropOption = Annotated[
         "--crop",
         min=0.05,
         max=1.0,
-        help="Centre crop of input photos, as a fraction of the shorter side \\[default: the model's, e.g. "
-        "0.79 for faces]; 1 for photos already cropped to the face. Single images aaae wrote are never re-cropped.",
+        help="Centre crop of input photos, as a fraction of the shorter side, for models without face alignment "
+        "or with --align none \\[default: the model's, e.g. 0.79 for faces]; 1 for photos already cropped to the "
+        "subject. Single images aaae wrote are never re-cropped.",
         show_default=False,
     ),
 ]

@@ -15,7 +15,17 @@ import numpy as np
 import typer
 from PIL import Image
 
-from aaae_cli.commands import AlignOption, FaceOption, _load, _said, err, out
+from aaae_cli.commands import (
+    AlignOption,
+    CropOption,
+    DeviceOption,
+    FaceOption,
+    ModelOption,
+    _load,
+    _said,
+    err,
+    out,
+)
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_SUFFIXES, STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
 from aaae_cli.overwrite import OverwriteOption, refuse_overwriting_inputs
@@ -89,29 +99,9 @@ def edit(
     align: AlignOption = "auto",
     overwrite: OverwriteOption = False,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each row tile N times.")] = 1,
-    crop: Annotated[
-        float | None,
-        typer.Option(
-            "--crop",
-            min=0.05,
-            max=1.0,
-            help="Centre crop for models without face alignment (or --align none) \\[default: the model's].",
-            show_default=False,
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Built-in model name, bundle folder, or Hub id user/name\\[@revision] \\[default: $AAAE_MODEL, "
-            "else the built-in model].",
-            show_default=False,
-        ),
-    ] = None,
-    device: Annotated[
-        str, typer.Option(help="auto (CUDA when onnxruntime can use it, else CPU), cpu or cuda.")
-    ] = "auto",
+    crop: CropOption = None,
+    model: ModelOption = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Add or remove attributes (smiling, male, ...) on your own photo, at its own resolution.
 
@@ -278,9 +268,7 @@ def _edit_folder(
 
 def faces(
     image: Annotated[Path, typer.Argument(help="A photo.", show_default=False)],
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model whose frame to show \\[default: the built-in model].")
-    ] = None,
+    model: ModelOption = None,
     output: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Also write the aligned faces as a row of tiles.", show_default=False),
