@@ -192,7 +192,7 @@ class Model:
 
     def load_photo(self, image: ImageLike) -> Photo:
         """A photo as shown (EXIF rotation applied), in the model's channels, with what is needed to save it alike."""
-        return load_photo(image if not isinstance(image, os.PathLike) else Path(image), self.channels)
+        return load_photo(image, self.channels)
 
     def find_faces(self, image: ImageLike | Photo) -> list[Face]:
         """Every face in a photo with its five landmarks, numbered left to right (``--face 1`` is the leftmost)."""
@@ -244,10 +244,21 @@ class Model:
         """``image`` edited at its own resolution: every face (or face number ``face``, 1 = leftmost) gets the
         attributes ``edits`` (``{"Male": 1, "Smiling": -1}``, times ``strength``) while ``keep``'s attributes
         are held; pixels away from the faces are unchanged. Returns a PIL image of the photo's size."""
-        photo = self.load_photo(image)
+        return self.edit_loaded_photo(self.load_photo(image), edits, strength, keep, face)[0]
+
+    def edit_loaded_photo(
+        self,
+        photo: Photo,
+        edits: Mapping[str, float],
+        strength: float = 1.0,
+        keep: Sequence[str] = (),
+        face: int | None = None,
+    ) -> tuple[Image.Image, int]:
+        """:meth:`edit_photo` of a photo read with :meth:`load_photo`, whose pixels it edits in place (no second
+        copy of a large photo); returns the edited image and how many faces (frames) were edited."""
         frames = self.frames(photo, every=face is None, face=face)
-        pixels = edit_pixels(self, photo, frames, edits, [strength], keep)[0]
-        return photo_to_pil(photo, pixels)
+        pixels = edit_pixels(self, photo, frames, edits, [strength], keep, in_place=True)[0]
+        return photo_to_pil(photo, pixels), len(frames)
 
     # ------------------------------------------------------------------ images in
 
@@ -321,6 +332,14 @@ class Model:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Images of codes (N, c) (or one code (c,)), uint8 (N, R, R, C)."""
+        return np.concatenate([to_uint8(part) for part in self._decoded(codes)])
+
+    def decode_float(self, codes: np.ndarray) -> np.ndarray:
+        """The decoder's raw output for codes (N, c): float32 (N, R, R, C) in [-1, 1] (no rounding)."""
+        return np.concatenate(list(self._decoded(codes))).transpose(0, 2, 3, 1)
+
+    def _decoded(self, codes: np.ndarray) -> Iterator[np.ndarray]:
+        """The decoder's output (NCHW float) a batch at a time, for checked codes."""
         codes = np.asarray(codes, dtype=np.float32)
         if codes.ndim == 1:
             codes = codes[None]
@@ -328,14 +347,7 @@ class Model:
             raise UserError(f"codes must have shape (N, {self.c_dim}), not {codes.shape}")
         if not np.all(np.isfinite(codes)):
             raise UserError("codes contain NaN or infinite values")
-        decoder = self.graph("decoder")
-        return np.concatenate([to_uint8(part) for part in decoder.run_batches(codes, self.batch_size)])
-
-    def decode_float(self, codes: np.ndarray) -> np.ndarray:
-        """The decoder's raw output for codes (N, c): float32 (N, R, R, C) in [-1, 1] (no rounding)."""
-        codes = np.asarray(codes, dtype=np.float32)
-        decoder = self.graph("decoder")
-        return np.concatenate(list(decoder.run_batches(codes, self.batch_size))).transpose(0, 2, 3, 1)
+        return self.graph("decoder").run_batches(codes, self.batch_size)
 
     def reconstruct(self, images: ImagesLike) -> np.ndarray:
         """Decode(encode(images)): uint8 (N, R, R, C)."""

@@ -271,9 +271,10 @@ def interpolate(
     net = _load(model, device, crop, align, face)
     if path.suffix.lower() != ".gif":  # a row that aaae could not read back (issue #13): refused up front
         check_grid_size(steps + 2 * with_inputs, net.resolution * zoom_by, "images in a row")
-    frames = net.interpolate(a.expanduser(), b.expanduser(), steps)
+    ends = net.prepare_batch([a.expanduser(), b.expanduser()])  # read, and faces found, once
+    frames = net.interpolate(ends[0], ends[1], steps)
     if with_inputs:
-        frames = np.concatenate([net.prepare(a.expanduser())[None], frames, net.prepare(b.expanduser())[None]])
+        frames = np.concatenate([ends[:1], frames, ends[1:]])
     frames = zoom(frames, zoom_by)
     if path.suffix.lower() == ".gif":
         write_gif(list(frames), path, duration_ms=duration)

@@ -152,7 +152,7 @@ def edit(
         what = f"strengths {sweep}" if sweep else shown
         _said(f"wrote {_e(str(target))}: the face in {_e(source.name)} edited ({_e(what)}{_e(held)})")
         return
-    edited, faces = _edit_one(net, photo, resolved, strengths[0], kept, face)
+    edited, faces = net.edit_loaded_photo(photo, resolved, strengths[0], kept, face)
     _save(edited, target, photo)
     where = f"{faces} face" + ("s" if faces != 1 else "") if net.aligns_faces and not photo.framed else "the image"
     _said(f"wrote {_e(str(target))}: {_e(source.name)}, {where} edited ({_e(shown)}{_e(held)})")
@@ -167,17 +167,6 @@ def _check_folder_output(source: Path, target: Path) -> None:
         raise UserError(f"{target}: folder {target.parent} does not exist")
     if not os.access(target.parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise UserError(f"{target}: cannot write there (permission denied)")
-
-
-def _edit_one(
-    net: Model, photo: Photo, edits: dict[str, float], strength: float, keep: list[str], face: int | None
-) -> tuple[Image.Image, int]:
-    from aaae_cli.photo_edit import edit_pixels
-    from aaae_cli.photos import photo_to_pil
-
-    frames = net.frames(photo, every=face is None, face=face)
-    pixels = edit_pixels(net, photo, frames, edits, [strength], keep, in_place=True)[0]
-    return photo_to_pil(photo, pixels), len(frames)
 
 
 def _save(edited: Image.Image, target: Path, like: Photo) -> None:
@@ -245,7 +234,7 @@ def _edit_folder(
                 out = out.with_suffix(".png")
             try:
                 photo = net.load_photo(path)
-                edited, _ = _edit_one(net, photo, edits, strength, keep, face)
+                edited, _ = net.edit_loaded_photo(photo, edits, strength, keep, face)
             except ImageReadError:
                 unreadable += 1
                 step(1)

@@ -373,7 +373,6 @@ def save_image(image: np.ndarray, path: str | os.PathLike[str], quality: int = 9
     try:
         with atomic_open(target, "wb") as handle:
             to_pil(image).save(handle, format=fmt, **options)
-        _default_mode(target)
     except OSError as exc:
         raise UserError(f"{target}: cannot write ({exc.strerror or exc})") from None
 
@@ -387,16 +386,8 @@ def write_gif(frames: list[np.ndarray], path: str | os.PathLike[str], duration_m
         raise UserError(f"--duration {duration_ms}: a GIF frame lasts from 10 to {GIF_MAX_DURATION_MS} ms")
     try:
         save_gif(frames, path, duration_ms=duration_ms)
-        _default_mode(Path(path))
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
-def _default_mode(path: Path) -> None:
-    """Atomic writes create the file private (0600); give it the mode a plain ``open()`` would have."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def zoom(images: np.ndarray, factor: int) -> np.ndarray:

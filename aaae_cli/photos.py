@@ -112,9 +112,6 @@ def save_photo(img: Image.Image, path: str | os.PathLike[str], like: Photo | Non
     try:
         with atomic_open(target, "wb") as handle:
             img.save(handle, format=fmt, **options)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(target, 0o666 & ~mask)
     except OSError as exc:
         raise UserError(f"{target}: cannot write ({exc.strerror or exc})") from None
     except ValueError as exc:
