@@ -25,6 +25,14 @@ from PIL import Image
 from aaae_cli.errors import UserError
 from aaae_cli.faces import Face
 
+# The landmark template (left eye, right eye, nose, mouth corners; frame units) that face models are aligned to
+# unless their training measured another: the mean MTCNN landmarks of 14,219 CelebA training faces framed by
+# CelebA's usual 140/178 centre crop (``models/faces`` config.json, measured 2026-11-27). ``aaae train --align
+# face`` aligns training faces to it, so photos and training images share one framing.
+FACE_TEMPLATE = np.array(
+    [[0.36614, 0.52403], [0.64432, 0.5237], [0.50187, 0.69617], [0.37977, 0.82059], [0.62804, 0.81885]]
+)
+
 # The largest side, in pixels, that a frame is cut at for editing (a face larger in the photo is cut smaller
 # and its change upsampled on the way back): bounds memory and time for very large photos.
 MAX_CUT = 1024

@@ -31,6 +31,7 @@ from aaae_cli.errors import UserError
 from aaae_cli.images import ImageReadError, load_image, prepare_pil, to_model_input
 from aaae_cli.modelcard import render_card
 from aaae_cli.output import default_permissions, progress
+from aaae_cli.photo_edit import aligned_face
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
@@ -57,23 +58,6 @@ def _decode(job: tuple[str, int, int, float, Any]) -> np.ndarray | None:
         return aligned_face(path, resolution, template)
     except (ImageReadError, UserError):
         return None
-
-
-def aligned_face(path: str, resolution: int, template: np.ndarray) -> np.ndarray:
-    """The largest face of the photo at ``path``, aligned to ``template`` at the model's resolution (RGB)."""
-    from aaae_cli.align import face_frame
-    from aaae_cli.faces import MIN_EYE_DISTANCE, find_faces
-    from aaae_cli.photo_edit import model_view
-    from aaae_cli.photos import load_photo
-
-    photo = load_photo(path, 3)
-    if photo.framed:
-        return load_image(path, resolution, 3, 1.0)
-    faces = [f for f in find_faces(photo.pixels) if f.eye_distance >= MIN_EYE_DISTANCE]
-    if not faces:
-        raise UserError(f"{path}: no face large enough to align")
-    face = max(faces, key=lambda f: f.eye_distance)
-    return model_view(photo.pixels, face_frame(face, template), resolution)
 
 
 @contextlib.contextmanager

@@ -56,6 +56,8 @@ def _root(
     epilog="Examples:\n\n"
     "  aaae train ~/photos --out runs/photos                    # a folder of images, 64x64 RGB\n\n"
     "  aaae train data/celeba --out runs/faces --epochs 50      # images/ + list_attr_celeba.txt\n\n"
+    "  aaae train data/celeba --align face --hflip --out runs/faces  # faces aligned as photos are\n\n"
+    "  aaae train faces.zip --out runs/faces --max-minutes 30   # a prepared archive (python -m aaae_train.archive)\n\n"
     "  aaae train train-images-idx3-ubyte.gz --out runs/digits  # MNIST idx (32x32 grayscale)\n\n"
     "  torchrun --nproc_per_node 4 -m aaae_cli train data/celeba --out runs/faces  # 4 GPUs\n\n"
     "  aaae train data/celeba --out runs/faces-big --autoencoder-from runs/faces --approx-hidden 1024"
@@ -68,7 +70,7 @@ def train(
         typer.Argument(help="Image folder(s), a CelebA folder (with list_attr_celeba.txt) or MNIST idx file(s)."),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (options, metrics, grids, checkpoints).")],
-    dataset: Annotated[str, typer.Option(help="auto, folder, celeba or mnist.")] = _DEFAULT["dataset"],
+    dataset: Annotated[str, typer.Option(help="auto, folder, celeba, mnist or archive.")] = _DEFAULT["dataset"],
     labels: Annotated[Path | None, typer.Option(help="CelebA attribute file, if not inside the data folder.")] = None,
     resolution: Annotated[
         int | None, typer.Option(help="32, 64 or 128 \\[default: 32 for MNIST, else 64].", show_default=False)
@@ -83,10 +85,19 @@ def train(
             show_default=False,
         ),
     ] = None,
+    align: Annotated[
+        str,
+        typer.Option(
+            help="face: find each image's face and align it as 'aaae edit' aligns photos (faces only; images "
+            "without a face are skipped); none: the centre crop."
+        ),
+    ] = _DEFAULT["align"],
     width: Annotated[float, typer.Option(help="Channel multiplier; 1.0 = the paper's networks.")] = _DEFAULT["width"],
     epochs: Annotated[int, typer.Option(help="Autoencoder epochs (early stopping may end sooner).")] = _DEFAULT[
         "epochs"
     ],
+    c_dim: Annotated[int, typer.Option(help="Size of the code c (the paper: 128).")] = _DEFAULT["c_dim"],
+    z_dim: Annotated[int, typer.Option(help="Size of the approximator's noise z (the paper: 64).")] = _DEFAULT["z_dim"],
     batch_size: Annotated[int, typer.Option(help="Images per step (per process under torchrun).")] = _DEFAULT[
         "batch_size"
     ],
@@ -152,6 +163,16 @@ def train(
         "snapshot_every"
     ],
     max_steps: Annotated[int | None, typer.Option(help="Stop the autoencoder phase after this many steps.")] = None,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(
+            help="End the autoencoder phase after this many minutes of this invocation (then validate, "
+            "go on to the approximator)."
+        ),
+    ] = None,
+    approx_max_minutes: Annotated[
+        float | None, typer.Option(help="End the approximator phase after this many minutes of this invocation.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (weights, data order, noise).")] = _DEFAULT["seed"],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = _DEFAULT["device"],
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the convolutional networks.")] = False,

@@ -26,8 +26,11 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from PIL import Image
 
-from aaae_cli.align import Frame, cut, cut_size, paste_change
-from aaae_cli.photos import Photo
+from aaae_cli.align import Frame, cut, cut_size, face_frame, paste_change
+from aaae_cli.errors import UserError
+from aaae_cli.faces import MIN_EYE_DISTANCE, find_faces
+from aaae_cli.images import load_image
+from aaae_cli.photos import Photo, load_photo
 
 if TYPE_CHECKING:
     from aaae_cli.attributes import AttributeSet
@@ -126,6 +129,21 @@ def model_view(photo: np.ndarray, frame: Frame, resolution: int) -> np.ndarray:
         return _resize(photo[box[1] : box[3], box[0] : box[2]], resolution)
     size = int(min(4 * resolution, max(resolution, round(frame.side))))
     return _resize(cut(photo, frame, size), resolution)
+
+
+def aligned_face(path: str, resolution: int, template: np.ndarray) -> np.ndarray:
+    """The largest face of the photo at ``path``, aligned to ``template`` at ``resolution`` (RGB uint8), exactly as
+    the runtime frames a photo for a face model; an image aaae wrote itself (already framed) is taken as it is.
+    :class:`UserError` when no face large enough is found. Training (``--align face``) and attribute directions
+    prepare their images with this too, so training and use see one framing."""
+    photo = load_photo(path, 3)
+    if photo.framed:
+        return load_image(path, resolution, 3, 1.0)
+    faces = [f for f in find_faces(photo.pixels) if f.eye_distance >= MIN_EYE_DISTANCE]
+    if not faces:
+        raise UserError(f"{path}: no face large enough to align")
+    face = max(faces, key=lambda f: f.eye_distance)
+    return model_view(photo.pixels, face_frame(face, template), resolution)
 
 
 def _resize(pixels: np.ndarray, resolution: int) -> np.ndarray:

@@ -48,3 +48,21 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     if state.get("version", 0) > VERSION:
         raise UserError(f"{path}: checkpoint format {state['version']} is newer than this aaae; upgrade aaae")
     return state
+
+
+def slim_checkpoint(checkpoint: dict[str, Any], half: bool = True) -> dict[str, Any]:
+    """What export and ``--autoencoder-from`` need of a checkpoint, small enough to carry off a GPU machine: the
+    sampling weights (the EMA copy where kept) of the encoder, decoder, approximator and patch discriminator,
+    large tensors in float16 (``half``; about 5e-4 relative rounding), no optimizer state. Not resumable."""
+    from aaae_train.export import sampling_weights
+
+    def shrink(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {
+            k: v.half() if half and v.is_floating_point() and v.numel() >= 4096 else v.clone()
+            for k, v in tensors.items()
+        }
+
+    models = {name: shrink(sampling_weights(checkpoint, name)) for name in ("encoder", "decoder", "approximator")}
+    models["discriminator"] = shrink(checkpoint["models"]["discriminator"])
+    keep = ("format", "version", "options", "arch", "state", "data")
+    return {**{k: checkpoint[k] for k in keep if k in checkpoint}, "models": models, "ema": {}, "slim": True}

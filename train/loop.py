@@ -33,12 +33,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data.distributed import DistributedSampler
 
+from aaae_cli.align import FACE_TEMPLATE
 from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
 from aaae_cli.terminal import shown
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAE
+from aaae_train.archive import read_manifest
 from aaae_train.checkpoint import load_checkpoint, save_checkpoint
 from aaae_train.data import Dataset, Preprocessing, detect_source, load_dataset
 from aaae_train.distributed import DistInfo, barrier, broadcast, init_distributed, pick_device, shutdown
@@ -130,7 +132,9 @@ class Trainer:
         self.dist = dist
         self.console = console
         sources = [detect_source(path, opts.dataset, opts.labels) for path in opts.data]
-        self.opts = opts.resolve([s.kind for s in sources])
+        archives = [s for s in sources if s.kind == "archive"]
+        prepared = read_manifest(archives[0].path)["preprocessing"] if archives else None
+        self.opts = opts.resolve([s.kind for s in sources], prepared)
         self.sources = sources
         self.device = pick_device(opts.device, dist)
         if dist.is_main:  # before the folder is read or written: a second 'aaae train' here gets one line
@@ -195,7 +199,7 @@ class Trainer:
     def _load_data(self) -> Dataset:
         opts = self.opts
         assert opts.resolution is not None and opts.channels is not None and opts.crop is not None
-        prep = Preprocessing(opts.resolution, opts.channels, opts.crop)
+        prep = Preprocessing(opts.resolution, opts.channels, opts.crop, opts.align or "none")
         cache = Path(opts.cache_dir).expanduser() if opts.cache_dir else default_cache_dir()
         if self.dist.is_main:
             dataset = load_dataset(self.sources, prep, cache, opts.workers, self._decode_progress())
@@ -301,6 +305,7 @@ class Trainer:
         joint = opts.schedule == "joint"
         ema_names = ("encoder", "decoder", "approximator") if joint else ("encoder", "decoder")
         start_time = time.perf_counter()
+        deadline = Deadline(opts.max_minutes)
         while state.step < self.total_steps:
             sampler.set_epoch(state.epoch)
             order = list(sampler)
@@ -319,7 +324,11 @@ class Trainer:
                 state.images_seen += x.shape[0] * self.dist.world_size
                 if state.step % opts.log_every == 0 or state.step == self.total_steps:
                     self._log(stats, meter, task, progress)
-                done = state.step >= self.total_steps
+                if state.step % opts.log_every == 0 and self._out_of_time(deadline):
+                    state.early_stopped = True  # --max-minutes: the phase ends here, validated, for good
+                    if self.dist.is_main:
+                        self.console.print(f"--max-minutes {opts.max_minutes}: autoencoder phase ends at {state.step}")
+                done = state.step >= self.total_steps or state.early_stopped
                 stop = self._stop_now()
                 if state.step % opts.snapshot_every == 0 or done or stop:
                     state.train_seconds += time.perf_counter() - start_time
@@ -332,6 +341,13 @@ class Trainer:
                 state.batch_in_epoch = 0
             if state.early_stopped or self.stop.requested:
                 return
+
+    def _out_of_time(self, deadline: Deadline) -> bool:
+        """Whether a phase's time budget is spent (rank 0's clock decides, so every rank stops at one step)."""
+        if deadline.limit is None:
+            return False
+        late = deadline.passed()
+        return bool(broadcast(late, self.dist)) if self.dist.enabled else late
 
     def _stop_now(self) -> bool:
         """Whether a stop was requested (on rank 0: all ranks then checkpoint at the same step)."""
@@ -418,6 +434,7 @@ class Trainer:
         )
         meter = Throughput(state.approx_step)
         start_time = time.perf_counter()
+        deadline = Deadline(opts.approx_max_minutes)
         while state.approx_step < opts.approx_steps:
             pick = torch.randint(len(real), (opts.batch_size,), device=self.device, generator=model.noise)
             stats = model.approximator_round(real[pick])
@@ -432,6 +449,11 @@ class Trainer:
                 self._pause() if stop else self._snapshot()
             if stop:
                 return
+            if state.approx_step % opts.log_every == 0 and self._out_of_time(deadline):
+                if self.dist.is_main:
+                    limit, step = opts.approx_max_minutes, state.approx_step
+                    self.console.print(f"--approx-max-minutes {limit}: approximator phase ends at {step}")
+                break
         state.train_seconds += time.perf_counter() - start_time
 
     # ------------------------------------------------------------------ logging, snapshots
@@ -554,6 +576,8 @@ class Trainer:
                         "resolution": opts.resolution,
                         "channels": opts.channels,
                         "crop": opts.crop,
+                        "align": opts.align,
+                        **({"landmarks": FACE_TEMPLATE.tolist()} if opts.align == "face" else {}),
                         "pixel_range": [-1.0, 1.0],
                     },
                     "attributes": self.dataset.attributes,
@@ -565,6 +589,17 @@ class Trainer:
             },
             path,
         )
+
+
+class Deadline:
+    """A wall-clock budget in minutes (``None``: none), counted from its creation."""
+
+    def __init__(self, minutes: float | None) -> None:
+        self.limit = minutes
+        self.start = time.monotonic()
+
+    def passed(self) -> bool:
+        return self.limit is not None and time.monotonic() - self.start >= 60 * self.limit
 
 
 class Throughput:

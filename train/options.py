@@ -27,7 +27,7 @@ SCHEDULES = ("staged", "joint")
 # Real-valued options: each must be a finite number (issue #13: --lr inf and --lambda-adv nan were accepted).
 FLOAT_OPTIONS = (
     "crop", "width", "lr", "beta1", "beta2", "lambda_adv", "lambda_gp", "approx_lr", "approx_beta1",
-    "approx_beta2", "approx_info", "ema_decay", "val_fraction",
+    "approx_beta2", "approx_info", "ema_decay", "val_fraction", "max_minutes", "approx_max_minutes",
 )  # fmt: skip
 # Options that may differ when a run is resumed.
 RUNTIME_OPTIONS = frozenset(
@@ -38,6 +38,8 @@ RUNTIME_OPTIONS = frozenset(
         "epochs",
         "approx_steps",
         "max_steps",
+        "max_minutes",
+        "approx_max_minutes",
         "patience",
         "snapshot_every",
         "log_every",
@@ -57,7 +59,10 @@ class TrainOptions:
     labels: str | None = None
     resolution: int | None = None  # None: 32 for MNIST, else 64
     channels: int | None = None  # None: 1 for MNIST, else 3
-    crop: float | None = None  # None: CelebA's 140/178, else 1.0 (largest centred square)
+    crop: float | None = None  # None: CelebA's 140/178, else 1.0 (largest centred square); 1.0 with --align face
+    # "face": find each image's face and align it to aaae_cli.align.FACE_TEMPLATE, as the runtime frames photos for
+    # face models (images with no face are skipped); "none": the centre crop.
+    align: str | None = None  # None: a prepared archive's, else "none"
     width: float = 1.0
     z_dim: int = 64
     c_dim: int = 128
@@ -100,6 +105,10 @@ class TrainOptions:
     snapshot_every: int = 500  # steps between validation, grids and checkpoints
     log_every: int = 50
     max_steps: int | None = None  # stop after this many autoencoder steps (tests, benchmarks)
+    # Wall-clock budgets of this invocation's autoencoder and approximator phases, in minutes (a GPU lease, a
+    # night): the phase then ends as if its steps were done (validation, best.pt, on to the next phase).
+    max_minutes: float | None = None
+    approx_max_minutes: float | None = None
     seed: int = 0
     device: str = "auto"
     compile: bool = False
@@ -107,15 +116,26 @@ class TrainOptions:
     progress: bool = True
     cache_dir: str | None = None
 
-    def resolve(self, source_kinds: list[str]) -> TrainOptions:
-        """Fill the data-dependent defaults and check every value; returns self."""
+    def resolve(self, source_kinds: list[str], prepared: dict | None = None) -> TrainOptions:
+        """Fill the data-dependent defaults and check every value; returns self. ``prepared``: the preprocessing
+        of a prepared dataset archive, which the run takes (an option given otherwise is an error)."""
+        for name in ("resolution", "channels", "crop", "align"):
+            if prepared is None:
+                break
+            given, theirs = getattr(self, name), prepared.get(name, "none" if name == "align" else None)
+            if given is None:
+                setattr(self, name, theirs)
+            elif given != theirs:
+                raise UserError(f"--{name} {given}: the dataset archive was prepared with {name} {theirs}")
+        if self.align is None:
+            self.align = "none"
         digits = all(kind == "mnist" for kind in source_kinds)
         if self.resolution is None:
             self.resolution = 32 if digits else 64
         if self.channels is None:
             self.channels = 1 if digits else 3
         if self.crop is None:
-            self.crop = round(140 / 178, 6) if "celeba" in source_kinds else 1.0
+            self.crop = round(140 / 178, 6) if "celeba" in source_kinds and self.align == "none" else 1.0
         self.validate()
         return self
 
@@ -157,8 +177,20 @@ class TrainOptions:
             (0 < self.val_fraction < 0.5, "--val-fraction must be in (0, 0.5)"),
             (self.snapshot_every >= 1 and self.log_every >= 1, "--snapshot-every and --log-every must be >= 1"),
             (self.max_steps is None or self.max_steps >= 1, "--max-steps must be at least 1"),
+            (
+                all(m is None or m > 0 for m in (self.max_minutes, self.approx_max_minutes)),
+                "--max-minutes and --approx-max-minutes must be positive",
+            ),
+            (self.align in (None, "none", "face"), "--align must be none or face"),
+            (
+                self.align == "none" or self.channels in (None, 3),
+                "--align face needs colour images (--channels 3)",
+            ),
             (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "--device: auto, cpu or cuda"),
-            (self.dataset in ("auto", "folder", "celeba", "mnist"), "--dataset: auto, folder, celeba or mnist"),
+            (
+                self.dataset in ("auto", "folder", "celeba", "mnist", "archive"),
+                "--dataset: auto, folder, celeba, mnist or archive",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -10,6 +10,7 @@ Both are timed on the same networks' shapes; the FLOPs of one iteration come fro
 
     python tests/bench/train_throughput.py                 # CPU: 32x32x1 and 64x64x3
     python tests/bench/train_throughput.py --device cuda   # GPU: bf16 autocast, channels-last
+    python tests/bench/train_throughput.py --device cuda --sizes 64x3 --batches 100,512 --iters 20
 """
 
 from __future__ import annotations
@@ -109,8 +110,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def measure(resolution: int, channels: int, device: torch.device, repeats: int, iters: int) -> dict:
-    opts = TrainOptions(data=[], out="", resolution=resolution, channels=channels, schedule="joint")
+def measure(
+    resolution: int, channels: int, device: torch.device, repeats: int, iters: int, batch: int = 100, width: float = 1.0
+) -> dict:
+    opts = TrainOptions(
+        data=[], out="", resolution=resolution, channels=channels, schedule="joint", batch_size=batch, width=width
+    )
     torch.manual_seed(0)
     x = (torch.rand(opts.batch_size, channels, resolution, resolution, device=device) * 2 - 1).contiguous(
         memory_format=torch.channels_last if device.type == "cuda" else torch.contiguous_format
@@ -136,6 +141,7 @@ def measure(resolution: int, channels: int, device: torch.device, repeats: int, 
         "resolution": resolution,
         "channels": channels,
         "batch": opts.batch_size,
+        "width": width,
         "gflop_per_iteration": round(flops / 1e9, 2),
         "peak_matmul_tflops": round(peak / 1e12, 3),
     }
@@ -153,6 +159,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="32x1,64x3", help="resolution x channels, comma-separated")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--batches", default="100", help="batch sizes, comma-separated (the paper: 100)")
+    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 = the paper's networks)")
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -166,7 +174,9 @@ def main() -> None:
     print(json.dumps(info))
     for size in args.sizes.split(","):
         resolution, channels = (int(v) for v in size.split("x"))
-        print(json.dumps(measure(resolution, channels, device, args.repeats, args.iters)), flush=True)
+        for batch in (int(b) for b in args.batches.split(",")):
+            result = measure(resolution, channels, device, args.repeats, args.iters, batch, args.width)
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
