@@ -73,7 +73,7 @@ def test_damaged_archives_are_one_line_errors(tmp_path: Path) -> None:
         _damaged(good, "images/0000002.png", b"not an image"): "unreadable",
         _damaged(good, "labels.npy", labels.getvalue()): "labels.npy",
         _damaged(good, "dataset.json", b"{"): "not valid JSON",
-        _damaged(good, "dataset.json", json.dumps({**manifest, "keys": ["a", "a", "c"]}).encode()): "damaged",
+        _damaged(good, "dataset.json", json.dumps({**manifest, "keys": ["a", 3, "c"]}).encode()): "damaged",
         _damaged(good, "dataset.json", json.dumps({**manifest, "format": "x"}).encode()): "not an aaae dataset",
     }
     (tmp_path / "text.zip").write_text("hello")

@@ -5,7 +5,8 @@
 zip: ``dataset.json`` (format, preprocessing, keys, attribute names), ``labels.npy`` (int8, optional) and one
 image per key (``images/000000.png``...). ``aaae train faces.zip`` then trains on it with no detector and no
 source folders: the way to move a dataset to a GPU machine (as stylegan2's ``dataset_tool`` zips do), or to
-keep the faces found once. The keys are kept, so the validation split is the one the sources would give.
+keep the faces found once. The keys are kept, so the validation split is the one the sources would give (a key
+may repeat: the same file name in two sources, as CelebA's labelled and extra faces share 248, lands in one split).
 
 Images are PNG (lossless) by default; ``--format webp --quality 90`` makes the file about 5x smaller (mean
 squared error about 1.5e-4 in [0, 1] pixels on aligned 64x64 faces: small beside a good model's 0.005, but not
@@ -126,7 +127,6 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         and isinstance(keys, list)
         and 0 < len(keys) <= MAX_IMAGES
         and all(isinstance(k, str) and 0 < len(k) <= 1024 for k in keys)
-        and len(set(keys)) == len(keys)
         and isinstance(names, list)
         and all(isinstance(n, str) and 0 < len(n) <= 256 for n in names)
         and manifest.get("member_suffix") in FORMATS
