@@ -40,15 +40,15 @@ if [ -z "${SKIP_BENCH:-}" ]; then
   say "throughput exit $?"; cat "$OUT/throughput.jsonl" >>"$LOG"
 fi
 
-# The autoencoder phase gets what is left but 150 s (approximator 80 s, packing, margins).
-AE_MIN=$(python3 -c "print(round(max(0.5, ($(left) - 150) / 60), 2))")
+# The autoencoder phase gets what is left but 165 s (approximator 80 s, packing, margins).
+AE_MIN=$(python3 -c "print(round(max(0.5, ($(left) - 165) / 60), 2))")
 KILL_AFTER=$(($(left) - 45))
 say "training $CODES at width $WIDTH: autoencoder $AE_MIN min, stop signal after $KILL_AFTER s"
 for run in $CODES; do
   name=${run%%:*} codes=${run##*:}
   timeout -s INT "$KILL_AFTER" python3 -m aaae_cli train "$ARCHIVE" --out "/tmp/runs/$name" --width "$WIDTH" \
     --c-dim "$codes" --hflip --lr 3e-4 --epochs 100000 --max-minutes "$AE_MIN" --approx-steps 100000 \
-    --approx-max-minutes 1.3 --snapshot-every 2000 --patience 0 --device "$DEVICE" --no-progress --workers 4 \
+    --approx-max-minutes 1.2 --snapshot-every 2000 --patience 0 --device "$DEVICE" --no-progress --workers 4 \
     --cache-dir "/tmp/cache-$name" >"/tmp/pack/train-$name.log" 2>&1 &
 done
 
