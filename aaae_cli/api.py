@@ -38,6 +38,7 @@ from aaae_cli.images import check_image_array, load_image, prepare_pil, to_model
 from aaae_cli.locate import open_model
 from aaae_cli.photo_edit import edit_pixels, model_view
 from aaae_cli.photos import Photo, load_photo, photo_to_pil
+from aaae_cli.refine import refine_codes
 from aaae_cli.runtime import Graph, check_device, default_threads
 
 ALIGN_MODES = ("auto", "face", "none")
@@ -347,9 +348,16 @@ class Model:
             raise UserError("codes contain NaN or infinite values")
         return self.graph("decoder").run_batches(codes, self.batch_size)
 
-    def reconstruct(self, images: ImagesLike) -> np.ndarray:
-        """Decode(encode(images)): uint8 (N, R, R, C)."""
-        return self.decode(self.encode(images))
+    def reconstruct(self, images: ImagesLike, refine: int = 0) -> np.ndarray:
+        """Decode(encode(images)): uint8 (N, R, R, C). ``refine``: that many Gauss-Newton steps on each code
+        first, bringing the reconstruction closer to the image (:mod:`aaae_cli.refine`; about 0.4 s per 64x64
+        face on two CPU cores, for a measured gain in likeness)."""
+        batch = self.prepare_batch(images)
+        codes = self.encode(batch)
+        if refine > 0:
+            targets = batch.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+            codes = refine_codes(self.decode_float, codes, targets, refine)
+        return self.decode(codes)
 
     def interpolate(self, a: ImageLike, b: ImageLike, steps: int = 8) -> np.ndarray:
         """``steps`` images along the straight line between the codes of ``a`` and ``b`` (the first and

@@ -135,7 +135,7 @@ def load_eval_data(
     trained_on = model.config.get("training", {}).get("data", {})
     val_fraction = float(trained_on.get("val_fraction") or 0.05)
     prefix_folders = int(trained_on.get("sources", 1)) > 1  # keys were "folder/name" with several sources
-    keys, loaders, label_rows, names = _items(data, labels, resolution, channels, crop, prefix_folders)
+    keys, loaders, label_rows, names = _items(data, labels, resolution, channels, crop, prefix_folders, model)
     if split == "val":
         held = [i for i, key in enumerate(keys) if in_validation(key, val_fraction)]
         fit = [i for i, key in enumerate(keys) if not in_validation(key, val_fraction)]
@@ -148,16 +148,40 @@ def load_eval_data(
     rng = np.random.default_rng(seed)
     held = sorted(rng.choice(held, size=min(limit, len(held)), replace=False).tolist())
     fit = sorted(rng.choice(fit, size=min(fit_limit, len(fit)), replace=False).tolist()) if fit else []
-    held_images = np.stack([loaders(i) for i in held])
-    fit_images = np.stack([loaders(i) for i in fit]) if fit else np.zeros((0, resolution, resolution, channels))
+    held, held_images = _load_framed(held, loaders)
+    fit, fit_images = _load_framed(fit, loaders)
+    if not held:
+        raise UserError(f"{data}: no held-out image could be framed as the model frames images (no face found?)")
+    if not fit:
+        fit_images = np.zeros((0, resolution, resolution, channels))
     held_labels = label_rows[held] if label_rows is not None else None
     return EvalData(held_images, fit_images.astype(np.uint8), held_labels, names, f"{data} ({split} split)")
 
 
+def _load_framed(indices: list[int], loader: Callable[[int], np.ndarray]) -> tuple[list[int], np.ndarray]:
+    """The images at ``indices`` that can be framed (a face model skips photos with no face it can align)."""
+    kept, images = [], []
+    for i in indices:
+        try:
+            images.append(loader(i))
+        except UserError:
+            continue
+        kept.append(i)
+    return kept, np.stack(images) if images else np.zeros((0,), dtype=np.uint8)
+
+
 def _items(
-    data: Path, labels: Path | None, resolution: int, channels: int, crop: float, prefix_folders: bool
+    data: Path,
+    labels: Path | None,
+    resolution: int,
+    channels: int,
+    crop: float,
+    prefix_folders: bool,
+    model: Model | None = None,
 ) -> tuple[list[str], Callable[[int], np.ndarray], np.ndarray | None, list[str]]:
-    """Keys (as ``aaae train`` names images), an image loader by index, labels and label names."""
+    """Keys (as ``aaae train`` names images), an image loader by index, labels and label names. Image files are
+    framed exactly as the model frames photos (``model.prepare``: face models align the face), so real and
+    generated images are compared in one framing."""
     try:
         labelled = labelled_images(data, labels)
     except UserError:
@@ -185,6 +209,8 @@ def _items(
         if not paths:
             raise UserError(f"{data}: no images found")
     keys = _keys(paths, data, labelled is not None and labelled.kind == "celeba", prefix_folders)
+    if model is not None and model.aligns_faces:
+        return keys, lambda i: model.prepare(paths[i]), label_rows, names
     return keys, lambda i: load_image(paths[i], resolution, channels, crop), label_rows, names
 
 

@@ -85,10 +85,7 @@ class AAAE:
         self.dist = dist
         for module in nets.named().values():
             module.to(device)
-        # channels-last on CUDA, except under torch.compile: with torch 2.11+cu130 on an H100, compiled channels-last
-        # convolutions failed in the backward pass (inductor expected NCHW strides for a conv-transpose's gradient).
-        self.channels_last = device.type == "cuda" and not opts.compile
-        if self.channels_last:
+        if device.type == "cuda":
             for module in (nets.encoder, nets.decoder, nets.discriminator):
                 module.to(memory_format=torch.channels_last)
         self.autocast = (
@@ -131,8 +128,6 @@ class AAAE:
     def autoencoder_step(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """One update of E and G; returns the detached codes and reconstructions, and losses."""
         self.ae.train()
-        if self.device.type == "cuda" and not self.channels_last:
-            x = x.contiguous()
         with self.autocast:
             codes, recon = self.ae_train(x)
             rec_loss = F.mse_loss(recon.float(), x.float())
@@ -153,8 +148,6 @@ class AAAE:
         """One update of the patch discriminator D_omega: real images versus reconstructions."""
         if self.opts.lambda_adv <= 0:
             return {}
-        if self.device.type == "cuda" and not self.channels_last:
-            x = x.contiguous()
         # Two passes rather than one on the concatenated batch: measured faster on the CPU (453 against
         # 529 ms at 64x64, paper width) and the same on a GPU, where the batch is large already.
         with self.autocast:

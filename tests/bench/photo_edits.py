@@ -54,13 +54,18 @@ class Identity:
         self.net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
 
     def descriptor(self, pixels: np.ndarray, canvas: Canvas) -> np.ndarray:
-        # The face box from the true frame (the same box for a canvas and its edit).
-        corners = canvas.frame.inverse @ np.array([[0.2, 0.8, 0.8, 0.2], [0.35, 0.35, 0.95, 0.95], [1, 1, 1, 1]])
+        """The descriptor of the face in ``canvas``'s true frame (the same box for a canvas and its edit)."""
+        return self.in_frame(pixels, canvas.frame.inverse)
+
+    def in_frame(self, pixels: np.ndarray, frame_to_pixels: np.ndarray) -> np.ndarray:
+        """The descriptor of the face whose frame maps to ``pixels`` by ``frame_to_pixels`` (2, 3); the face box is
+        the frame's x 0.2-0.8, y 0.35-0.95 (where the landmark template puts a face)."""
+        corners = frame_to_pixels @ np.array([[0.2, 0.8, 0.8, 0.2], [0.35, 0.35, 0.95, 0.95], [1, 1, 1, 1]])
         x0, y0 = corners.min(1)
         x1, y1 = corners.max(1)
         box = self.dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
-        shape = self.shape(pixels, box)
-        return np.asarray(self.net.compute_face_descriptor(pixels, shape))
+        shape = self.shape(np.ascontiguousarray(pixels), box)
+        return np.asarray(self.net.compute_face_descriptor(np.ascontiguousarray(pixels), shape))
 
 
 def detection_report(model: Model, canvases: list[Canvas]) -> tuple[dict, list]:
