@@ -24,7 +24,14 @@ pytestmark = [
 SMALL = {"width": 0.125, "batch_size": 64, "lr": 1e-3, "snapshot_every": 50, "progress": False, "workers": 1}
 
 
-@pytest.mark.parametrize("compile_nets", [False, True], ids=["eager", "compiled"])
+COMPILE_FAILS = pytest.mark.xfail(
+    reason="measured 2026-11-27 on an H100, torch 2.11.0+cu130: inductor's convolution backward asserts on strides "
+    "(BENCHMARKS.md, 'GPU: the first run'); XPASS here means a torch release fixed it",
+    strict=False,
+)
+
+
+@pytest.mark.parametrize("compile_nets", [False, pytest.param(True, marks=COMPILE_FAILS)], ids=["eager", "compiled"])
 def test_cuda_training_resumes_and_exports(tmp_path: Path, compile_nets: bool) -> None:
     from aaae_train.api import train
     from aaae_train.checkpoint import load_checkpoint
