@@ -88,6 +88,7 @@ def main() -> None:
         "model": args.model,
         "faces": len(ceiling),
         "no_face_found": skipped,
+        "offset": args.offset,
         "held_out": f"labelled CelebA images/ in the 5% hash split (keys images/NAME), from number {args.offset}",
         "ceiling_64px": summary(ceiling),
         "reconstruction": {

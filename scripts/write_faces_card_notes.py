@@ -1,0 +1,142 @@
+"""Write the model-card notes of the built-in ``faces`` model from measured reports (models/BUILD.md, step 4).
+
+    python scripts/write_faces_card_notes.py runs/eval/faces.json runs/eval/faces-judge2.json \
+        runs/eval/identity.json runs/faces-b-approx/best.pt
+
+``faces.json`` is ``aaae eval`` with the shipped ``evaluator-faces`` (the Frechet distances; that judge also
+calibrated the edit strengths), ``faces-judge2.json`` the same with ``--evaluator runs/evaluator-faces-judge2``, a
+classifier that calibrated nothing (the edit rates reported), ``identity.json`` is
+``tests/bench/reconstruction_identity.py``'s report, and the checkpoint gives the approximator's training time.
+The observations were written after opening the sample and reconstruction grids. The photo-edit rows are added
+afterwards by ``scripts/add_photo_card_notes.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from aaae_cli.bundle_edit import set_card_notes
+from aaae_train.checkpoint import load_checkpoint
+
+faces = json.loads(Path(sys.argv[1]).read_text())
+judge2 = json.loads(Path(sys.argv[2]).read_text())
+identity = json.loads(Path(sys.argv[3]).read_text())
+approximator_run = load_checkpoint(Path(sys.argv[4]))["state"]
+held = f"{faces['held_out_images']:,}"
+TARGETS = ("Male", "Smiling", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache", "Bald")
+samples, recon = faces["samples"], faces["reconstruction"]
+plain, refined = identity["reconstruction"]["0"], identity["reconstruction"]["6"]
+ratio = samples["approximator"]["evaluator_fd"] / recon["evaluator_fd"]
+baselines = min(samples["gaussian"]["evaluator_fd"], samples["gmm10"]["evaluator_fd"])
+below = samples["approximator"]["evaluator_fd"] < baselines
+ceiling = identity["ceiling_64px"]
+
+
+def fd(report: dict) -> str:
+    return f"{report['evaluator_fd']:.2f}"
+
+
+def met(ok: bool) -> str:
+    return "" if ok else " (not met)"
+
+
+rows = [
+    [f"measure ({held} held-out CelebA faces)", "value", "target", "paper, Table I"],
+    [
+        "reconstruction MSE, pixels in [0, 1]",
+        f"{recon['mse_01']:.5f}",
+        "<= 0.005" + met(recon["mse_01"] <= 0.005),
+        "0.023",
+    ],
+    [
+        f"same person after reconstruction (dlib distance < 0.6; {identity['faces']} faces)",
+        f"{plain['same_person']:.0%} (median distance {plain['median_distance']:.2f})",
+        ">= 80%" + met(plain["same_person"] >= 0.8),
+        "-",
+    ],
+    [
+        "the same with `--refine 6`",
+        f"{refined['same_person']:.0%} (median distance {refined['median_distance']:.2f}, MSE {refined['mse']:.5f})",
+        "-",
+        "-",
+    ],
+    [
+        "the same for the faces only shrunk to 64 px (the resolution's ceiling)",
+        f"{ceiling['same_person']:.0%} (median distance {ceiling['median_distance']:.2f})",
+        "-",
+        "-",
+    ],
+    ["evaluator FD: reconstructions (the autoencoder's floor)", fd(recon), "-", "-"],
+    [
+        "evaluator FD: approximator samples",
+        f"{fd(samples['approximator'])} ({ratio:.2f} x the reconstructions')",
+        "<= 1.3 x reconstructions, below both baselines" + met(ratio <= 1.3 and below),
+        "-",
+    ],
+    ["evaluator FD: Gaussian fitted to the codes", fd(samples["gaussian"]), "-", "-"],
+    ["evaluator FD: 10-component GMM on the codes", fd(samples["gmm10"]), "-", "-"],
+    ["evaluator FD: approximator at temperature 0.8", fd(samples["approximator@0.8"]), "-", "-"],
+]
+for name in TARGETS:
+    add, own = judge2["edits"][name]["add"], faces["edits"][name]["add"]
+    rows.append(
+        [
+            f"edit +{name}: read as {name} by a judge that calibrated nothing (by the calibrating judge)",
+            f"{add['flip_rate']:.0%} of {add['images']} ({own['flip_rate']:.0%})",
+            ">= 70%" + met(add["flip_rate"] >= 0.7),
+            "-",
+        ]
+    )
+approx_minutes = round(approximator_run["train_seconds"] / 60)
+
+set_card_notes(
+    Path("models/faces"),
+    {
+        "model_ref": "faces",
+        "license_name": "celeba-research-only",
+        "data_terms": (
+            "The weights were trained on CelebA (Liu, Luo, Wang & Tang, ICCV 2015), whose images are available "
+            "for non-commercial research purposes only; treat this model the same way. No CelebA image is "
+            "stored in this bundle or in the aaae repository."
+        ),
+        "training": {
+            "command": (
+                "python -m aaae_train.archive ../shared/data/celeba ../shared/data/celeba/extra_fullres/images "
+                "-o gpu-carry/faces-aligned.zip --align face --format webp --quality 90\n"
+                "SKIP_BENCH=1 bash scripts/gpu_session.sh gpu-carry/faces-aligned.zip 575   # one H100; run b: "
+                "aaae train ... --width 0.7 --c-dim 256 --hflip --lr 3e-4 --max-minutes 6.7\n"
+                "OMP_NUM_THREADS=1 aaae train gpu-carry/faces-aligned.zip --out runs/faces-b-approx "
+                f"--autoencoder-from pack/b.pt --width 0.7 --c-dim 256 --approx-steps {approximator_run['approx_step']}"
+                " --snapshot-every 2500\n"
+                'aaae export runs/faces-b-approx models/faces --license other --data-name "CelebA (9,000 aligned '
+                'faces with 40 attributes + 5,973 extra faces)"\n'
+                "aaae attributes calibrate --model models/faces --data ../shared/data/celeba"
+            ),
+            "time": (
+                f"6.7 minutes on one NVIDIA H100 for the autoencoder ({approximator_run['step']:,} steps of batch "
+                "100, about 144 epochs of the 14,935 aligned faces and their mirror images, about 5,200 images/s "
+                f"beside a second run), then {approximator_run['approx_step']:,} approximator steps in about "
+                f"{approx_minutes} minutes on one CPU thread"
+            ),
+        },
+        "evaluation": {
+            "text": (
+                f"Held out: the {held} labelled CelebA faces in the 5% hash split that training never saw (keys "
+                "`images/NAME.jpg`; the CelebA images kept aside by the data owners were not available), each found "
+                "and aligned as `aaae` aligns a photo, the frame the model was trained in. FD is a Frechet distance "
+                "in the 256-d feature space of `evaluator-faces` (a CelebA 40-attribute CNN shipped with aaae; "
+                "**not FID**) between 10,000 generated images and the held-out faces. Identity: dlib's public-domain "
+                "face-recognition descriptor between each face cut at 256 px and the model's reconstruction enlarged "
+                f"to 256 px ({identity['faces']} held-out faces after the first {identity.get('offset', 60)}, on "
+                "which `--refine`'s damping was chosen). Edits are made at the default strength on 200 held-out faces "
+                "the judge reads as lacking the attribute."
+            ),
+            "rows": rows,
+            "command": "aaae eval --model faces --data ../shared/data/celeba --temperature 0.8 --json faces-eval.json",
+        },
+        "observations": [],
+        "limitations": [],
+    },
+)
