@@ -49,28 +49,46 @@ class Upload(NamedTuple):
     name: str | None
 
 
-class PhotoInput(gr.Image):
-    """``gr.Image`` that hands the upload to aaae unread: Gradio's own preprocessing opens it with PIL, so a
-    broken file would fail before any callback, with a generic error. aaae's reader (:func:`read_upload`) then
-    applies its byte and pixel limits and turns every failure into a message."""
+def _define_photo_input() -> type[gr.Image]:
+    """:class:`PhotoInput`, defined without Gradio's side effect: its component metaclass writes a ``.pyi`` stub
+    beside the module of every component class it sees (here: into the installed aaae package)."""
+    from gradio import component_meta
 
-    is_template = True  # the browser side is gr.Image's
+    writer = getattr(component_meta, "create_or_modify_pyi", None)
+    if writer is not None:
+        component_meta.create_or_modify_pyi = lambda *args, **kwargs: None
+    try:
 
-    def preprocess(self, payload: Any) -> Upload | None:  # type: ignore[override]
-        if payload is None:
-            return None
-        url = getattr(payload, "url", None) or ""
-        if url.startswith("data:"):  # pasted images may come inline
-            encoded = url.partition(",")[2]
-            if len(encoded) > MAX_UPLOAD_BYTES * 4 // 3 + 4:
-                return Upload(b"\0" * (MAX_UPLOAD_BYTES + 1), "pasted")  # read_upload refuses it by size
-            try:
-                return Upload(base64.b64decode(encoded, validate=False), "pasted")
-            except (binascii.Error, ValueError):
-                return Upload(b"", "pasted")
-        if not payload.path:
-            return None
-        return Upload(str(payload.path), payload.orig_name or Path(payload.path).name)
+        class PhotoInput(gr.Image):
+            """``gr.Image`` that hands the upload to aaae unread: Gradio's own preprocessing opens it with PIL, so a
+            broken file would fail before any callback, with a generic error. aaae's reader (:func:`read_upload`) then
+            applies its byte and pixel limits and turns every failure into a message."""
+
+            is_template = True  # the browser side is gr.Image's
+
+            def preprocess(self, payload: Any) -> Upload | None:  # type: ignore[override]
+                if payload is None:
+                    return None
+                url = getattr(payload, "url", None) or ""
+                if url.startswith("data:"):  # pasted images may come inline
+                    encoded = url.partition(",")[2]
+                    if len(encoded) > MAX_UPLOAD_BYTES * 4 // 3 + 4:
+                        return Upload(b"\0" * (MAX_UPLOAD_BYTES + 1), "pasted")  # read_upload refuses it by size
+                    try:
+                        return Upload(base64.b64decode(encoded, validate=False), "pasted")
+                    except (binascii.Error, ValueError):
+                        return Upload(b"", "pasted")
+                if not payload.path:
+                    return None
+                return Upload(str(payload.path), payload.orig_name or Path(payload.path).name)
+
+        return PhotoInput
+    finally:
+        if writer is not None:
+            component_meta.create_or_modify_pyi = writer
+
+
+PhotoInput = _define_photo_input()
 
 
 def _md(text: str) -> str:
@@ -228,13 +246,15 @@ def build_app(studio: Studio) -> gr.Blocks:
                 f"Model **{_md(model_name)}**: {len(ordered)} attributes.",
             )
 
-        @_guarded(lambda m: (None, None, gr.update(choices=[ALL_FACES], value=ALL_FACES), None, m))
+        # A photo that cannot be opened is taken out of the page (the message says why), ready for the next one.
+        @_guarded(lambda m: (None, None, None, gr.update(choices=[ALL_FACES], value=ALL_FACES), None, m))
         def on_photo(model_name: str, upload: Upload | None) -> tuple[Any, ...]:
-            if upload is None:
-                return None, None, gr.update(choices=[ALL_FACES], value=ALL_FACES), None, gr.update()
+            if upload is None:  # emptied by the page itself after a failure: nothing to do (the x button: on_clear)
+                return (gr.skip(),) * 6
             opened = studio.open_photo(model_name, upload.source, upload.name)
             faces = [ALL_FACES, *(str(n) for n in range(1, opened.face_count + 1))] if opened.face_count > 1 else []
             return (
+                gr.skip(),
                 opened,
                 None,
                 gr.update(choices=faces or [ALL_FACES], value=ALL_FACES),
@@ -242,9 +262,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 _md(opened.message),
             )
 
-        def photo_failed(message: str) -> Any:
-            """A photo that could not be opened is taken out of the page (the message says why), ready for the next."""
-            return gr.update(value=None) if (message or "").startswith("**error:**") else gr.update()
+        def on_clear() -> tuple[Any, ...]:
+            return None, None, None, None, gr.update(choices=[ALL_FACES], value=ALL_FACES), "Open a photo to start."
 
         @_guarded(lambda m: (None, gr.update(), m, gr.update(interactive=False)))
         def on_render(current: PhotoSession | None, kept: list[str], face: str, *values: float) -> tuple[Any, ...]:
@@ -297,6 +316,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 return gr.update()
             return images[max(0, min(len(images) - 1, int(index)))]
 
+        photo_outputs = [photo, session, last, face_pick, faces_view, status]
         render_inputs = [session, keep, face_pick, *sliders]
         render_outputs = [last, edited, status, download]
         download_outputs = [download, status]
@@ -310,10 +330,12 @@ def build_app(studio: Studio) -> gr.Blocks:
         rerender(
             model_pick.change(
                 on_model, [model_pick], [session, shown, keep, face_pick, *sliders, status], **quiet
-            ).then(on_photo, [model_pick, photo], [session, last, face_pick, faces_view, status])
+            ).then(on_photo, [model_pick, photo], photo_outputs)
         )
-        opened = photo.change(on_photo, [model_pick, photo], [session, last, face_pick, faces_view, status])
-        opened = opened.then(photo_failed, [status], [photo], **quiet)
+        photo.clear(on_clear, None, [session, last, edited, faces_view, face_pick, status], **quiet).then(
+            lambda: gr.update(value=None, interactive=False), None, [download], **quiet
+        )
+        opened = photo.change(on_photo, [model_pick, photo], photo_outputs, trigger_mode="always_last")
         rerender(opened)
         changed = gr.on(
             [s.release for s in sliders] + [keep.change, face_pick.input],
