@@ -124,6 +124,7 @@ class PhotoSession:
     folder: Path  # this photo's private folder under the studio's own
     faces: np.ndarray | None = None  # uint8 (TILE, n * TILE, C): the aligned faces, for the page
     message: str = ""
+    renders: int = 0  # how many edits were rendered: a download is offered only for the latest
 
     @property
     def face_count(self) -> int:
@@ -139,6 +140,7 @@ class Rendered:
     full: Image.Image
     message: str
     edits: dict[str, float] = field(default_factory=dict)
+    serial: int = 0  # which of its session's renders this is (see :meth:`Studio.is_latest`)
 
 
 class Studio:
@@ -218,6 +220,8 @@ class Studio:
         """The photo with ``edits`` ({name: strength}, photo units; zeros ignored) on the faces numbered ``faces``
         (1 = leftmost; ``None``: all), holding ``keep``'s attributes. One decoder call; the photo's own pixels
         (never resampled) everywhere else. A kept attribute that is also being edited is not held (said so)."""
+        session.renders += 1  # first: a download step still writing an older edit sees that it is old
+        serial = session.renders
         model = self.model(session.model)
         chosen = {model.attributes.resolve(k): float(v) for k, v in edits.items() if v}
         if not all(np.isfinite(v) and abs(v) <= SLIDER_LIMIT for v in chosen.values()):
@@ -249,7 +253,12 @@ class Studio:
         held = f", keeping {', '.join(kept)}" if kept and chosen else ""
         where = "" if session.encoded is not None else " (no face to edit)"
         message = f"{session.stem}: {what}{held}{where}" + "".join(f"; {n}" for n in notes)
-        return Rendered(_for_display(pixels), full, message, chosen)
+        return Rendered(_for_display(pixels), full, message, chosen, serial)
+
+    @staticmethod
+    def is_latest(session: PhotoSession, rendered: Rendered) -> bool:
+        """Whether ``rendered`` is still the session's latest edit (a slower step must not offer an older one)."""
+        return rendered.serial == session.renders
 
     def save_edited(self, session: PhotoSession, rendered: Rendered) -> Path:
         """The full-size edit as a file to download, in the photo's own format (PNG for formats aaae does not

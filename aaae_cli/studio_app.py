@@ -14,6 +14,7 @@ import binascii
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -34,11 +35,12 @@ from aaae_cli.studio import (
     ordered_attributes,
 )
 
+DOWNLOAD_DELAY = 0.2  # seconds between showing an edit and writing its full-size download
 STATE_SECONDS = 3600  # a visitor's photo is forgotten an hour after their last action
 ALL_FACES = "all faces"
 # System fonts only: the default theme would fetch Google's fonts (a local app should not call out).
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-CSS = "#status p, #sample-status p, #morph-status p { margin: 0; }"
+CSS = "#status p, #photo-info p, #sample-status p, #morph-status p { margin: 0; }"
 
 
 class Upload(NamedTuple):
@@ -149,7 +151,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 edited = gr.Image(
                     label="Edited", format="jpeg", interactive=False, elem_id="edited", buttons=["fullscreen"]
                 )
-            status = gr.Markdown("Open a photo with a face to start.", elem_id="status")
+            photo_info = gr.Markdown("Open a photo with a face to start.", elem_id="photo-info")
+            status = gr.Markdown("", elem_id="status")
             with gr.Row():
                 download = gr.DownloadButton(
                     "Download the edited photo (full size)", interactive=False, elem_id="download", scale=2
@@ -247,10 +250,10 @@ def build_app(studio: Studio) -> gr.Blocks:
             )
 
         # A photo that cannot be opened is taken out of the page (the message says why), ready for the next one.
-        @_guarded(lambda m: (None, None, None, gr.update(choices=[ALL_FACES], value=ALL_FACES), None, m))
+        @_guarded(lambda m: (None, None, None, gr.update(choices=[ALL_FACES], value=ALL_FACES), None, "", m))
         def on_photo(model_name: str, upload: Upload | None) -> tuple[Any, ...]:
             if upload is None:  # emptied by the page itself after a failure: nothing to do (the x button: on_clear)
-                return (gr.skip(),) * 6
+                return (gr.skip(),) * 7
             opened = studio.open_photo(model_name, upload.source, upload.name)
             faces = [ALL_FACES, *(str(n) for n in range(1, opened.face_count + 1))] if opened.face_count > 1 else []
             return (
@@ -260,10 +263,11 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(choices=faces or [ALL_FACES], value=ALL_FACES),
                 opened.faces,
                 _md(opened.message),
+                "",
             )
 
         def on_clear() -> tuple[Any, ...]:
-            return None, None, None, None, gr.update(choices=[ALL_FACES], value=ALL_FACES), "Open a photo to start."
+            return None, None, None, None, gr.update(choices=[ALL_FACES], value=ALL_FACES), "Open a photo to start.", ""
 
         @_guarded(lambda m: (None, gr.update(), m, gr.update(interactive=False)))
         def on_render(current: PhotoSession | None, kept: list[str], face: str, *values: float) -> tuple[Any, ...]:
@@ -279,7 +283,14 @@ def build_app(studio: Studio) -> gr.Blocks:
         def on_download(current: PhotoSession | None, result: Rendered | None) -> tuple[Any, ...]:
             if current is None or result is None:
                 return gr.update(value=None, interactive=False), gr.update()
+            # Let the browser fetch and show the new image first: on 2 busy cores, writing the full-size file at
+            # the same time added about 25 ms to each slider move (BENCHMARKS.md, "Studio").
+            time.sleep(DOWNLOAD_DELAY)
+            if not studio.is_latest(current, result):  # a newer edit is on its way; its own step offers it
+                return gr.skip(), gr.skip()
             path = studio.save_edited(current, result)
+            if not studio.is_latest(current, result):  # and again: it may have started while this one was written
+                return gr.skip(), gr.skip()
             return gr.update(value=str(path), interactive=True), gr.update()
 
         def on_shown(model_name: str, chosen: list[str], *values: float) -> list[Any]:
@@ -316,7 +327,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 return gr.update()
             return images[max(0, min(len(images) - 1, int(index)))]
 
-        photo_outputs = [photo, session, last, face_pick, faces_view, status]
+        photo_outputs = [photo, session, last, face_pick, faces_view, photo_info, status]
         render_inputs = [session, keep, face_pick, *sliders]
         render_outputs = [last, edited, status, download]
         download_outputs = [download, status]
@@ -332,7 +343,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 on_model, [model_pick], [session, shown, keep, face_pick, *sliders, status], **quiet
             ).then(on_photo, [model_pick, photo], photo_outputs)
         )
-        photo.clear(on_clear, None, [session, last, edited, faces_view, face_pick, status], **quiet).then(
+        photo.clear(on_clear, None, [session, last, edited, faces_view, face_pick, photo_info, status], **quiet).then(
             lambda: gr.update(value=None, interactive=False), None, [download], **quiet
         )
         opened = photo.change(on_photo, [model_pick, photo], photo_outputs, trigger_mode="always_last")

@@ -123,13 +123,13 @@ def status(page: Any, elem: str = "#status") -> str:
 
 
 def upload_photo(page: Any, path: Path, expect: str = "found") -> str:
-    """Put ``path`` into the Edit tab's photo input and wait until the status line contains ``expect``; returns
-    the status line."""
+    """Put ``path`` into the Edit tab's photo input and wait until the line about the photo contains ``expect``;
+    returns that line."""
     page.locator("#photo input[type=file]").set_input_files(str(path))
     page.wait_for_function(
-        "want => document.querySelector('#status').innerText.includes(want)", arg=expect, timeout=60_000
+        "want => document.querySelector('#photo-info').innerText.includes(want)", arg=expect, timeout=60_000
     )
-    return status(page)
+    return status(page, "#photo-info")
 
 
 def edited_src(page: Any) -> str | None:

@@ -132,6 +132,9 @@ def test_downloads_are_full_size_under_the_studios_folder(studio: Studio) -> Non
     assert session.stem == "pass_wd"
     rendered = studio.render(session, {"Eyeglasses": 1.0})
     path = studio.save_edited(session, rendered)
+    assert studio.is_latest(session, rendered)
+    newer = studio.render(session, {"Eyeglasses": 2.0})
+    assert not studio.is_latest(session, rendered) and studio.is_latest(session, newer)
     assert path.parent.parent == studio.folder and path.name == "pass_wd-edited.jpg"
     with Image.open(path) as img:
         assert img.size == (512, 512) and img.format == "JPEG"
