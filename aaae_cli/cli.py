@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from aaae_cli import __version__, calibrate_command, commands, edit_command, eval_command
+from aaae_cli import __version__, calibrate_command, commands, edit_command, eval_command, studio_command
 from aaae_cli.errors import UserError
 from aaae_cli.interrupts import treat_sigterm_like_ctrl_c
 from aaae_cli.terminal import shown
@@ -230,6 +230,13 @@ app.command(
 app.command(
     epilog="Examples:\n\n  aaae faces group.jpg\n\n  aaae faces group.jpg -o faces.png   # the aligned faces",
 )(edit_command.faces)
+app.command(
+    epilog="Examples:\n\n"
+    '  pip install "aaae\\[studio]"    # once: adds Gradio\n\n'
+    "  aaae studio                    # opens http://127.0.0.1:7860 in your browser\n\n"
+    "  aaae studio --model user/faces@v1 --port 8000 --no-browser\n\n"
+    "  aaae studio --model ./my-bundle --model faces   # offer two models",
+)(studio_command.studio)
 app.command(
     epilog="Examples:\n\n  aaae info\n\n  aaae info --model user/faces@v1 --json",
 )(commands.info)

@@ -180,30 +180,75 @@ def frame_changes(
     moved = codes[None, :, :] + factors[:, None, None] * shift[None, None, :]
     rendered = model.decode_float(np.concatenate([codes, moved.reshape(-1, codes.shape[1])]))
     base, edited = rendered[: len(frames)], rendered[len(frames) :].reshape(len(strengths), len(frames), r, r, -1)
-    result: list[list[FaceChange]] = []
-    for s, strength in enumerate(strengths):
-        row: list[FaceChange] = []
-        for f, frame in enumerate(frames):
-            size = cut_size(frame, r)
-            if strength == 0:
-                row.append(FaceChange(frame, views[f], np.zeros((size, size, views.shape[3]), np.float32)))
-                continue
-            delta = (edited[s, f] - base[f]) * np.float32(127.5)
-            if masked and look.replace_high > 0:
-                # Where the change is large, take the model's rendering instead of the photo's own (low) frequencies.
-                weight = change_gate(delta, replace(look, gate_low=look.replace_low, gate_high=look.replace_high))
-                rendered_base = (base[f] + 1.0) * np.float32(127.5)
-                delta = delta + weight[:, :, None] * (rendered_base - views[f].astype(np.float32))
-            if masked and look.change_blur > 0:
-                delta = np.stack([gaussian_blur(delta[:, :, k], look.change_blur) for k in range(delta.shape[2])], 2)
-            if masked:
-                delta = delta * change_gate(delta, look)[:, :, None]
-            big = upsample(delta, size)
-            if masked:
-                big *= frame_mask(size, look)[:, :, None]
-            row.append(FaceChange(frame, views[f], big))
-        result.append(row)
-    return result
+    return [
+        [_face_change(frame, views[f], base[f], edited[s, f], strength, look, masked) for f, frame in enumerate(frames)]
+        for s, strength in enumerate(strengths)
+    ]
+
+
+@dataclass
+class EncodedFrames:
+    """The frames of one photo as the model saw and rendered them: what an interactive editor (``aaae studio``)
+    keeps per photo, so that each new set of strengths costs one decoder call and no encoder call."""
+
+    frames: list[Frame]
+    views: np.ndarray  # uint8 (F, R, R, C)
+    codes: np.ndarray  # float32 (F, c)
+    base: np.ndarray  # float32 (F, R, R, C) in [-1, 1]: the decoder's rendering of ``codes``
+
+
+def encode_frames(model: EditableModel, pixels: np.ndarray, frames: Sequence[Frame]) -> EncodedFrames:
+    """Cut, encode and render each frame once (the half of :func:`frame_changes` that does not depend on the edit)."""
+    views = np.stack([model_view(pixels, frame, model.resolution) for frame in frames])
+    codes = model.encode(views)
+    return EncodedFrames(list(frames), views, codes, model.decode_float(codes))
+
+
+def encoded_changes(
+    model: EditableModel, encoded: EncodedFrames, shift: np.ndarray, look: EditLook = DEFAULT_LOOK
+) -> list[FaceChange]:
+    """Each frame's change for the code offset ``shift`` (strength included), from codes encoded before: the
+    same changes as :func:`frame_changes` makes at strength 1, at the cost of one decoder call."""
+    if not np.any(shift):
+        return [
+            _face_change(f, v, b, b, 0.0, look, True)
+            for f, v, b in zip(encoded.frames, encoded.views, encoded.base, strict=True)
+        ]
+    edited = model.decode_float(encoded.codes + shift[None, :])
+    return [
+        _face_change(frame, encoded.views[f], encoded.base[f], edited[f], 1.0, look, True)
+        for f, frame in enumerate(encoded.frames)
+    ]
+
+
+def _face_change(
+    frame: Frame,
+    view: np.ndarray,
+    base: np.ndarray,
+    edited: np.ndarray,
+    strength: float,
+    look: EditLook,
+    masked: bool,
+) -> FaceChange:
+    """One frame's weighted change at the cut's size, from the decoder's renderings with and without the shift."""
+    r = view.shape[0]
+    size = cut_size(frame, r)
+    if strength == 0:
+        return FaceChange(frame, view, np.zeros((size, size, view.shape[2]), np.float32))
+    delta = (edited - base) * np.float32(127.5)
+    if masked and look.replace_high > 0:
+        # Where the change is large, take the model's rendering instead of the photo's own (low) frequencies.
+        weight = change_gate(delta, replace(look, gate_low=look.replace_low, gate_high=look.replace_high))
+        rendered_base = (base + 1.0) * np.float32(127.5)
+        delta = delta + weight[:, :, None] * (rendered_base - view.astype(np.float32))
+    if masked and look.change_blur > 0:
+        delta = np.stack([gaussian_blur(delta[:, :, k], look.change_blur) for k in range(delta.shape[2])], 2)
+    if masked:
+        delta = delta * change_gate(delta, look)[:, :, None]
+    big = upsample(delta, size)
+    if masked:
+        big *= frame_mask(size, look)[:, :, None]
+    return FaceChange(frame, view, big)
 
 
 def apply_changes(pixels: np.ndarray, changes: Sequence[FaceChange], in_place: bool = False) -> np.ndarray:

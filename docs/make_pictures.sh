@@ -31,3 +31,5 @@ aaae edit docs/face-1.png --attr male --sweep 0:1:3 --zoom 2 -o docs/edit-male.p
 aaae edit docs/face-1.png --attr blond_hair --sweep 0:1:3 --zoom 2 -o docs/edit-blond.png
 aaae edit docs/face-21.png --attr mustache --sweep 0:1:3 --zoom 2 -o docs/edit-mustache.png
 aaae edit docs/face-21.png --attr bald --sweep 0:1:3 --zoom 2 -o docs/edit-bald.png
+# The studio (pip install "aaae[studio]", playwright and Debian's chromium): its browser test takes the screenshot
+AAAE_STUDIO_SCREENSHOT=docs/studio.png python -m pytest -q tests/test_studio_browser.py

@@ -1,4 +1,4 @@
-"""The light CLI: help texts, and no torch import for anything but training and export."""
+"""The light CLI: help texts, no torch import for anything but training and export, no Gradio but in the studio."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import MNIST, run_cli
+from tests.conftest import MNIST, assert_user_error, run_cli
 
 NO_TORCH = """
 import sys
@@ -16,7 +16,7 @@ try:
     main()
 except SystemExit as exit:
     code = exit.code
-heavy = sorted(m for m in ("torch", "onnx", "onnxscript") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "onnx", "onnxscript", "gradio") if m in sys.modules)
 print("HEAVY:", heavy, "CODE:", code)
 print("ORT:", "onnxruntime" in sys.modules)
 # aaae_train.options (torch-free) gives the train command its defaults; nothing else of aaae_train may load.
@@ -32,7 +32,7 @@ def _imports_for(*args: str, cwd: Path | None = None) -> str:
 
 
 def test_help_never_imports_torch() -> None:
-    for args in (["--help"], ["train", "--help"], ["sample", "--help"], ["export", "--help"]):
+    for args in (["--help"], ["train", "--help"], ["sample", "--help"], ["export", "--help"], ["studio", "--help"]):
         report = _imports_for(*args)
         assert "HEAVY: [] CODE: 0" in report and "TRAIN: []" in report, report
         assert "ORT: False" in report, report  # help does not even load onnxruntime
@@ -90,3 +90,12 @@ def test_runtime_works_where_torch_is_not_installed(tiny_bundle: Path, tmp_path:
     result = run("export", str(tmp_path), str(tmp_path / "bundle"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "needs PyTorch and ONNX: pip install 'aaae[train]'" in " ".join(result.stderr.split())
+
+
+def test_studio_without_gradio_says_how_to_install_it(tmp_path: Path) -> None:
+    """Without the 'studio' extra: one error line naming the install command, exit 2 (and no server started)."""
+    script = WITHOUT_TORCH.replace('"onnxscript": None', '"onnxscript": None, "gradio": None').format(
+        args=["studio", "--no-browser"]
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert_user_error(result, 'pip install "aaae[studio]"')
