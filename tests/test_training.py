@@ -59,7 +59,13 @@ def test_short_run_learns_to_reconstruct(tmp_path: Path, cache_dir: Path) -> Non
     assert Image.open(run / "reconstructions-0000150.png").size[0] == side  # 4 (original, reconstruction) pairs
     best = load_checkpoint(run / "best.pt")
     assert best["state"]["phase"] == "done" and best["state"]["approx_step"] == 40
-    assert best["data"]["preprocessing"] == {"resolution": 32, "channels": 1, "crop": 1.0, "pixel_range": [-1.0, 1.0]}
+    assert best["data"]["preprocessing"] == {
+        "resolution": 32,
+        "channels": 1,
+        "crop": 1.0,
+        "align": "none",
+        "pixel_range": [-1.0, 1.0],
+    }
     # Running the finished command again has nothing left to do and changes nothing.
     again = _train(
         str(MNIST),
