@@ -133,6 +133,14 @@ def test_training_on_a_face_archive_records_the_template_and_keeps_to_its_time(t
     model = load(bundle)  # photos are aligned to the same template as the training faces
     assert model.aligns_faces
     assert np.array_equal(model.prepare(str(ASTRONAUT)), aligned_face(str(ASTRONAUT), 64, FACE_TEMPLATE))
+    # aaae eval compares generated faces with real ones framed exactly as the model frames photos (aligned)
+    from aaae_cli.evaluate import load_eval_data
+
+    folder = tmp_path / "faces"
+    data = load_eval_data(folder, None, model, "all", 100, 0, 0)
+    assert len(data.held_out) == 6  # the faceless picture is left out
+    aligned = {aligned_face(str(p), 64, FACE_TEMPLATE).tobytes() for p in folder.iterdir() if p.stem != "lawn"}
+    assert {image.tobytes() for image in data.held_out} == aligned
 
 
 def test_slim_checkpoint_exports_like_the_full_one(tiny_run: Path, tmp_path: Path) -> None:
@@ -151,3 +159,17 @@ def test_slim_checkpoint_exports_like_the_full_one(tiny_run: Path, tmp_path: Pat
     with torch.no_grad():
         assert torch.allclose(encoder(x), reference(x), atol=2e-2)
         assert decoder(encoder(x)).shape == x.shape
+
+
+def test_export_counts_the_data_paths_an_archive_was_made_of(tmp_path: Path) -> None:
+    """Keys are "folder/name" when training read several paths; an archive of two paths must say so, or aaae eval
+    would hold out other images than training did."""
+    from aaae_train.export import key_sources
+
+    images = np.zeros((2, 32, 32, 1), dtype=np.uint8)
+    prep = {"resolution": 32, "channels": 1, "crop": 1.0, "align": "none"}
+    write_archive(tmp_path / "two.zip", images, ["images/a.png", "images/b.png"], prep, sources=2)
+    write_archive(tmp_path / "one.zip", images, ["a.png", "b.png"], prep)
+    assert key_sources({"data": {"sources": [{"path": str(tmp_path / "two.zip")}]}}) == 2
+    assert key_sources({"data": {"sources": [{"path": str(tmp_path / "one.zip")}]}}) == 1
+    assert key_sources({"data": {"sources": [{"path": "/a/images"}, {"path": "/b/images"}]}}) == 2

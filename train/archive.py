@@ -56,8 +56,11 @@ def write_archive(
     fmt: str = "png",
     quality: int = 90,
     note: str = "",
+    sources: int = 1,
 ) -> None:
-    """Write prepared uint8 ``images`` (N, R, R, C) with their ``keys`` (and labels) into the zip at ``path``."""
+    """Write prepared uint8 ``images`` (N, R, R, C) with their ``keys`` (and labels) into the zip at ``path``.
+    ``sources``: how many data paths they came from (with several, keys are "folder/name"; ``aaae eval`` must name
+    images alike to hold out the same ones)."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: use {' or '.join(FORMATS)}")
     if len(images) != len(keys):
@@ -73,6 +76,7 @@ def write_archive(
         "member_suffix": fmt,
         "keys": keys,
         "attributes": attributes or [],
+        "sources": sources,
         "note": note,
     }
     with atomic_open(path, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
@@ -130,6 +134,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         and isinstance(names, list)
         and all(isinstance(n, str) and 0 < len(n) <= 256 for n in names)
         and manifest.get("member_suffix") in FORMATS
+        and isinstance(manifest.get("sources", 1), int)
+        and 1 <= manifest.get("sources", 1) <= 1024
     )
     if not ok:
         raise UserError(f"{path}: {MANIFEST} is damaged (preprocessing, keys or attribute names)")
@@ -207,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         write_archive(
             args.out, np.asarray(dataset.images), dataset.keys, prep.to_dict(), dataset.attributes, dataset.labels,
             args.format, args.quality, note=f"{len(dataset.skipped)} source files skipped (unreadable or no face)",
+            sources=len(sources),
         )  # fmt: skip
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

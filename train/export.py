@@ -48,6 +48,7 @@ from aaae_cli.modelcard import render_card
 from aaae_cli.output import default_permissions
 from aaae_cli.runtime import Graph
 from aaae_cli.terminal import shown
+from aaae_train.archive import read_manifest
 from aaae_train.checkpoint import load_checkpoint
 from aaae_train.data import Dataset, Preprocessing, detect_source, load_dataset
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, build_networks, count_parameters
@@ -185,6 +186,17 @@ def load_networks(checkpoint: dict) -> tuple[Encoder, Decoder, Approximator]:
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise UserError(f"checkpoint does not fit the networks it describes ({type(exc).__name__}: {exc})") from None
     return nets.encoder.eval(), nets.decoder.eval(), nets.approximator.eval()
+
+
+def key_sources(checkpoint: dict, data: list[str] | None = None) -> int:
+    """How many data paths the run's image keys come from (a prepared archive counts the paths it was made of):
+    with more than one, keys are "folder/name", and ``aaae eval`` must name held-out images alike."""
+    paths = data or [s["path"] for s in checkpoint["data"].get("sources") or []]
+    count = 0
+    for path in paths or [""]:
+        archive = Path(path).expanduser()
+        count += read_manifest(archive).get("sources", 1) if archive.suffix == ".zip" and archive.is_file() else 1
+    return count
 
 
 def load_run_data(
@@ -341,6 +353,7 @@ def export_run(
         result = _build(
             tmp, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, say,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
+            sources=key_sources(ckpt, data),
         )  # fmt: skip
         default_permissions(tmp)
         swap_in(tmp, out)  # the old bundle is moved aside, and deleted only once the new one is in place
@@ -368,6 +381,7 @@ def _build(
     data_name: str | None,
     license: str,
     min_count: int,
+    sources: int = 1,
 ) -> ExportResult:
     res, ch = arch.resolution, arch.channels
     # Examples for the exporter need a batch of two (one would fix the batch size); a tiny folder may hold out
@@ -483,7 +497,7 @@ def _build(
                 "val_images": len(val_idx),
                 "val_fraction": ckpt["data"].get("val_fraction"),
                 # With several sources, training named images "folder/file": aaae eval needs this to split alike.
-                "sources": len(ckpt["data"].get("sources") or [None]),
+                "sources": sources,
             },
             "arch": arch.to_dict(),
             "parameters": {
