@@ -126,8 +126,8 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
         "| | |",
         "|---|---|",
         f"| images | {res}x{res}, {ch} channel(s), pixels in [-1, 1] for the graphs |",
-        f"| preprocessing | centre square crop of {_fmt(config['preprocessing']['crop'])} of the shorter side, "
-        "Lanczos resize, EXIF rotation applied, transparency on white |",
+        f"| preprocessing | {_framing(config['preprocessing'])}, Lanczos resize, EXIF rotation applied, "
+        "transparency on white |",
         f"| noise z / code c | {config['z_dim']} / {config['c_dim']} dimensions |",
     ]
     params = training.get("parameters") or {}
@@ -219,3 +219,16 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
         "",
     ]
     return "\n".join(out)
+
+
+def _framing(preprocessing: dict) -> str:
+    """How the model frames a photo, in words: the face aligned to its landmark template, or a centre crop."""
+    landmarks = preprocessing.get("landmarks")
+    if isinstance(landmarks, dict) and "training" in landmarks:
+        return "the face found (MTCNN) and aligned to the 5-point landmark template its training faces were aligned to"
+    if isinstance(landmarks, dict):
+        return (
+            f"faces found (MTCNN) and aligned to the 5-point landmark template (else a centre square crop of "
+            f"{_fmt(preprocessing['crop'])} of the shorter side)"
+        )
+    return f"centre square crop of {_fmt(preprocessing['crop'])} of the shorter side"
