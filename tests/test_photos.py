@@ -101,13 +101,17 @@ def test_cut_repeats_edge_pixels_where_the_frame_leaves_the_photo() -> None:
     assert np.all(tile[:, :, 0] == 200)
 
 
-def test_the_faces_model_has_a_template_measured_on_its_training_faces(faces_model) -> None:
+def test_the_faces_model_was_trained_on_faces_aligned_to_its_template(faces_model) -> None:
+    from aaae_cli.align import FACE_TEMPLATE
+
     template = faces_model.landmark_template
     assert template is not None and template.shape == (5, 2)
     assert template[0, 0] < template[2, 0] < template[1, 0]  # left eye, nose, right eye
     assert template[0, 1] < template[2, 1] < template[3, 1]  # eyes above nose above mouth
     landmarks = faces_model.config["preprocessing"]["landmarks"]
-    assert landmarks["faces_found"] > 0.9 * landmarks["images"] > 1000
+    # the training faces were aligned to this very template (aaae train --align face), photos are aligned to it too
+    assert "aligned" in landmarks["training"] and landmarks["images"] > 10_000
+    np.testing.assert_allclose(template, FACE_TEMPLATE, atol=1e-5)
 
 
 # ---------------------------------------------------------------- edits at the photo's resolution
