@@ -30,7 +30,7 @@ def f(value: float, digits_after_point: int = 3) -> str:
 ds = digits["samples"]
 
 digit_rows = [
-    [f"measure ({held_digits} held-out MNIST training digits)", "value", "target (issue #5)", "paper, Table I"],
+    [f"measure ({held_digits} held-out MNIST training digits)", "value", "target", "paper, Table I"],
     ["reconstruction MSE, pixels in [0, 1]", f(digits["reconstruction"]["mse_01"], 5), "<= 0.003", "0.011"],
     ["classifier IS: approximator samples", f(ds["approximator"]["evaluator_is"]), ">= 9.5", "-"],
     ["classifier IS: real held-out digits (the ceiling)", f(digits["real_evaluator_is"]), "-", "-"],
