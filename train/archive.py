@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args(argv)
     try:
+        if not 1 <= args.quality <= 100:  # checked before hours of decoding, not after
+            raise UserError("--quality must be from 1 to 100")
         sources = [detect_source(p) for p in args.data]
         opts = TrainOptions(
             data=args.data, out=args.out, resolution=args.resolution, channels=args.channels, crop=args.crop,
@@ -208,8 +210,6 @@ def main(argv: list[str] | None = None) -> int:
         prep = Preprocessing(opts.resolution, opts.channels, opts.crop, opts.align)
         cache = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
         dataset = load_dataset(sources, prep, cache, args.workers)
-        if not 1 <= args.quality <= 100:
-            raise UserError("--quality must be from 1 to 100")
         write_archive(
             args.out, np.asarray(dataset.images), dataset.keys, prep.to_dict(), dataset.attributes, dataset.labels,
             args.format, args.quality, note=f"{len(dataset.skipped)} source files skipped (unreadable or no face)",

@@ -34,7 +34,7 @@ from aaae_cli.datasets import (
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_SUFFIXES, ImageReadError, list_images, load_image, prepare_pil
 from aaae_cli.photo_edit import aligned_face
-from aaae_train.archive import read_archive, read_manifest
+from aaae_train.archive import read_archive
 
 CACHE_VERSION = 1
 CELEBA_CROP = 140 / 178  # the usual CelebA 64x64 crop: 140 px of the 178 px wide aligned faces
@@ -160,7 +160,9 @@ def _decode_files(
                 progress(1)
 
 
-def _items_for(source: Source) -> tuple[list[str], list[Path] | np.ndarray, list[str], dict[str, np.ndarray]]:
+def _items_for(
+    source: Source, prep: Preprocessing
+) -> tuple[list[str], list[Path] | np.ndarray, list[str], dict[str, np.ndarray]]:
     """Keys, then file paths (or raw MNIST arrays), attribute names and label rows of one source."""
     if source.kind == "mnist":
         raw = read_idx(source.path)
@@ -179,6 +181,11 @@ def _items_for(source: Source) -> tuple[list[str], list[Path] | np.ndarray, list
         return keys, raw, names, rows
     if source.kind == "archive":
         manifest, images, labels = read_archive(source.path)
+        archived = manifest["preprocessing"]
+        if (archived["resolution"], archived["channels"], archived.get("align", "none")) != (
+            prep.resolution, prep.channels, prep.align
+        ):  # fmt: skip
+            raise UserError(f"{source.path}: prepared as {archived}, but this run needs {prep.to_dict()}")
         keys, names = manifest["keys"], manifest["attributes"]
         rows = {key: row for key, row in zip(keys, labels, strict=True)} if labels is not None else {}
         return keys, images, names, rows
@@ -286,7 +293,7 @@ def _build_cache(
     workers: int,
     progress: Callable[[int, int], Callable[[int], None]] | None,
 ) -> Dataset:
-    listed = [_items_for(s) for s in sources]
+    listed = [_items_for(s, prep) for s in sources]
     total = sum(len(keys) for keys, *_ in listed)
     advance = progress(total, 0) if progress else None
     images: list[np.ndarray] = []
@@ -302,11 +309,6 @@ def _build_cache(
         label_rows.append(rows)
         prefix = f"{source.path.name}/" if len(sources) > 1 and source.kind != "mnist" else ""
         if source.kind == "archive":
-            archived = read_manifest(source.path)["preprocessing"]
-            if (archived["resolution"], archived["channels"], archived.get("align", "none")) != (
-                prep.resolution, prep.channels, prep.align
-            ):  # fmt: skip
-                raise UserError(f"{source.path}: prepared as {archived}, but this run needs {prep.to_dict()}")
             images.extend(items)
             keys.extend(prefix + key for key in source_keys)
             if advance:
