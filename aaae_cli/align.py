@@ -60,10 +60,6 @@ class Frame:
         unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float64)
         return apply(self.inverse, unit)
 
-    def to_frame(self, points: np.ndarray) -> np.ndarray:
-        """Photo points (K, 2) in frame units."""
-        return apply(self.matrix, points)
-
 
 def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)

@@ -146,8 +146,7 @@ def test_training_on_a_face_archive_records_the_template_and_keeps_to_its_time(t
 def test_slim_checkpoint_exports_like_the_full_one(tiny_run: Path, tmp_path: Path) -> None:
     import torch
 
-    from aaae_train.checkpoint import load_checkpoint, save_checkpoint, slim_checkpoint
-    from aaae_train.export import load_networks
+    from aaae_train.checkpoint import load_checkpoint, load_networks, save_checkpoint, slim_checkpoint
 
     full = load_checkpoint(tiny_run / "best.pt")
     slim = slim_checkpoint(full)

@@ -60,13 +60,13 @@ def test_cuda_training_resumes_and_exports(tmp_path: Path, compile_nets: bool) -
 
 
 def test_cuda_step_uses_bf16_and_channels_last() -> None:
-    from aaae_train.algorithm import AAAE
+    from aaae_train.algorithm import AAAETraining
     from aaae_train.distributed import DistInfo
     from aaae_train.networks import build_networks
     from aaae_train.options import TrainOptions
 
     opts = TrainOptions(data=[], out="", resolution=64, channels=3, width=0.25, device="cuda")
-    model = AAAE(build_networks(opts.arch()), opts, torch.device("cuda"), DistInfo())
+    model = AAAETraining(build_networks(opts.arch()), opts, torch.device("cuda"), DistInfo())
     conv = next(m for m in model.nets.encoder.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     seen: list[torch.dtype] = []

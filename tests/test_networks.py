@@ -50,7 +50,7 @@ def test_approximator_maps_back_from_standardised_space() -> None:
 
 def test_approximator_components_are_equally_likely_at_any_temperature() -> None:
     """--approx-components: the angle of (z_0, z_1) picks the component, so scaling z keeps every share."""
-    approx = build_networks(ArchConfig(resolution=32, channels=1, width=0.125, mlp_components=8)).approximator
+    approx = build_networks(ArchConfig(resolution=32, channels=1, width=0.125, approx_components=8)).approximator
     z = torch.randn(40_000, 64, generator=torch.Generator().manual_seed(0))
     pick = approx.net.component(z)
     shares = torch.bincount(pick, minlength=8).float() / len(z)
@@ -61,5 +61,42 @@ def test_approximator_components_are_equally_likely_at_any_temperature() -> None
     turned[:, :2] = -z[:, :2]  # half a turn: another component, same norm
     assert not torch.equal(approx.net.component(turned), pick)
     assert (approx(z) - approx(turned)).abs().amax() > 0
-    with pytest.raises(ValueError, match="mlp_components"):
-        ArchConfig(mlp_components=-1)
+    with pytest.raises(ValueError, match="approx-components"):
+        ArchConfig(approx_components=-1)
+
+
+def test_the_architecture_keeps_the_options_names() -> None:
+    """One name per option: the checkpoint's architecture says ``approx_hidden`` (as ``--approx-hidden`` and
+    options.json do), not ``mlp_hidden``; checkpoints written under the old names still load."""
+    from aaae_train.options import TrainOptions
+
+    opts = TrainOptions(data=[], out="run", resolution=32, channels=1, approx_hidden=32, approx_layers=2)
+    arch = opts.arch().to_dict()
+    assert set(arch) <= set(opts.to_dict())
+    assert all(arch[name] == opts.to_dict()[name] for name in arch)
+    old = {k.replace("approx_", "mlp_"): v for k, v in arch.items()}
+    assert ArchConfig.from_dict(old) == opts.arch()
+
+
+def test_shapes_are_checked_once_for_options_and_checkpoints() -> None:
+    """--width 5 is refused with the same words whether it comes from the command line or a checkpoint."""
+    from aaae_cli.errors import UserError
+    from aaae_train.options import TrainOptions
+
+    with pytest.raises(UserError) as from_options:
+        TrainOptions(data=[], out="run", width=5.0).validate()
+    with pytest.raises(ValueError) as from_checkpoint:
+        ArchConfig(width=5.0)
+    assert str(from_options.value) == str(from_checkpoint.value)
+
+
+def test_option_paths_stay_paths() -> None:
+    from pathlib import Path
+
+    from aaae_train.options import TrainOptions
+
+    opts = TrainOptions(data=["a", Path("b")], out="run", labels="l.txt", cache_dir="c")
+    assert opts.data == [Path("a"), Path("b")] and opts.out == Path("run") and opts.labels == Path("l.txt")
+    saved = opts.to_dict()
+    assert saved["data"] == ["a", "b"] and saved["out"] == "run" and saved["cache_dir"] == "c"
+    assert TrainOptions.from_dict(saved) == opts

@@ -309,7 +309,7 @@ def test_early_stopping_ends_the_autoencoder_phase(tmp_path: Path, cache_dir: Pa
 def test_a_new_approximator_on_another_runs_autoencoder(tiny_run: Path, tmp_path: Path, cache_dir: Path) -> None:
     """--autoencoder-from: the autoencoder is taken as it is, only a new approximator (here smaller, with
     components) trains; it exports and samples through onnxruntime."""
-    from aaae_train.export import sampling_weights
+    from aaae_train.checkpoint import sampling_weights
 
     run = tmp_path / "sampler"
     args = ["--out", str(run), "--autoencoder-from", str(tiny_run), "--approx-hidden", "32", "--approx-layers", "2"]
@@ -320,8 +320,8 @@ def test_a_new_approximator_on_another_runs_autoencoder(tiny_run: Path, tmp_path
     for name in ("encoder", "decoder"):  # the weights both runs sample and export with
         theirs, ours = sampling_weights(source, name), sampling_weights(new, name)
         assert all(torch.equal(theirs[key], ours[key]) for key in theirs), name
-    assert new["arch"]["mlp_hidden"] == 32 and new["arch"]["mlp_layers"] == 2
-    assert new["arch"]["mlp_components"] == 4 and new["models"]["approximator"]["net.offsets"].shape == (4, 32)
+    assert new["arch"]["approx_hidden"] == 32 and new["arch"]["approx_layers"] == 2
+    assert new["arch"]["approx_components"] == 4 and new["models"]["approximator"]["net.offsets"].shape == (4, 32)
     assert new["models"]["approximator"]["net.layers.0.weight"].shape == (32, 64)
     assert new["state"]["phase"] == "done" and new["state"]["approx_step"] == 50
     assert new["state"]["step"] == source["state"]["step"]  # no autoencoder step was taken here

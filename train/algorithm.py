@@ -1,12 +1,12 @@
 """Algorithm 1 of the paper, one update at a time.
 
-:class:`AAAE` holds the five networks, their optimisers, the EMA copies and the noise generator, and
+:class:`AAAETraining` holds the five networks, their optimisers, the EMA copies and the noise generator, and
 offers the three updates the training loop composes:
 
-1. :meth:`AAAE.autoencoder_step`: reconstruction MSE + lambda1 * the non-saturating adversarial loss
+1. :meth:`AAAETraining.autoencoder_step`: reconstruction MSE + lambda1 * the non-saturating adversarial loss
    on the patch discriminator's logits (D_omega frozen for this step).
-2. :meth:`AAAE.discriminator_step`: D_omega on real versus reconstructed (detached) images, BCE.
-3. :meth:`AAAE.approximator_round`: ``critic_steps`` WGAN-GP updates of the latent critic D_gamma,
+2. :meth:`AAAETraining.discriminator_step`: D_omega on real versus reconstructed (detached) images, BCE.
+3. :meth:`AAAETraining.approximator_round`: ``critic_steps`` WGAN-GP updates of the latent critic D_gamma,
    then one update of the approximator G_phi, against *detached* (standardised) encoder codes, so no
    gradient from the latent critic reaches the encoder.
 
@@ -75,7 +75,7 @@ def ema_with_warmup(decay: float) -> Callable[[list[torch.Tensor], list[torch.Te
     return update
 
 
-class AAAE:
+class AAAETraining:
     """The networks plus everything needed to train them (optimisers, EMA, noise generator)."""
 
     def __init__(self, nets: Networks, opts: TrainOptions, device: torch.device, dist: DistInfo) -> None:

@@ -26,10 +26,10 @@ def make_options(data: list[str | Path] | str | Path, out: str | Path, **options
     paths = [data] if isinstance(data, (str, Path)) else list(data)
     if not paths:
         raise UserError("give at least one data folder or file")
-    clean = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None or k == "max_steps"}
+    clean = {k: v for k, v in options.items() if v is not None or k == "max_steps"}
     if clean.get("autoencoder_from"):
-        clean["autoencoder_from"] = str(Path(clean["autoencoder_from"]).expanduser().resolve())
-    opts = TrainOptions(data=[str(Path(p).expanduser().resolve()) for p in paths], out=str(out), **clean)
+        clean["autoencoder_from"] = Path(clean["autoencoder_from"]).expanduser().resolve()
+    opts = TrainOptions(data=[Path(p).expanduser().resolve() for p in paths], out=Path(out), **clean)
     opts.validate()
     return opts
 

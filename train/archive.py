@@ -177,8 +177,7 @@ def read_archive(path: str | Path) -> tuple[dict[str, Any], np.ndarray, np.ndarr
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aaae_train.data import Preprocessing, detect_source, load_dataset
-    from aaae_train.loop import default_cache_dir
+    from aaae_train.data import Preprocessing, default_cache_dir, detect_source, load_dataset
     from aaae_train.options import TrainOptions
 
     parser = argparse.ArgumentParser(

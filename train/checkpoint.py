@@ -13,6 +13,7 @@ import torch
 
 from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
+from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, build_networks
 
 FORMAT = "aaae-checkpoint"
 VERSION = 1
@@ -54,7 +55,6 @@ def slim_checkpoint(checkpoint: dict[str, Any], half: bool = True) -> dict[str, 
     """What export and ``--autoencoder-from`` need of a checkpoint, small enough to carry off a GPU machine: the
     sampling weights (the EMA copy where kept) of the encoder, decoder, approximator and patch discriminator,
     large tensors in float16 (``half``; about 5e-4 relative rounding), no optimizer state. Not resumable."""
-    from aaae_train.export import sampling_weights
 
     def shrink(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {
@@ -66,3 +66,36 @@ def slim_checkpoint(checkpoint: dict[str, Any], half: bool = True) -> dict[str, 
     models["discriminator"] = shrink(checkpoint["models"]["discriminator"])
     keep = ("format", "version", "options", "arch", "state", "data")
     return {**{k: checkpoint[k] for k in keep if k in checkpoint}, "models": models, "ema": {}, "slim": True}
+
+
+def find_checkpoint(run: Path, which: str = "best") -> Path:
+    """``run`` itself if it is a checkpoint file, else ``run/best.pt`` (or ``last.pt``)."""
+    run = Path(run).expanduser()
+    if run.is_file():
+        return run
+    if not run.is_dir():
+        raise UserError(f"{run}: no such run folder or checkpoint")
+    if which not in ("best", "last"):
+        raise UserError(f"--checkpoint {which!r}: use best or last")
+    path = run / f"{which}.pt"
+    if not path.is_file():
+        raise UserError(f"{run}: no {which}.pt in this folder (is it an 'aaae train' run folder?)")
+    return path
+
+
+def sampling_weights(checkpoint: dict, name: str) -> dict[str, torch.Tensor]:
+    """The weights used for sampling: the EMA copy when the run kept one (as ``AAAETraining.export_module``)."""
+    ema = checkpoint.get("ema") or {}
+    if name in ema:
+        return {k.removeprefix("module."): v for k, v in ema[name].items() if k != "n_averaged"}
+    return checkpoint["models"][name]
+
+
+def load_networks(checkpoint: dict) -> tuple[Encoder, Decoder, Approximator]:
+    try:
+        nets = build_networks(ArchConfig.from_dict(checkpoint["arch"]))
+        for name in ("encoder", "decoder", "approximator"):
+            getattr(nets, name).load_state_dict(sampling_weights(checkpoint, name))
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise UserError(f"checkpoint does not fit the networks it describes ({type(exc).__name__}: {exc})") from None
+    return nets.encoder.eval(), nets.decoder.eval(), nets.approximator.eval()

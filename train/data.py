@@ -37,7 +37,6 @@ from aaae_cli.photo_edit import aligned_face
 from aaae_train.archive import read_archive
 
 CACHE_VERSION = 1
-CELEBA_CROP = 140 / 178  # the usual CelebA 64x64 crop: 140 px of the 178 px wide aligned faces
 
 
 @dataclass(frozen=True)
@@ -354,3 +353,11 @@ def _build_cache(
     }
     atomic_write_text(meta_path, json.dumps(meta))
     return Dataset(stacked, keys, attributes, labels, skipped)
+
+
+def default_cache_dir() -> Path:
+    """Where decoded datasets are cached: $AAAE_CACHE_DIR, else ~/.cache/aaae/datasets."""
+    base = os.environ.get("AAAE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "aaae", "datasets"
+    )
+    return Path(base)

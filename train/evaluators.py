@@ -32,8 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aaae_cli.atomic import atomic_write_text
-from aaae_train.data import Preprocessing, detect_source, in_validation, load_dataset
-from aaae_train.loop import default_cache_dir
+from aaae_train.data import Preprocessing, default_cache_dir, detect_source, in_validation, load_dataset
 from aaae_train.snapshots import to_model_input
 
 VAL_FRACTION = 0.05  # the same held-out split as ``aaae train``'s default

@@ -49,9 +49,9 @@ from aaae_cli.output import default_permissions
 from aaae_cli.runtime import Graph
 from aaae_cli.terminal import shown
 from aaae_train.archive import read_manifest
-from aaae_train.checkpoint import load_checkpoint
-from aaae_train.data import Dataset, Preprocessing, detect_source, load_dataset
-from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, build_networks, count_parameters
+from aaae_train.checkpoint import find_checkpoint, load_checkpoint, load_networks
+from aaae_train.data import Dataset, Preprocessing, default_cache_dir, detect_source, load_dataset
+from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, count_parameters
 
 OPSET = 20
 SAMPLE_SEED = 20190215  # the same fixed noise as the training grids
@@ -155,39 +155,6 @@ def _col2im_stride2(y: list[torch.Tensor], size: int) -> torch.Tensor:
 # ---------------------------------------------------------------- loading the run
 
 
-def find_checkpoint(run: Path, which: str = "best") -> Path:
-    """``run`` itself if it is a checkpoint file, else ``run/best.pt`` (or ``last.pt``)."""
-    run = Path(run).expanduser()
-    if run.is_file():
-        return run
-    if not run.is_dir():
-        raise UserError(f"{run}: no such run folder or checkpoint")
-    if which not in ("best", "last"):
-        raise UserError(f"--checkpoint {which!r}: use best or last")
-    path = run / f"{which}.pt"
-    if not path.is_file():
-        raise UserError(f"{run}: no {which}.pt in this folder (is it an 'aaae train' run folder?)")
-    return path
-
-
-def sampling_weights(checkpoint: dict, name: str) -> dict[str, torch.Tensor]:
-    """The weights used for sampling: the EMA copy when the run kept one (as ``AAAE.export_module``)."""
-    ema = checkpoint.get("ema") or {}
-    if name in ema:
-        return {k.removeprefix("module."): v for k, v in ema[name].items() if k != "n_averaged"}
-    return checkpoint["models"][name]
-
-
-def load_networks(checkpoint: dict) -> tuple[Encoder, Decoder, Approximator]:
-    try:
-        nets = build_networks(ArchConfig(**checkpoint["arch"]))
-        for name in ("encoder", "decoder", "approximator"):
-            getattr(nets, name).load_state_dict(sampling_weights(checkpoint, name))
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        raise UserError(f"checkpoint does not fit the networks it describes ({type(exc).__name__}: {exc})") from None
-    return nets.encoder.eval(), nets.decoder.eval(), nets.approximator.eval()
-
-
 def key_sources(checkpoint: dict, data: list[str] | None = None) -> int:
     """How many data paths the run's image keys come from (a prepared archive counts the paths it was made of):
     with more than one, keys are "folder/name", and ``aaae eval`` must name held-out images alike."""
@@ -204,8 +171,6 @@ def load_run_data(
 ) -> Dataset:
     """A run's training data again, prepared as in training (from the decode cache when it is still there);
     ``data`` and ``labels`` point at it where it has moved."""
-    from aaae_train.loop import default_cache_dir
-
     options = checkpoint["options"]
     prep = checkpoint["data"]["preprocessing"]
     paths = data or options["data"]
@@ -336,7 +301,7 @@ def export_run(
     if state.get("phase") != "done":
         say(f"[yellow]note:[/] {shown(ckpt_path.name)} is from an unfinished run ({state.get('phase')} phase)")
     encoder, decoder, approximator = load_networks(ckpt)
-    arch = ArchConfig(**ckpt["arch"])
+    arch = ArchConfig.from_dict(ckpt["arch"])
     dataset = load_run_data(ckpt, data, labels, cache_dir)
     prep = ckpt["data"]["preprocessing"]
     if dataset.images.shape[1:] != (prep["resolution"], prep["resolution"], prep["channels"]):

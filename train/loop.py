@@ -16,14 +16,13 @@ command again resumes exactly: the data order is a function of
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import signal
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,10 @@ from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
 from aaae_cli.terminal import shown
 from aaae_train import snapshots
-from aaae_train.algorithm import AAAE
+from aaae_train.algorithm import AAAETraining
 from aaae_train.archive import read_manifest
-from aaae_train.checkpoint import load_checkpoint, save_checkpoint
-from aaae_train.data import Dataset, Preprocessing, detect_source, load_dataset
+from aaae_train.checkpoint import find_checkpoint, load_checkpoint, sampling_weights, save_checkpoint
+from aaae_train.data import Dataset, Preprocessing, default_cache_dir, detect_source, load_dataset
 from aaae_train.distributed import DistInfo, barrier, broadcast, init_distributed, pick_device, shutdown
 from aaae_train.networks import build_networks
 from aaae_train.options import TrainOptions
@@ -74,7 +73,6 @@ class TrainResult:
     interrupted: bool = False
     skipped_files: int = 0
     main_process: bool = True
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 class StopRequest:
@@ -120,7 +118,7 @@ class Trainer:
     """One invocation of a training run (one process of it under torchrun)."""
 
     def __init__(self, opts: TrainOptions, dist: DistInfo, console: Console) -> None:
-        self.folder = RunFolder(Path(opts.out))
+        self.folder = RunFolder(opts.out)
         try:
             self._start(opts, dist, console)
         except BaseException:
@@ -171,7 +169,7 @@ class Trainer:
         if opts.max_steps is not None:
             self.total_steps = min(self.total_steps, opts.max_steps)
         torch.manual_seed(opts.seed)
-        self.model = AAAE(build_networks(opts.arch()), opts, self.device, dist)
+        self.model = AAAETraining(build_networks(opts.arch()), opts, self.device, dist)
         self.state = TrainState()
         if resuming:
             checkpoint = load_checkpoint(self.folder.last, self.device)
@@ -180,7 +178,7 @@ class Trainer:
             if dist.is_main and not self.folder.best.is_file():
                 self._rebuild_best()
         elif opts.autoencoder_from:
-            self._take_autoencoder(Path(opts.autoencoder_from))
+            self._take_autoencoder(opts.autoencoder_from)
         if dist.is_main:
             self.folder.remove_stale_temporaries()
             self.folder.write_options(opts)
@@ -200,7 +198,7 @@ class Trainer:
         opts = self.opts
         assert opts.resolution is not None and opts.channels is not None and opts.crop is not None
         prep = Preprocessing(opts.resolution, opts.channels, opts.crop, opts.align or "none")
-        cache = Path(opts.cache_dir).expanduser() if opts.cache_dir else default_cache_dir()
+        cache = opts.cache_dir.expanduser() if opts.cache_dir else default_cache_dir()
         if self.dist.is_main:
             dataset = load_dataset(self.sources, prep, cache, opts.workers, self._decode_progress())
         barrier(self.dist)
@@ -255,11 +253,15 @@ class Trainer:
             where = shown(self.folder.path)
             self.console.print(f"resuming {where} at update {self.resumed_from} ({state.phase} phase)")
         with self.stop.installed(), self._progress() as progress:
+            # Phase 1: the autoencoder and the patch discriminator (under the joint schedule, all of Algorithm 1),
+            # one loop over epochs and batches, until the steps are done or validation stops improving.
             if state.step < self.total_steps and not state.early_stopped and not state.autoencoder_from:
                 state.phase = "autoencoder"
                 self._autoencoder_phase(progress)
             if not self.stop.requested and state.phase == "autoencoder":
-                self._end_autoencoder_phase()
+                self._end_autoencoder_phase()  # staged: back to the best autoencoder, frozen from here on
+            # Phase 2 (staged schedule): the approximator and the latent critic on the frozen encoder's codes, one
+            # loop over approximator steps.
             if state.phase == "done" and self.opts.schedule == "staged" and state.approx_step < self.opts.approx_steps:
                 state.phase = "approximator"  # --approx-steps was raised: go on training the approximator
             if not self.stop.requested and state.phase == "approximator":
@@ -380,8 +382,6 @@ class Trainer:
 
     def _take_autoencoder(self, source: Path) -> None:
         """Start from another run's trained autoencoder (``--autoencoder-from``): only the approximator trains."""
-        from aaae_train.export import find_checkpoint, sampling_weights
-
         path = find_checkpoint(source) if source.is_dir() else source
         if not path.is_file():
             raise UserError(f"--autoencoder-from {source}: no such run folder or checkpoint")
@@ -625,11 +625,3 @@ def _describe(record: dict[str, Any], improved: bool) -> str:
     if record.get("early_stopped"):
         parts.append("early stop: no improvement")
     return "  ".join(parts)
-
-
-def default_cache_dir() -> Path:
-    """Where decoded datasets are cached: $AAAE_CACHE_DIR, else ~/.cache/aaae/datasets."""
-    base = os.environ.get("AAAE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "aaae", "datasets"
-    )
-    return Path(base)

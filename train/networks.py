@@ -9,7 +9,7 @@
   reconstructed images in one batch).
 - :class:`Approximator` G_phi: MLP z (64) -> 512 x3 -> c (128), ELU. It produces codes in a
   standardised space and maps them back with the stored mean and spread of the encoder's codes, so
-  ``approximator(z)`` is directly a code the decoder understands. With ``mlp_components`` K > 1 (not
+  ``approximator(z)`` is directly a code the decoder understands. With ``approx_components`` K > 1 (not
   in the paper) its MLP is a :class:`ComponentMLP`: the angle of (z_0, z_1) picks one of K
   equally likely components, each adding its own learned offset, and a recogniser (InfoGAN's Q network,
   used only in training) learns to tell the components apart from the codes, which keeps them apart:
@@ -28,33 +28,40 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from aaae_train.options import CHANNELS, RESOLUTIONS
+from aaae_train.options import shape_problem
+
+# Architecture keys of checkpoints (and bundles' training records) written before 2026-11-27.
+LEGACY_NAMES = {"mlp_hidden": "approx_hidden", "mlp_layers": "approx_layers", "mlp_components": "approx_components"}
 
 
 @dataclass(frozen=True)
 class ArchConfig:
-    """Everything that fixes the shapes of the networks (and so of a checkpoint)."""
+    """Everything that fixes the shapes of the networks (and so of a checkpoint). The fields carry the names of
+    the training options they come from (:class:`aaae_train.options.TrainOptions`), checkpoints included."""
 
     resolution: int = 64
     channels: int = 3
     width: float = 1.0
     z_dim: int = 64
     c_dim: int = 128
-    mlp_hidden: int = 512
-    mlp_layers: int = 3
-    mlp_components: int = 0  # approximator components (0 or 1: the paper's plain MLP)
+    approx_hidden: int = 512
+    approx_layers: int = 3
+    approx_components: int = 0  # approximator components (0 or 1: the paper's plain MLP)
 
     def __post_init__(self) -> None:
-        if self.resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {RESOLUTIONS}, not {self.resolution}")
-        if self.channels not in CHANNELS:
-            raise ValueError(f"channels must be 1 or 3, not {self.channels}")
-        if not 0 < self.width <= 4:
-            raise ValueError(f"width must be in (0, 4], not {self.width}")
-        if self.z_dim < 1 or self.c_dim < 1 or self.mlp_hidden < 1 or self.mlp_layers < 1:
-            raise ValueError("z_dim, c_dim, mlp_hidden and mlp_layers must be positive")
-        if self.mlp_components < 0 or (self.mlp_components > 1 and self.z_dim < 2):
-            raise ValueError("mlp_components must be >= 0, and components need z_dim >= 2")
+        problem = shape_problem(
+            self.resolution, self.channels, self.width, self.z_dim, self.c_dim,
+            self.approx_hidden, self.approx_layers, self.approx_components,
+        )  # fmt: skip
+        if problem:
+            raise ValueError(problem)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ArchConfig:
+        """An architecture as a checkpoint stores it; checkpoints written before the fields took the options'
+        names call the approximator's ``mlp_hidden``, ``mlp_layers`` and ``mlp_components``."""
+        renamed = {LEGACY_NAMES.get(key, key): value for key, value in data.items()}
+        return cls(**renamed)
 
     def conv_channels(self) -> list[int]:
         """Encoder channels from the input end to the bottleneck (1x1 spatial)."""
@@ -175,8 +182,8 @@ class Approximator(nn.Module):
 
     def __init__(self, cfg: ArchConfig) -> None:
         super().__init__()
-        layers = _mlp(cfg.z_dim, cfg.mlp_hidden, cfg.mlp_layers, cfg.c_dim, nn.ELU)
-        self.net: nn.Module = ComponentMLP(layers, cfg.mlp_components) if cfg.mlp_components > 1 else layers
+        layers = _mlp(cfg.z_dim, cfg.approx_hidden, cfg.approx_layers, cfg.c_dim, nn.ELU)
+        self.net: nn.Module = ComponentMLP(layers, cfg.approx_components) if cfg.approx_components > 1 else layers
         self.z_dim = cfg.z_dim
         self.register_buffer("code_mean", torch.zeros(cfg.c_dim))
         self.register_buffer("code_std", torch.ones(cfg.c_dim))
@@ -198,7 +205,7 @@ class LatentCritic(nn.Module):
 
     def __init__(self, cfg: ArchConfig) -> None:
         super().__init__()
-        self.net = _mlp(cfg.c_dim, cfg.mlp_hidden, cfg.mlp_layers, 1, nn.LeakyReLU, negative_slope=0.1)
+        self.net = _mlp(cfg.c_dim, cfg.approx_hidden, cfg.approx_layers, 1, nn.LeakyReLU, negative_slope=0.1)
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
         return self.net(c).squeeze(1)

@@ -29,6 +29,8 @@ FLOAT_OPTIONS = (
     "crop", "width", "lr", "beta1", "beta2", "lambda_adv", "lambda_gp", "approx_lr", "approx_beta1",
     "approx_beta2", "approx_info", "ema_decay", "val_fraction", "max_minutes", "approx_max_minutes",
 )  # fmt: skip
+# Options that name files or folders (besides ``data``, a list of them): Path inside, strings in options.json.
+PATH_OPTIONS = ("out", "labels", "autoencoder_from", "cache_dir")
 # Options that may differ when a run is resumed.
 RUNTIME_OPTIONS = frozenset(
     {
@@ -49,14 +51,46 @@ RUNTIME_OPTIONS = frozenset(
 )
 
 
+def shape_problem(
+    resolution: int | None,
+    channels: int | None,
+    width: float,
+    z_dim: int,
+    c_dim: int,
+    approx_hidden: int,
+    approx_layers: int,
+    approx_components: int,
+) -> str | None:
+    """What is wrong with the options that fix the networks' shapes (None: nothing), in the options' own names.
+
+    The one check of these values: :meth:`TrainOptions.validate` raises it as a user error, and
+    :class:`aaae_train.networks.ArchConfig` (built from options or read from a checkpoint) as a ValueError.
+    ``resolution`` and ``channels`` may still be None in options whose data has not been looked at yet.
+    """
+    checks = [
+        (resolution is None or resolution in RESOLUTIONS, f"--resolution must be one of {RESOLUTIONS}"),
+        (channels is None or channels in CHANNELS, f"--channels must be 1 or 3, not {channels}"),
+        (0 < width <= 4, f"--width must be in (0, 4], not {width}"),
+        (1 <= z_dim <= 1 << 14 and 1 <= c_dim <= 1 << 14, "z and c sizes must be from 1 to 16384"),
+        (approx_hidden >= 1 and approx_layers >= 1, "--approx-hidden and --approx-layers must be >= 1"),
+        (
+            approx_hidden <= 1 << 16 and approx_layers <= 64 and approx_components <= 1 << 12,
+            "--approx-hidden <= 65536, --approx-layers <= 64 and --approx-components <= 4096",
+        ),
+        (approx_components >= 0, "--approx-components must be >= 0"),
+        (approx_components <= 1 or z_dim >= 2, "--approx-components needs --z-dim of at least 2"),
+    ]
+    return next((message for ok, message in checks if not ok), None)
+
+
 @dataclass
 class TrainOptions:
     """Every option of ``aaae train`` (see ``aaae train --help`` for each one's meaning)."""
 
-    data: list[str]
-    out: str
+    data: list[Path]
+    out: Path
     dataset: str = "auto"
-    labels: str | None = None
+    labels: Path | None = None
     resolution: int | None = None  # None: 32 for MNIST, else 64
     channels: int | None = None  # None: 1 for MNIST, else 3
     crop: float | None = None  # None: CelebA's 140/178, else 1.0 (largest centred square); 1.0 with --align face
@@ -97,7 +131,7 @@ class TrainOptions:
     approx_info: float = 1.0
     # Staged schedule only: take the encoder, decoder and patch discriminator from this run folder's best.pt
     # (or this checkpoint) and train only a new approximator, e.g. a larger one.
-    autoencoder_from: str | None = None
+    autoencoder_from: Path | None = None
     ema_decay: float = 0.999  # 0 disables the EMA copy
     hflip: bool = False
     val_fraction: float = 0.05
@@ -114,7 +148,15 @@ class TrainOptions:
     compile: bool = False
     workers: int = 2
     progress: bool = True
-    cache_dir: str | None = None
+    cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        # Paths stay Path inside (callers may give str); options.json and checkpoints hold them as strings.
+        self.data = [Path(p) for p in self.data]
+        for name in PATH_OPTIONS:
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, Path(value))
 
     def resolve(self, source_kinds: list[str], prepared: dict | None = None) -> TrainOptions:
         """Fill the data-dependent defaults and check every value; returns self. ``prepared``: the preprocessing
@@ -148,26 +190,16 @@ class TrainOptions:
             (self.lambda_adv >= 0 and self.lambda_gp >= 0, "--lambda-adv and the gradient penalty must be >= 0"),
             (self.patience >= 0 and self.approx_steps >= 0, "--patience and --approx-steps must be >= 0"),
             (0 <= self.seed < 2**63, "--seed must be a whole number from 0 to 2**63 - 1"),
-            (1 <= self.z_dim <= 1 << 14 and 1 <= self.c_dim <= 1 << 14, "z and c sizes must be from 1 to 16384"),
             (
                 all(0 <= b < 1 for b in (self.beta1, self.beta2, self.approx_beta1, self.approx_beta2)),
                 "Adam's betas must be in [0, 1)",
             ),
-            (
-                self.approx_hidden <= 1 << 16 and self.approx_layers <= 64 and self.approx_components <= 1 << 12,
-                "--approx-hidden <= 65536, --approx-layers <= 64 and --approx-components <= 4096",
-            ),
-            (self.resolution is None or self.resolution in RESOLUTIONS, f"--resolution must be one of {RESOLUTIONS}"),
-            (self.channels is None or self.channels in CHANNELS, "--channels must be 1 or 3"),
             (self.crop is None or 0.05 <= self.crop <= 1.0, "--crop must be in [0.05, 1]"),
-            (0 < self.width <= 4, "--width must be in (0, 4]"),
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.batch_size >= 2, "--batch-size must be at least 2"),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
             (self.lr > 0 and self.approx_lr > 0, "learning rates must be positive"),
             (self.approx_k >= 0 and self.critic_steps >= 1, "--approx-k >= 0 and --critic-steps >= 1"),
-            (self.approx_hidden >= 1 and self.approx_layers >= 1, "--approx-hidden and --approx-layers must be >= 1"),
-            (self.approx_components >= 0, "--approx-components must be >= 0"),
             (self.approx_info >= 0, "--approx-info must be >= 0"),
             (
                 self.autoencoder_from is None or self.schedule == "staged",
@@ -192,7 +224,11 @@ class TrainOptions:
                 "--dataset: auto, folder, celeba, mnist or archive",
             ),
         ]
-        for ok, message in checks:
+        shape = shape_problem(
+            self.resolution, self.channels, self.width, self.z_dim, self.c_dim,
+            self.approx_hidden, self.approx_layers, self.approx_components,
+        )  # fmt: skip
+        for ok, message in [*checks, (shape is None, shape or "")]:
             if not ok:
                 raise UserError(message)
 
@@ -206,13 +242,16 @@ class TrainOptions:
             width=self.width,
             z_dim=self.z_dim,
             c_dim=self.c_dim,
-            mlp_hidden=self.approx_hidden,
-            mlp_layers=self.approx_layers,
-            mlp_components=self.approx_components,
+            approx_hidden=self.approx_hidden,
+            approx_layers=self.approx_layers,
+            approx_components=self.approx_components,
         )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON values (paths as strings), as ``options.json`` and checkpoints store them."""
+        data = asdict(self)
+        data["data"] = [str(p) for p in self.data]
+        return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainOptions:

@@ -2,7 +2,7 @@
 
 The shipped ``digits`` approximator stopped at 100,000 steps with classifier IS 9.30 (target 9.5). This
 continues its approximator and latent critic from the run's ``last.pt`` (weights, Adam states, noise)
-on the frozen encoder's training codes, with the project's own update (:meth:`AAAE.approximator_round`),
+on the frozen encoder's training codes, with the project's own update (:meth:`AAAETraining.approximator_round`),
 under one change at a time, and every ``--every`` steps judges 10,000 decoded samples with an
 evaluator classifier (IS, and the share of samples it reads with less than 90% confidence):
 
@@ -29,10 +29,10 @@ from torch.optim.swa_utils import AveragedModel
 
 from aaae_cli.evaluate import Evaluator
 from aaae_cli.metrics import inception_score
-from aaae_train.algorithm import AAAE, ema_with_warmup
-from aaae_train.checkpoint import load_checkpoint
+from aaae_train.algorithm import AAAETraining, ema_with_warmup
+from aaae_train.checkpoint import load_checkpoint, load_networks
 from aaae_train.distributed import DistInfo
-from aaae_train.export import load_networks, load_run_data
+from aaae_train.export import load_run_data
 from aaae_train.networks import ArchConfig, build_networks
 from aaae_train.options import TrainOptions
 from aaae_train.snapshots import encode
@@ -63,7 +63,8 @@ def main() -> None:
     opts = TrainOptions.from_dict(checkpoint["options"])
     opts.batch_size = args.batch or opts.batch_size
     opts.critic_steps = args.critic_steps or opts.critic_steps
-    model = AAAE(build_networks(ArchConfig(**checkpoint["arch"])), opts, torch.device("cpu"), DistInfo())
+    arch = ArchConfig.from_dict(checkpoint["arch"])
+    model = AAAETraining(build_networks(arch), opts, torch.device("cpu"), DistInfo())
     model.load_state_dict(checkpoint)
     _, decoder, _ = load_networks(checkpoint)
     real = model.nets.approximator.standardize(training_codes(checkpoint))

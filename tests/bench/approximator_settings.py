@@ -1,7 +1,7 @@
 """Approximator settings compared on one trained autoencoder: the paper's against aaae's defaults.
 
 Fresh approximators and latent critics are trained on the frozen encoder codes of a finished run (its
-training split), with the project's own update (:meth:`AAAE.approximator_round`), one setting per
+training split), with the project's own update (:meth:`AAAETraining.approximator_round`), one setting per
 model, interleaved in slices of wall time so that machine load hits them alike. At each report time
 every approximator is judged on decoded samples by an evaluator classifier: the Inception-score
 analogue (IS) and the Frechet distance in its feature space to the run's held-out images (FD; not FID).
@@ -28,12 +28,10 @@ import torch
 
 from aaae_cli.evaluate import Evaluator
 from aaae_cli.metrics import frechet_distance_between, inception_score
-from aaae_train.algorithm import AAAE
-from aaae_train.checkpoint import load_checkpoint
-from aaae_train.data import Preprocessing, detect_source, load_dataset
+from aaae_train.algorithm import AAAETraining
+from aaae_train.checkpoint import load_checkpoint, sampling_weights
+from aaae_train.data import Preprocessing, default_cache_dir, detect_source, load_dataset
 from aaae_train.distributed import DistInfo
-from aaae_train.export import sampling_weights
-from aaae_train.loop import default_cache_dir
 from aaae_train.networks import ArchConfig, build_networks
 from aaae_train.options import TrainOptions
 from aaae_train.snapshots import encode
@@ -43,7 +41,7 @@ SETTINGS = {
     "aaae": {"approx_lr": 3e-4, "critic_steps": 2, "standardize_codes": True},
 }
 # Settings that also change the approximator and critic MLPs (hidden width, layers).
-WIDER = {"aaae-wide": ("aaae", {"mlp_hidden": 1024}), "aaae-deep": ("aaae", {"mlp_layers": 4})}
+WIDER = {"aaae-wide": ("aaae", {"approx_hidden": 1024}), "aaae-deep": ("aaae", {"approx_layers": 4})}
 
 
 def main() -> None:
@@ -68,16 +66,17 @@ def main() -> None:
     train_idx, val_idx = dataset.split(options.val_fraction)
     images = torch.from_numpy(np.ascontiguousarray(dataset.images))
     cpu = torch.device("cpu")
-    arch = ArchConfig(**checkpoint["arch"])
+    arch = ArchConfig.from_dict(checkpoint["arch"])
 
     judge = Evaluator(args.evaluator, "cpu")
     _, real_features = judge.run(dataset.images[val_idx])
-    models: dict[str, AAAE] = {}
+    models: dict[str, AAAETraining] = {}
     codes: torch.Tensor | None = None
     for name in args.settings:
         base, arch_change = WIDER.get(name, (name, {}))
         torch.manual_seed(0)
-        model = AAAE(build_networks(replace(arch, **arch_change)), replace(options, **SETTINGS[base]), cpu, DistInfo())
+        setting = replace(options, **SETTINGS[base])
+        model = AAAETraining(build_networks(replace(arch, **arch_change)), setting, cpu, DistInfo())
         for part in ("encoder", "decoder"):
             getattr(model.nets, part).load_state_dict(sampling_weights(checkpoint, part))
             getattr(model.nets, part).eval()
@@ -89,7 +88,7 @@ def main() -> None:
     assert codes is not None
     z = torch.randn(args.samples, arch.z_dim, generator=torch.Generator().manual_seed(1))
 
-    def judge_samples(model: AAAE) -> dict[str, float]:
+    def judge_samples(model: AAAETraining) -> dict[str, float]:
         with torch.no_grad():
             fake = model.nets.approximator(z)
             pixels = torch.cat([model.nets.decoder(chunk) for chunk in fake.split(500)])

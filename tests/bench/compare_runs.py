@@ -22,8 +22,8 @@ import torch
 
 from aaae_cli.evaluate import latent_frechet
 from aaae_cli.metrics import frechet_distance_between
-from aaae_train.checkpoint import load_checkpoint
-from aaae_train.export import load_networks, load_run_data
+from aaae_train.checkpoint import load_checkpoint, load_networks
+from aaae_train.export import load_run_data
 from aaae_train.run_folder import read_metrics
 from aaae_train.snapshots import encode, reconstruction_mse
 

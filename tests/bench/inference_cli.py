@@ -124,7 +124,7 @@ def decoder_flops(run: Path, batch: int) -> tuple[float, float]:
     from aaae_train.checkpoint import load_checkpoint
     from aaae_train.networks import ArchConfig, Decoder
 
-    decoder = Decoder(ArchConfig(**load_checkpoint(run / "best.pt")["arch"])).eval()
+    decoder = Decoder(ArchConfig.from_dict(load_checkpoint(run / "best.pt")["arch"])).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         decoder(torch.zeros(batch, decoder.fc[0].in_features))
     useful, size = 2.0 * batch * decoder.fc[0].in_features * decoder.fc[0].out_features, 1
@@ -171,8 +171,7 @@ def child(kind: str, run: Path, bundle: Path, plain: Path, batch: int, size: int
     elif kind == "torch eager":
         import torch
 
-        from aaae_train.checkpoint import load_checkpoint
-        from aaae_train.export import load_networks
+        from aaae_train.checkpoint import load_checkpoint, load_networks
 
         _, decoder, _ = load_networks(load_checkpoint(run / "best.pt"))
         tensor = torch.from_numpy(codes)
@@ -198,8 +197,8 @@ def decoder_throughput(run: Path, bundle: Path, work: Path, batch: int = 64, rou
     otherwise slow the next one down), alternated round after round; medians."""
     import torch
 
-    from aaae_train.checkpoint import load_checkpoint
-    from aaae_train.export import export_graph, load_networks
+    from aaae_train.checkpoint import load_checkpoint, load_networks
+    from aaae_train.export import export_graph
 
     plain = work / "plain-decoder.onnx"  # the decoder exported as it is: ConvTranspose + BatchNorm
     _, decoder, _ = load_networks(load_checkpoint(run / "best.pt"))

@@ -35,7 +35,7 @@ def main() -> None:
     t_imports = time.perf_counter()
     ckpt = load_checkpoint(args.checkpoint)
     t_load = time.perf_counter()
-    cfg = ArchConfig(**ckpt["arch"])
+    cfg = ArchConfig.from_dict(ckpt["arch"])
     decoder, approximator = Decoder(cfg), Approximator(cfg)  # only the two networks sampling needs
     for name, net in (("decoder", decoder), ("approximator", approximator)):  # EMA weights, as exported
         ema = ckpt["ema"].get(name)

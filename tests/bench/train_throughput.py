@@ -26,14 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from aaae_train.algorithm import AAAE
+from aaae_train.algorithm import AAAETraining
 from aaae_train.distributed import DistInfo
 from aaae_train.networks import build_networks
 from aaae_train.options import TrainOptions
 
 
 def ours(opts: TrainOptions, device: torch.device) -> Callable[[torch.Tensor], None]:
-    model = AAAE(build_networks(opts.arch()), opts, device, DistInfo())
+    model = AAAETraining(build_networks(opts.arch()), opts, device, DistInfo())
 
     def iteration(x: torch.Tensor) -> None:
         codes, recon, _ = model.autoencoder_step(x)
