@@ -1,4 +1,4 @@
-"""Evaluator classifiers that ``aaae eval`` measures sample quality with (issue #4).
+"""Evaluator classifiers that ``aaae eval`` measures sample quality and edits with.
 
 The standard Inception-v3 FID weights cannot be downloaded everywhere, so the project trains its own
 small classifiers and ships them as ONNX files: a digit classifier (MNIST, 10 classes) and a CelebA
@@ -6,10 +6,13 @@ small classifiers and ships them as ONNX files: a digit classifier (MNIST, 10 cl
 ``features`` (the penultimate layer), in which a Frechet distance between real and generated images
 is computed. That distance is *not* FID and is never called FID.
 
-    python -m aaae_train.evaluators digits ../shared/data/mnist --out models/evaluators/digits
-    python -m aaae_train.evaluators attributes ../shared/data/celeba --out models/evaluators/celeba-attributes
+    python -m aaae_train.evaluators digits ../shared/data/mnist --out models/evaluator-digits
+    python -m aaae_train.evaluators attributes ../shared/data/celeba --out models/evaluator-faces \
+        --key-prefix images/ --balanced
 
-Both train on the training split only (the hash split of :mod:`aaae_train.data`), and report their
+(models/BUILD.md has the exact commands of the shipped evaluators.)
+
+Both train on the training split only (the hash split of :mod:`aaae_cli.datasets`), and report their
 accuracy on the held-out split, which is stored in the evaluator's ``evaluator.json``.
 
 ``--balanced`` (attributes only) weighs each attribute's positives by its negatives-to-positives ratio
