@@ -3,8 +3,9 @@
 The encoder gives each image a code in one pass; it is trained to do well on average, not on *this* image, so
 ``decode(encode(x))`` is not the best the decoder can do for ``x``. Refinement searches for a code whose
 decoding is closer to ``x``: damped Gauss-Newton on the pixel error, with the decoder's Jacobian at the
-encoder's code measured once by finite differences (c + 1 decodings in one batch) and kept for every step (the
-chord method; a step then costs one decoding). All of it runs through the ONNX decoder: no torch, no gradients.
+encoder's code measured by finite differences (c + 1 decodings in one batch) and kept for :data:`RELINEARISE_EVERY`
+steps (the chord method; a step then costs one decoding), then measured again where the code has moved to. All
+of it runs through the ONNX decoder: no torch, no gradients.
 
 The damping keeps the code near the decoder's well-trodden region: without it the pixel error falls further but
 the face drifts off the model's manifold (measured on held-out faces with the shipped faces model: damping
@@ -25,6 +26,9 @@ DAMPING = 0.02
 PROBE = 1e-2
 # Steps of ``aaae reconstruct --refine`` when given without a number.
 DEFAULT_STEPS = 6
+# Steps on one Jacobian: on held-out faces 12 or 24 steps on the first one gained no more than 6 did (the chord
+# saturates), while measuring it again after every 6 steps went on improving (BENCHMARKS.md, "Faithful faces").
+RELINEARISE_EVERY = 6
 
 
 def refine_codes(
@@ -43,26 +47,36 @@ def refine_codes(
     if steps <= 0:
         return codes.astype(np.float32)
     refined = np.empty_like(codes)
-    size = codes.shape[1]
     for i, (code, target) in enumerate(zip(codes, targets, strict=True)):
-        probes = np.vstack([code, code + PROBE * np.eye(size)]).astype(np.float32)
-        decoded = decode(probes).reshape(size + 1, -1).astype(np.float64)
-        jacobian = ((decoded[1:] - decoded[0]) / PROBE).T  # (pixels, c)
-        normal = jacobian.T @ jacobian
-        scale = float(np.mean(np.diag(normal))) or 1.0
         goal = np.asarray(target, dtype=np.float64).reshape(-1)
-        best, residual = code.copy(), goal - decoded[0]
-        best_error, weight = float(residual @ residual), damping
-        for _ in range(steps):
-            # A step on the fixed Jacobian can overshoot where the decoder bends: it is kept only if the error
-            # falls; otherwise the damping grows tenfold and the step is taken again, shorter.
-            damped = normal + weight * scale * np.eye(size)
-            trial = best + np.linalg.solve(damped, jacobian.T @ residual)
-            trial_residual = goal - decode(trial[None].astype(np.float32)).reshape(-1)
-            error = float(trial_residual @ trial_residual)
-            if error < best_error:
-                best, residual, best_error = trial, trial_residual, error
-            else:
-                weight *= 10.0
+        best = code.copy()
+        for start in range(0, steps, RELINEARISE_EVERY):
+            best = _chord_steps(decode, best, goal, min(RELINEARISE_EVERY, steps - start), damping)
         refined[i] = best
     return refined.astype(np.float32)
+
+
+def _chord_steps(
+    decode: Callable[[np.ndarray], np.ndarray], code: np.ndarray, goal: np.ndarray, steps: int, damping: float
+) -> np.ndarray:
+    """``steps`` damped Gauss-Newton steps from ``code`` on one Jacobian measured there; the best code found."""
+    size = code.shape[0]
+    probes = np.vstack([code, code + PROBE * np.eye(size)]).astype(np.float32)
+    decoded = decode(probes).reshape(size + 1, -1).astype(np.float64)
+    jacobian = ((decoded[1:] - decoded[0]) / PROBE).T  # (pixels, c)
+    normal = jacobian.T @ jacobian
+    scale = float(np.mean(np.diag(normal))) or 1.0
+    best, residual = code.copy(), goal - decoded[0]
+    best_error, weight = float(residual @ residual), damping
+    for _ in range(steps):
+        # A step on the fixed Jacobian can overshoot where the decoder bends: it is kept only if the error
+        # falls; otherwise the damping grows tenfold and the step is taken again, shorter.
+        damped = normal + weight * scale * np.eye(size)
+        trial = best + np.linalg.solve(damped, jacobian.T @ residual)
+        trial_residual = goal - decode(trial[None].astype(np.float32)).reshape(-1)
+        error = float(trial_residual @ trial_residual)
+        if error < best_error:
+            best, residual, best_error = trial, trial_residual, error
+        else:
+            weight *= 10.0
+    return best
