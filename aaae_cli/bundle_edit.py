@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
-from rich.console import Console
 
 from aaae_cli.atomic import atomic_write_bytes, atomic_write_text
 from aaae_cli.attributes import AttributeSet, compute_attributes
@@ -30,8 +29,9 @@ from aaae_cli.datasets import LabelledImages, labelled_images
 from aaae_cli.errors import UserError
 from aaae_cli.images import ImageReadError, load_image, prepare_pil, to_model_input
 from aaae_cli.modelcard import render_card
-from aaae_cli.output import default_permissions, progress
+from aaae_cli.output import default_permissions
 from aaae_cli.photo_edit import aligned_face
+from aaae_cli.progress import Progress, or_silent
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
@@ -71,7 +71,7 @@ def _pool(workers: int, count: int) -> Iterator[Any]:
 
 
 def encode_labelled(
-    net: Model, data: LabelledImages, workers: int = 2, console: Console | None = None
+    net: Model, data: LabelledImages, workers: int = 2, progress: Progress | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Codes of every readable image and their label rows; also the number of unreadable files (photos without a
     face among them, for a face model, whose photos are aligned as :meth:`Model.prepare` aligns them)."""
@@ -81,7 +81,7 @@ def encode_labelled(
     keep: list[np.ndarray] = []
     unreadable = 0
     total = len(data)
-    with _pool(workers, total) as pool, progress(console or Console(stderr=True), total, "encoding", 256) as step:
+    with _pool(workers, total) as pool, or_silent(progress).task("encoding", total, minimum=256) as task:
         encoder = None
         for start in range(0, total, CHUNK):
             stop = min(total, start + CHUNK)
@@ -99,7 +99,7 @@ def encode_labelled(
                 encoder = encoder or net.graph("encoder", bulk=True)
                 codes.append(encoder.run(to_model_input(batch), net.batch_size))
                 keep.append(np.flatnonzero(ok) + start)
-            step(stop - start)
+            task.advance(stop - start)
     if not codes:
         raise UserError(f"none of the {total} images could be read")
     return np.concatenate(codes), data.labels[np.concatenate(keep)], unreadable
@@ -114,12 +114,12 @@ def compute_into_bundle(
     replace: bool = False,
     min_count: int = 10,
     workers: int = 2,
-    console: Console | None = None,
+    progress: Progress | None = None,
 ) -> ComputeResult:
     """Compute directions for the labelled images in ``data_path`` and store them in the bundle (or a copy)."""
     target_folder(net, out)  # refuse an unwritable target before the long part
     data = labelled_images(data_path, labels)
-    codes, rows, unreadable = encode_labelled(net, data, workers, console)
+    codes, rows, unreadable = encode_labelled(net, data, workers, progress)
     source = {"data": data.description, "split": "all", "images": len(codes), "labels": data.kind}
     found, skipped = compute_attributes(codes, rows, data.names, source=source, min_count=min_count)
     if not found:

@@ -29,6 +29,7 @@ from aaae_cli.align import Frame
 from aaae_cli.bundle_edit import target_folder, write_attributes
 from aaae_cli.errors import UserError
 from aaae_cli.evaluate import Evaluator, find_evaluator, load_eval_data, training_photos
+from aaae_cli.progress import Progress, or_silent
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
@@ -72,7 +73,7 @@ def calibrate_scales(
     images: int = 200,
     ladder: Sequence[float] = LADDER,
     min_images: int = 20,
-    say: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[Calibrated], list[str]]:
     """Per attribute, the smallest scale in ``ladder`` whose edits ``judge`` reads as present in ``target``.
 
@@ -85,7 +86,9 @@ def calibrate_scales(
         after = _decode_judge(net, judge, codes[picked] + np.float32(scale) * net.attributes[name].direction[None])
         return float((after[:, column] >= 0.5).mean())
 
-    return _ladder_search(net, judge, before, names, target, images, min_images, say, rate_at, lambda _, s: s, ladder)
+    return _ladder_search(
+        net, judge, before, names, target, images, min_images, progress, rate_at, lambda _, s: s, ladder
+    )
 
 
 def _ladder_search(
@@ -96,7 +99,7 @@ def _ladder_search(
     target: float,
     images: int,
     min_images: int,
-    say: Callable[[str], None] | None,
+    progress: Progress | None,
     rate_at: Callable[[str, int, np.ndarray, float], float],
     scale_of: Callable[[str, float], float],
     ladder: Sequence[float],
@@ -129,9 +132,10 @@ def _ladder_search(
                 break
             if rate > best.flip_rate:
                 best = Calibrated(name, scale, rate, len(picked), False)
-        if say:
-            mark = "" if best.reached else f" (target {target:.0%} not reached)"
-            say(f"{name}: scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} {what} read as present{mark}")
+        mark = "" if best.reached else f" (target {target:.0%} not reached)"
+        or_silent(progress).message(
+            f"{name}: scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} {what} read as present{mark}"
+        )
         found.append(best)
     return found, skipped
 
@@ -145,7 +149,7 @@ def calibrate_photo_scales(
     images: int = 200,
     ladder: Sequence[float] = PHOTO_LADDER,
     min_images: int = 20,
-    say: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[Calibrated], list[str]]:
     """Per attribute, the smallest multiple in ``ladder`` of its scale at which photo edits (the model's change
     added to the photo, as ``aaae edit`` makes them) are read as having it by ``judge`` in ``target`` of the
@@ -160,7 +164,7 @@ def calibrate_photo_scales(
             continue  # unreadable, or no face
     if not loaded:
         raise UserError("none of the calibration photos could be read (or none has a face)")
-    return calibrate_photo_edits(net, judge, loaded, names, target, images, ladder, min_images, say)
+    return calibrate_photo_edits(net, judge, loaded, names, target, images, ladder, min_images, progress)
 
 
 def calibrate_photo_edits(
@@ -172,7 +176,7 @@ def calibrate_photo_edits(
     images: int = 200,
     ladder: Sequence[float] = PHOTO_LADDER,
     min_images: int = 20,
-    say: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[Calibrated], list[str]]:
     """:func:`calibrate_photo_scales` on photos already read, each with the frame of its face: (pixels, frame)."""
     from aaae_cli.photo_edit import apply_changes, frame_changes, model_view
@@ -192,7 +196,7 @@ def calibrate_photo_edits(
         return float(multiple * net.attributes[name].scale)
 
     return _ladder_search(
-        net, judge, before, names, target, images, min_images, say, rate_at, scale_of, ladder, "photo edits"
+        net, judge, before, names, target, images, min_images, progress, rate_at, scale_of, ladder, "photo edits"
     )
 
 
@@ -210,7 +214,7 @@ def calibrate_into_bundle(
     seed: int = 0,
     device: str = "auto",
     photos: bool = False,
-    say: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> CalibrationResult:
     """Calibrate the bundle's attribute scales on training-split images of ``data``; write them back.
 
@@ -225,13 +229,13 @@ def calibrate_into_bundle(
         raise UserError("no evaluator classifier matches this model's attributes: pass --evaluator")
     if photos:
         paths = training_photos(data.expanduser(), labels, net, pool, seed)
-        found, skipped = calibrate_photo_scales(net, judge, paths, names, target, images, say=say)
+        found, skipped = calibrate_photo_scales(net, judge, paths, names, target, images, progress=progress)
     else:
         eval_data = load_eval_data(data.expanduser(), labels, net, "val", 1, pool, seed)
         if not len(eval_data.training):
             raise UserError(f"{data}: no training-split images to calibrate on")
         codes = net.encode(eval_data.training)
-        found, skipped = calibrate_scales(net, judge, codes, names, target, images, say=say)
+        found, skipped = calibrate_scales(net, judge, codes, names, target, images, progress=progress)
     if not found:
         raise UserError(f"nothing to calibrate (skipped: {', '.join(skipped)})")
     folder = store_calibration(net, found, judge.name, target, out, photos)

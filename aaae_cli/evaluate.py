@@ -33,6 +33,7 @@ from aaae_cli.datasets import in_validation, labelled_images, read_idx
 from aaae_cli.errors import UserError
 from aaae_cli.images import list_images, load_image, prepare_pil, to_model_input
 from aaae_cli.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
+from aaae_cli.progress import Progress, or_silent
 from aaae_cli.runtime import create_session
 
 EVALUATOR_FILE, EVALUATOR_CARD = "evaluator.onnx", "evaluator.json"
@@ -284,7 +285,7 @@ def evaluate(
     edit_images: int = 200,
     seed: int = 0,
     device: str = "auto",
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     temperatures: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Everything ``aaae eval`` reports, as a JSON-ready dict.
@@ -292,7 +293,7 @@ def evaluate(
     ``temperatures`` adds approximator samplers with z ~ N(0, t^2 I) (as ``aaae sample --temperature``),
     reported as ``approximator@t``; the plain ``approximator`` row is always t = 1.
     """
-    say = progress or (lambda _: None)
+    say = or_silent(progress).status
     if samples < 2:
         raise UserError("-n must be at least 2")
     if any(not (t > 0) for t in temperatures):

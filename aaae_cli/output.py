@@ -1,4 +1,4 @@
-"""Writing command results safely: folders of single images that appear all at once, progress bars.
+"""Writing command results safely: folders of single images that appear all at once.
 
 A failed or interrupted command leaves no partial output: grids and GIFs are written atomically (see
 :mod:`aaae_cli.atomic`), and :class:`ImageFolderWriter` writes into a hidden temporary folder that is moved
@@ -10,13 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from aaae_cli.errors import UserError
 from aaae_cli.images import framed_pnginfo, to_pil
@@ -105,20 +102,3 @@ class ImageFolderWriter:
         except OSError as exc:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise UserError(f"{self.folder}: cannot move the images there ({exc.strerror or exc})") from None
-
-
-@contextlib.contextmanager
-def progress(console: Console, total: int, description: str, minimum: int = 2) -> Iterator[Callable[[int], None]]:
-    """A transient progress bar on ``console`` (shown only on a terminal and for ``total >= minimum``)."""
-    bar = Progress(
-        TextColumn(description),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=total < minimum or not console.is_terminal,
-    )
-    with bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)

@@ -1,6 +1,6 @@
 """The studio's page: Gradio components laid out in three tabs and wired to :class:`aaae_cli.studio.Studio`.
 
-Only this module (and :mod:`aaae_cli.studio_command`, when it runs) imports Gradio, which the ``studio`` extra
+Only this module (and :mod:`aaae_cli.cli.studio`, when it runs) imports Gradio, which the ``studio`` extra
 installs; the rest of aaae never does. Every callback here is a thin adapter: it turns the page's values into a
 call of :class:`~aaae_cli.studio.Studio` and its result (or a :class:`~aaae_cli.errors.UserError`, or any other
 failure) into component updates, with one status line per tab, so an error is a message in the page and the

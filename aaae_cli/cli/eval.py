@@ -1,4 +1,4 @@
-"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluate.evaluate` (rich table + JSON)."""
+"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluate.evaluate` (rich tables + JSON)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from rich.table import Table
 
 from aaae_cli.atomic import atomic_write_text
 from aaae_cli.checks import check_finite, check_output_parent, check_seed
-from aaae_cli.commands import DeviceOption, ModelOption, _load, err, out
+from aaae_cli.cli._options import DeviceOption, ModelOption, load_model
 from aaae_cli.errors import UserError
+from aaae_cli.progress import RichProgress, err, out
 
 FID_MESSAGE = (
     "FID with the Inception-v3 weights needs pytorch-fid, which needs torchvision; neither is installed here "
@@ -20,6 +21,17 @@ FID_MESSAGE = (
 )
 
 
+commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
+
+
+@commands.command(
+    "eval",
+    epilog="Examples:\n\n"
+    "  aaae eval --model digits --data train-images-idx3-ubyte.gz        # the digits training held out\n\n"
+    "  aaae eval --model ./faces --data celeba/ -n 10000 --json faces.json\n\n"
+    "  aaae eval --model digits --data mnist/ --temperature 0.8       # also samples at temperature 0.8\n\n"
+    "  aaae eval --model ./mine --data test-photos/ --split all --evaluator ./my-evaluator",
+)
 def eval_command(
     data: Annotated[
         Path, typer.Option("--data", "-d", help="Images to evaluate on (folder, CelebA folder, MNIST idx).")
@@ -60,8 +72,9 @@ def eval_command(
         json_out = check_output_parent(json_out, "--json")
     if not data.expanduser().exists():
         raise UserError(f"{data}: no such file or folder")
-    net = _load(model, device)
-    with err.status("evaluating") as status:
+    net = load_model(model, device)
+    with RichProgress() as progress:
+        progress.status("evaluating")
         report = evaluate(
             net,
             data.expanduser(),
@@ -73,7 +86,7 @@ def eval_command(
             components=components,
             seed=seed,
             device=device,
-            progress=lambda what: status.update(what),
+            progress=progress,
             temperatures=temperature or (),
         )
     out.print(_table(report))

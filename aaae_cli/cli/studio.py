@@ -12,12 +12,12 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from aaae_cli.commands import DeviceOption
+from aaae_cli.cli._options import DeviceOption
 from aaae_cli.errors import UserError
+from aaae_cli.progress import err
 
-err = Console(stderr=True, emoji=False, highlight=False)
+commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
 
 INSTALL = 'pip install "aaae[studio]"'
 
@@ -42,6 +42,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@commands.command(
+    epilog="Examples:\n\n"
+    '  pip install "aaae\\[studio]"    # once: adds Gradio\n\n'
+    "  aaae studio                    # opens http://127.0.0.1:7860 in your browser\n\n"
+    "  aaae studio --model user/faces@v1 --port 8000 --no-browser\n\n"
+    "  aaae studio --model ./my-bundle --model faces   # offer two models",
+)
 def studio(
     model: Annotated[
         list[str] | None,
@@ -83,13 +90,19 @@ def studio(
             raise UserError(
                 f"cannot listen on {host}:{port} ({str(exc).splitlines()[0][:160]}); try another --port"
             ) from None
-        err.print(f"aaae studio: {url}  (models: {', '.join(studio_.choices)}; Ctrl-C to stop)", soft_wrap=True)
+        err.print(
+            f"aaae studio: {url}  (models: {', '.join(studio_.choices)}; Ctrl-C to stop)",
+            highlight=False,
+            soft_wrap=True,
+        )
         if not _is_loopback(host):
             err.print(
-                f"note: listening on {host}: other computers that can reach it can use the studio", soft_wrap=True
+                f"note: listening on {host}: other computers that can reach it can use the studio",
+                highlight=False,
+                soft_wrap=True,
             )
         if share and getattr(app, "share_url", None):
-            err.print(f"public link: {app.share_url}", soft_wrap=True)
+            err.print(f"public link: {app.share_url}", highlight=False, soft_wrap=True)
         try:
             while app.is_running:
                 time.sleep(0.2)

@@ -1,58 +1,28 @@
-"""The ``aaae`` command line: thin typer wrappers over the Python API.
+"""``aaae train``: train (or resume) a model, a thin wrapper over :func:`aaae_train.api.train`.
 
-Light commands run on onnxruntime and never import torch; ``train`` (and ``export``) import
-:mod:`aaae_train` lazily, inside the command, so ``aaae --help`` stays fast and torch-free.
+The option defaults come from :class:`aaae_train.options.TrainOptions` (torch-free, so ``aaae --help`` stays
+light); :mod:`aaae_train.api`, and with it torch, is imported only when the command runs.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from aaae_cli import __version__, calibrate_command, commands, edit_command, eval_command, studio_command
-from aaae_cli.errors import UserError
-from aaae_cli.interrupts import treat_sigterm_like_ctrl_c
+from aaae_cli.progress import err
 from aaae_cli.terminal import shown
 from aaae_cli.torch_side import torch_module
-from aaae_cli.usage import Abort, ClickException, NoArgsIsHelpError, quiet_numpy_warnings, usage_error_line
 from aaae_train.options import TrainOptions
 
 _DEFAULT = {f.name: f.default for f in fields(TrainOptions)}  # one source of truth for defaults
 
-app = typer.Typer(
-    name="aaae",
-    help="Adversarially Approximated Autoencoders: sample, reconstruct, interpolate and edit images, "
-    "and train your own models.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-err = Console(stderr=True, emoji=False)
+commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"aaae {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Adversarially Approximated Autoencoders (Xu, Keshmiri & Wang, arXiv 1902.05581)."""
-
-
-@app.command(
+@commands.command(
     epilog="Examples:\n\n"
     "  aaae train ~/photos --out runs/photos                    # a folder of images, 64x64 RGB\n\n"
     "  aaae train data/celeba --out runs/faces --epochs 50      # images/ + list_attr_celeba.txt\n\n"
@@ -184,116 +154,31 @@ def train(
 ) -> None:
     """Train an AAAE model on your images; resumable, multi-GPU with torchrun."""
     options = dict(locals())
-    code = torch_module().train_from_cli(options, err)
+    code = _train(options)
     if code:
         raise typer.Exit(code)
 
 
-# ---------------------------------------------------------------- the runtime commands (torch-free)
-
-_attributes = typer.Typer(
-    help="Attribute directions (smiling, male, digit_3, ...) used by 'aaae edit'.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(_attributes, name="attributes")
-
-app.command(
-    epilog="Examples:\n\n"
-    "  aaae sample -n 64 out.png                      # an 8x8 grid from the default model\n\n"
-    "  aaae sample -n 16 out.png --seed 7 --cols 8    # reproducible, 2 rows of 8\n\n"
-    "  aaae sample -n 1000 --separate samples/        # one PNG per image, any number\n\n"
-    "  aaae sample --model user/faces@v1 -n 64 faces.png --temperature 0.8",
-)(commands.sample)
-app.command(
-    epilog="Examples:\n\n"
-    "  aaae reconstruct face.jpg -o recon.png\n\n"
-    "  aaae reconstruct face.jpg -o recon.png --refine 6     # closer to the photo, about 0.4 s a face\n\n"
-    "  aaae reconstruct photos/ -o recon.png --cols 2 --separate recon/",
-)(commands.reconstruct)
-app.command(
-    epilog="Examples:\n\n"
-    "  aaae interpolate a.jpg b.jpg -o morph.png               # a row of 8\n\n"
-    "  aaae interpolate a.jpg b.jpg --steps 24 -o morph.gif    # an animation",
-)(commands.interpolate)
-app.command(
-    epilog="Examples:\n\n"
-    "  aaae edit me.jpg --attr male                          # writes me-edited.jpg, every face edited\n\n"
-    "  aaae edit me.jpg --attr smiling --attr eyeglasses --strength 1.5 -o out.png\n\n"
-    "  aaae edit me.jpg --attr smiling=-1 -o serious.jpg     # remove an attribute\n\n"
-    "  aaae edit me.jpg --attr young --keep eyeglasses,male  # younger, without adding glasses\n\n"
-    "  aaae edit group.jpg --attr blond_hair --face 2        # only the second face from the left\n\n"
-    "  aaae edit photos/ --attr smiling -o edited/           # a whole folder\n\n"
-    "  aaae edit me.jpg --attr male --sweep -2:2:5 --compare -o sweep.png",
-)(edit_command.edit)
-app.command(
-    epilog="Examples:\n\n  aaae faces group.jpg\n\n  aaae faces group.jpg -o faces.png   # the aligned faces",
-)(edit_command.faces)
-app.command(
-    epilog="Examples:\n\n"
-    '  pip install "aaae\\[studio]"    # once: adds Gradio\n\n'
-    "  aaae studio                    # opens http://127.0.0.1:7860 in your browser\n\n"
-    "  aaae studio --model user/faces@v1 --port 8000 --no-browser\n\n"
-    "  aaae studio --model ./my-bundle --model faces   # offer two models",
-)(studio_command.studio)
-app.command(
-    epilog="Examples:\n\n  aaae info\n\n  aaae info --model user/faces@v1 --json",
-)(commands.info)
-app.command(
-    epilog="Examples:\n\n"
-    "  aaae export runs/faces models/faces             # best.pt -> an ONNX bundle\n\n"
-    "  aaae export runs/faces/last.pt out/ --force --data ~/celeba\n\n"
-    "  aaae export runs/faces models/faces --push-to-hub user/faces   # and upload it",
-)(commands.export)
-app.command(
-    epilog="Examples:\n\n"
-    "  hf auth login                        # once, or set HF_TOKEN\n\n"
-    "  aaae push models/faces user/faces    # then: --model user/faces\n\n"
-    "  aaae push models/faces user/faces --revision v2 --private",
-)(commands.push)
-app.command(
-    "eval",
-    epilog="Examples:\n\n"
-    "  aaae eval --model digits --data train-images-idx3-ubyte.gz        # the digits training held out\n\n"
-    "  aaae eval --model ./faces --data celeba/ -n 10000 --json faces.json\n\n"
-    "  aaae eval --model digits --data mnist/ --temperature 0.8       # also samples at temperature 0.8\n\n"
-    "  aaae eval --model ./mine --data test-photos/ --split all --evaluator ./my-evaluator",
-)(eval_command.eval_command)
-_attributes.command(
-    "list",
-    epilog="Examples:\n\n  aaae attributes list\n\n  aaae attributes list --model ./my-bundle --json",
-)(commands.attributes_list)
-_attributes.command(
-    "compute",
-    epilog="Examples:\n\n"
-    "  aaae attributes compute --model ./faces --data celeba/ --labels list_attr_celeba.txt\n\n"
-    "  aaae attributes compute --model ./digits --data by-class/        # one sub-folder per class\n\n"
-    "  aaae attributes compute --model user/faces --data mine/ --out ./faces-plus",
-)(commands.attributes_compute)
-_attributes.command(
-    "calibrate",
-    epilog="Examples:\n\n"
-    "  aaae attributes calibrate --model ./faces --data celeba/            # every attribute, 80% target\n\n"
-    "  aaae attributes calibrate --model ./faces --data celeba/ --attr Male --attr Smiling --target 0.9",
-)(calibrate_command.calibrate_command)
-
-
-def main() -> None:
-    """Console entry point: user errors, typer's usage errors included, become one line on stderr and exit 2."""
-    quiet_numpy_warnings()
-    treat_sigterm_like_ctrl_c()  # so every command cleans up after SIGTERM as after Ctrl-C
-    try:
-        code = app(standalone_mode=False)
-    except UserError as exc:
-        err.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except ClickException as exc:
-        if isinstance(exc, NoArgsIsHelpError):
-            exc.show()  # a bare 'aaae' or 'aaae attributes': the help, as before
-            sys.exit(exc.exit_code)
-        err.print(f"[bold red]error:[/] {shown(usage_error_line(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except Abort:  # Ctrl-C outside a command's own handling
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)  # as typer's standalone mode did: always a SystemExit
+def _train(options: dict[str, Any]) -> int:
+    """Run :func:`aaae_train.api.train` with the parsed options and say how it ended; returns the exit code."""
+    options = dict(options)
+    data, out = options.pop("data"), options.pop("out")
+    result = torch_module().train(data, out, console=err, **options)
+    state = result.state
+    if not result.main_process:
+        return 130 if result.interrupted else 0
+    if result.interrupted:
+        err.print(
+            f"stopped at update {state.step + state.approx_step}; checkpoint saved in {shown(result.run)}. "
+            "Run the same command to resume."
+        )
+        return 130
+    if result.skipped_files:
+        err.print(f"{result.skipped_files} unreadable file(s) were skipped (see the list in the data cache)")
+    err.print(
+        f"[bold green]done[/]: {state.step} autoencoder steps, {state.approx_step} approximator steps; "
+        f"best validation MSE {state.best_val_mse:.5f} (pixels in [0, 1]) at step {state.best_step}.\n"
+        f"Model: {shown(result.run / 'best.pt')}   grids: {shown(result.run)}/samples-*.png",
+        highlight=False,
+    )
+    return 0

@@ -1,4 +1,4 @@
-"""``aaae edit`` (a photo, or a folder of photos, edited at its own resolution) and ``aaae faces``.
+"""Your photos: ``aaae edit`` (a photo, or a folder of photos, edited at its own resolution) and ``aaae faces``.
 
 Thin wrappers over :meth:`aaae_cli.api.Model.edit_photo` and its parts: options are checked and the edit
 direction is built (an unknown or contradictory attribute fails) before any photo is read, and every output
@@ -15,25 +15,27 @@ import numpy as np
 import typer
 from PIL import Image
 
-from aaae_cli.commands import (
+from aaae_cli.cli._options import (
     AlignOption,
     CropOption,
     DeviceOption,
     FaceOption,
     ModelOption,
-    _load,
-    _said,
-    err,
-    out,
+    OverwriteOption,
+    load_model,
+    said,
 )
 from aaae_cli.errors import UserError
-from aaae_cli.images import IMAGE_SUFFIXES, STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
-from aaae_cli.overwrite import OverwriteOption, refuse_overwriting_inputs
+from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
+from aaae_cli.overwrite import refuse_overwriting_inputs
+from aaae_cli.progress import RichProgress, out
 from aaae_cli.terminal import shown as _e
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
     from aaae_cli.photos import Photo
+
+commands = typer.Typer()  # registered on the app by aaae_cli.cli.app, in this order
 
 # Side, in pixels, of each face tile in --sweep and --compare (the aligned face region, not the model's view).
 TILE = 256
@@ -52,6 +54,16 @@ def default_output(image: Path) -> Path:
     return Path(f"{image.stem}-edited{suffix}")
 
 
+@commands.command(
+    epilog="Examples:\n\n"
+    "  aaae edit me.jpg --attr male                          # writes me-edited.jpg, every face edited\n\n"
+    "  aaae edit me.jpg --attr smiling --attr eyeglasses --strength 1.5 -o out.png\n\n"
+    "  aaae edit me.jpg --attr smiling=-1 -o serious.jpg     # remove an attribute\n\n"
+    "  aaae edit me.jpg --attr young --keep eyeglasses,male  # younger, without adding glasses\n\n"
+    "  aaae edit group.jpg --attr blond_hair --face 2        # only the second face from the left\n\n"
+    "  aaae edit photos/ --attr smiling -o edited/           # a whole folder\n\n"
+    "  aaae edit me.jpg --attr male --sweep -2:2:5 --compare -o sweep.png",
+)
 def edit(
     image: Annotated[Path, typer.Argument(help="A photo, or a folder of photos (searched recursively).")],
     attr: Annotated[
@@ -130,7 +142,7 @@ def edit(
         suffixes = STILL_SUFFIXES
         target = check_output_path(output if output is not None else default_output(source), suffixes)
         refuse_overwriting_inputs([target], [source], overwrite)
-    net = _load(model, device, crop, align)
+    net = load_model(model, device, crop, align)
     if sweep is not None or compare:  # a row that aaae could not read back is refused up front
         tile = TILE if net.aligns_faces else net.resolution
         check_grid_size(len(strengths) + 2 * compare, tile * zoom_by, "images in a row")
@@ -143,19 +155,19 @@ def edit(
     held = f", keeping {', '.join(net.attributes.resolve(k) for k in kept)}" if kept else ""
     if source.is_dir():
         done, skipped = _edit_folder(net, source, target, resolved, strengths[0], kept, face)
-        _said(f"wrote {done} photo(s) to {_e(str(target))} ({_e(shown)}{_e(held)}){skipped}")
+        said(f"wrote {done} photo(s) to {_e(str(target))} ({_e(shown)}{_e(held)}){skipped}")
         return
     photo = net.load_photo(source)
     if sweep is not None or compare:
         row = _face_row(net, photo, resolved, strengths, kept, face, compare)
         save_image(make_grid(zoom(row, zoom_by), cols=len(row)), target)
         what = f"strengths {sweep}" if sweep else shown
-        _said(f"wrote {_e(str(target))}: the face in {_e(source.name)} edited ({_e(what)}{_e(held)})")
+        said(f"wrote {_e(str(target))}: the face in {_e(source.name)} edited ({_e(what)}{_e(held)})")
         return
     edited, faces = net.edit_loaded_photo(photo, resolved, strengths[0], kept, face)
     _save(edited, target, photo)
     where = f"{faces} face" + ("s" if faces != 1 else "") if net.aligns_faces and not photo.framed else "the image"
-    _said(f"wrote {_e(str(target))}: {_e(source.name)}, {where} edited ({_e(shown)}{_e(held)})")
+    said(f"wrote {_e(str(target))}: {_e(source.name)}, {where} edited ({_e(shown)}{_e(held)})")
 
 
 def _check_folder_output(source: Path, target: Path) -> None:
@@ -219,34 +231,33 @@ def _edit_folder(
     """Edit every photo below ``source`` into ``target`` (same relative names and formats); skip and count
     photos that cannot be read or have no face. Each output file is written atomically."""
     from aaae_cli.images import ImageReadError
-    from aaae_cli.output import progress
 
     inside = target.resolve()
     files = [f for f in list_images(source) if inside not in f.resolve().parents]
     if not files:
         raise UserError(f"{source}: no image files in this folder")
     done, no_face, unreadable = 0, 0, 0
-    with progress(err, len(files), "editing", 2) as step:
+    with RichProgress().task("editing", len(files)) as task:
         for path in files:
             relative = path.relative_to(source)
-            out = target / relative
-            if out.suffix.lower() not in STILL_SUFFIXES:
-                out = out.with_suffix(".png")
+            written = target / relative
+            if written.suffix.lower() not in STILL_SUFFIXES:
+                written = written.with_suffix(".png")
             try:
                 photo = net.load_photo(path)
                 edited, _ = net.edit_loaded_photo(photo, edits, strength, keep, face)
             except ImageReadError:
                 unreadable += 1
-                step(1)
+                task.advance(1)
                 continue
             except UserError:
                 no_face += 1
-                step(1)
+                task.advance(1)
                 continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _save(edited, out, photo)
+            written.parent.mkdir(parents=True, exist_ok=True)
+            _save(edited, written, photo)
             done += 1
-            step(1)
+            task.advance(1)
     notes = []
     if no_face:
         notes.append(f"{no_face} without a face" + (f" number {face}" if face else "") + " skipped")
@@ -255,6 +266,9 @@ def _edit_folder(
     return done, ("; " + "; ".join(notes)) if notes else ""
 
 
+@commands.command(
+    epilog="Examples:\n\n  aaae faces group.jpg\n\n  aaae faces group.jpg -o faces.png   # the aligned faces",
+)
 def faces(
     image: Annotated[Path, typer.Argument(help="A photo.", show_default=False)],
     model: ModelOption = None,
@@ -269,7 +283,7 @@ def faces(
     target = check_output_path(output) if output is not None else None
     if not image.expanduser().is_file():
         raise UserError(f"{image}: no such file")
-    net = _load(model, "cpu")
+    net = load_model(model, "cpu")
     photo = net.load_photo(image.expanduser())
     found = net.find_faces(photo)
     if not found:
@@ -285,7 +299,4 @@ def faces(
         if not frames:
             raise UserError(f"{net.name} has no landmark template: no aligned faces to show")
         save_image(make_grid(np.stack([cut(photo.pixels, f, TILE) for f in frames]), cols=len(frames)), target)
-        _said(f"wrote {_e(str(target))}: {len(frames)} aligned face(s)")
-
-
-__all__ = ["IMAGE_SUFFIXES", "edit", "faces"]
+        said(f"wrote {_e(str(target))}: {len(frames)} aligned face(s)")

@@ -1,0 +1,24 @@
+"""The ``aaae`` command line, one module per command group; read it as the list of commands:
+
+=====================  ==========================================================================
+:mod:`.train`          ``aaae train``: train or resume a model (imports torch only when it runs)
+:mod:`.images`         ``aaae sample``, ``reconstruct``, ``interpolate``: images from the model
+:mod:`.photos`         ``aaae edit``, ``faces``: your photos, edited at their own resolution
+:mod:`.studio`         ``aaae studio``: the same in the browser (Gradio, only when it runs)
+:mod:`.model`          ``aaae info``, ``export``, ``push``: the model as a bundle of files
+:mod:`.eval`           ``aaae eval``: measure a model
+:mod:`.attributes`     ``aaae attributes list``, ``compute``, ``calibrate``: the edit directions
+=====================  ==========================================================================
+
+:mod:`.app` builds the typer app from them and holds :func:`main` (the ``aaae`` entry point); :mod:`._options`
+holds the options several commands share (``--model``, ``--device``, ...), :mod:`._usage` turns typer's usage
+errors into one ``error:`` line. Each command's ``--help`` examples sit on its decorator.
+
+Every command is a thin wrapper over the library beside this package (:mod:`aaae_cli.api`,
+:mod:`aaae_cli.photo_edit`, :mod:`aaae_cli.evaluate`, ...), which never imports it. Commands import the
+library inside their bodies, so ``aaae --help`` loads neither onnxruntime nor torch.
+"""
+
+from aaae_cli.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,88 @@
+"""What several commands share: option aliases (``--model``, ``--device``, ``--crop``, ...) and two helpers.
+
+One definition per option, so ``--model`` means and says the same in every command that takes it (as the
+``hf`` CLI's ``_cli_utils.py``). Options that only one command has, or whose help differs between commands
+(``--out``, ``--json``, ``--seed``), stay beside their command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from aaae_cli.progress import err
+
+if TYPE_CHECKING:
+    from aaae_cli.api import Model
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Built-in model name, bundle folder, or Hugging Face Hub id user/name\\[@revision] "
+        "\\[default: $AAAE_MODEL, else the built-in model].",
+        show_default=False,
+    ),
+]
+DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when onnxruntime can use it, else CPU), cpu or cuda.")]
+ZoomOption = Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")]
+CropOption = Annotated[
+    float | None,
+    typer.Option(
+        "--crop",
+        min=0.05,
+        max=1.0,
+        help="Centre crop of input photos, as a fraction of the shorter side, for models without face alignment "
+        "or with --align none \\[default: the model's, e.g. 0.79 for faces]; 1 for photos already cropped to the "
+        "subject. Single images aaae wrote are never re-cropped.",
+        show_default=False,
+    ),
+]
+AlignOption = Annotated[
+    str,
+    typer.Option(
+        "--align",
+        help="auto: find faces and align them like the model's training faces (face models), else centre-crop; "
+        "face: always; none: the image is already cropped like the training data.",
+    ),
+]
+FaceOption = Annotated[
+    int | None,
+    typer.Option(
+        "--face",
+        min=1,
+        help="Only this face, numbered from the left (see 'aaae faces PHOTO') \\[default: every face; "
+        "the largest for single-image views].",
+        show_default=False,
+    ),
+]
+SeparateOption = Annotated[
+    Path | None, typer.Option("--separate", help="Also write each image as its own PNG in this folder.")
+]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Allow the output to replace one of the input images.")
+]
+MinCountOption = Annotated[int, typer.Option(min=1, help="Skip attributes with fewer images on either side.")]
+
+
+def load_model(
+    model: str | None, device: str, crop: float | None = None, align: str = "auto", face: int | None = None
+) -> Model:
+    """The ``--model`` with the ``--crop``, ``--align`` and ``--face`` options applied (a bad ``--align`` fails
+    now, before any work). Imports the runtime (onnxruntime) only here, when a command runs."""
+    from aaae_cli.api import Model
+
+    net = Model.load(model, device=device)
+    if crop is not None:
+        net.crop = crop
+    net.align, net.face = align, face
+    net.aligns_faces  # noqa: B018  (refuses a bad --align now, before any work)
+    return net
+
+
+def said(message: str) -> None:
+    """What a command did, on stderr (rich markup allowed: escape names with :func:`aaae_cli.terminal.shown`)."""
+    err.print(message, highlight=False, soft_wrap=True)
