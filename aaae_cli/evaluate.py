@@ -1,11 +1,11 @@
-"""``aaae eval``: how good a model is, measured the way the paper and its peers measure it (issue #4).
+"""``aaae eval``: how good a model is, measured the way the paper and its peers measure it.
 
 1. Reconstruction: mean squared error per pixel on held-out images, pixels in [0, 1] and in [-1, 1].
 2. Sample quality in the feature space of an evaluator classifier the project trains and ships as ONNX
    (digits: MNIST classifier; faces: CelebA 40-attribute classifier): the Frechet distance between the
    features of generated and held-out real images ("evaluator FD", never called FID), and for a
    multi-class evaluator the Inception-score analogue (the ALICE protocol), with the held-out real
-   images' score as the ceiling. The real Inception-v3 FID is computed only by ``--fid-weights``.
+   images' score as the ceiling. There is no Inception-v3 FID: its weights cannot be downloaded here.
 3. Baselines in the same run: the same decoder sampled from a single Gaussian and from a 10-component
    full-covariance mixture fitted to the training codes (the RAE paper's ex-post densities).
 4. Edits: per attribute, the share of held-out images without it that the evaluator reads as having

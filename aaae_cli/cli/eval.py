@@ -1,4 +1,7 @@
-"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluate.evaluate` (rich tables + JSON)."""
+"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluate.evaluate` (rich tables + JSON).
+
+There is no Inception-v3 FID: its weights cannot be downloaded where aaae is built and tested, and pytorch-fid needs
+torchvision next to torch; an option that could only fail was removed. The evaluator FD is never called FID."""
 
 from __future__ import annotations
 
@@ -14,12 +17,6 @@ from aaae_cli.checks import check_finite, check_output_parent, check_seed
 from aaae_cli.cli._options import DeviceOption, ModelOption, load_model
 from aaae_cli.errors import UserError
 from aaae_cli.progress import RichProgress, err, out
-
-FID_MESSAGE = (
-    "FID with the Inception-v3 weights needs pytorch-fid, which needs torchvision; neither is installed here "
-    "(pip install pytorch-fid torchvision). aaae does not substitute another network: use the evaluator FD"
-)
-
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
 
@@ -45,9 +42,6 @@ def eval_command(
         str | None, typer.Option(help="Evaluator folder or built-in name (default: the one matching the model).")
     ] = None,
     components: Annotated[int, typer.Option(help="Components of the Gaussian-mixture baseline.")] = 10,
-    fid_weights: Annotated[
-        Path | None, typer.Option(help="pt_inception-2015-12-05 weights, for a real FID (needs pytorch-fid).")
-    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the full report as JSON here.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling and for picking images.")] = 0,
     temperature: Annotated[
@@ -59,8 +53,6 @@ def eval_command(
     """Measure a model: held-out reconstruction error, sample quality against two density baselines, edits."""
     from aaae_cli.evaluate import evaluate
 
-    if fid_weights is not None:
-        _check_fid(fid_weights)
     if n < 2:
         raise UserError(f"-n must be at least 2 (got {n})")
     if held_out < 1:
@@ -98,17 +90,6 @@ def eval_command(
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
         err.print(f"wrote {json_out}")
-
-
-def _check_fid(weights: Path) -> None:
-    try:
-        import pytorch_fid  # noqa: F401
-    except ImportError:
-        raise UserError(FID_MESSAGE) from None
-    raise UserError(
-        "pytorch-fid is installed, but aaae has no FID path: it was built where pytorch-fid and torchvision "
-        "cannot be installed next to torch 2.13, so FID could not be implemented and checked; use the evaluator FD"
-    )
 
 
 def _table(report: dict[str, Any]) -> Table:
