@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aaae_cli.datasets import detect_source
 from aaae_cli.evaluate import Evaluator
 from aaae_cli.metrics import frechet_distance_between, inception_score
 from aaae_train.algorithm import AAAE
 from aaae_train.checkpoint import load_checkpoint
-from aaae_train.data import Preprocessing, detect_source, load_dataset
+from aaae_train.data import Preprocessing, load_dataset
 from aaae_train.distributed import DistInfo
 from aaae_train.export import sampling_weights
 from aaae_train.loop import default_cache_dir
