@@ -9,10 +9,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from aaae_cli.datasets import detect_source, held_out, in_validation, labelled_images, mnist_key
-from aaae_cli.evaluate import load_eval_data
+from aaae_cli.errors import UserError
+from aaae_cli.evaluate import load_eval_data, training_photos
 from aaae_train.data import Dataset, Preprocessing, load_dataset
 from tests.conftest import MNIST
 
@@ -83,6 +85,18 @@ def test_celeba_with_both_image_folders_is_read_alike(tmp_path: Path, cache_dir:
     evaluated = load_eval_data(root, None, _stub_model(32, 3, 1.0), "all", 100, 0, 0)
     assert len(evaluated.held_out) == 3
     assert {image.tobytes() for image in evaluated.held_out} == {image.tobytes() for image in trained.images}
+    train_idx, _ = trained.split(0.05)  # calibrating photo edits takes training's training split
+    photos = training_photos(root, None, _stub_model(32, 3, 1.0), 100, 0)
+    assert sorted(p.name for p in photos) == sorted(trained.keys[i] for i in train_idx)
+
+
+def test_eval_refuses_a_prepared_archive_with_a_clear_message(tmp_path: Path) -> None:
+    from aaae_train.archive import write_archive
+
+    prep = {"resolution": 32, "channels": 1, "crop": 1.0, "align": "none"}
+    write_archive(tmp_path / "d.zip", np.zeros((2, 32, 32, 1), np.uint8), ["a.png", "b.png"], prep)
+    with pytest.raises(UserError, match="prepared archive"):
+        load_eval_data(tmp_path / "d.zip", None, _stub_model(32, 1, 1.0), "val", 10, 10, 0)
 
 
 def test_mnist_images_are_keyed_alike_by_training_eval_attributes_and_calibrate(cache_dir: Path) -> None:
