@@ -39,6 +39,24 @@ def test_known_keys_stay_on_their_side_of_the_split() -> None:
     assert mnist_key(11) == "mnist:11"
 
 
+def test_the_faces_layout_keys_images_as_the_shipped_model_was_trained(tmp_path: Path) -> None:
+    """The faces model read ``celeba`` (images/ + list_attr_celeba.txt) and ``celeba/extra_fullres/images``: two
+    data paths, so every key is ``images/NAME`` in training, in the archive it went through and in eval."""
+    from aaae_cli.datasets import key_sources
+    from aaae_cli.evaluate import read_as_trained
+
+    root = tmp_path / "celeba"
+    for folder, name in ((root / "images", "000001.jpg"), (root / "extra_fullres" / "images", "000002.jpg")):
+        folder.mkdir(parents=True)
+        Image.new("RGB", (40, 48), (90, 90, 90)).save(folder / name)
+    (root / "list_attr_celeba.txt").write_text("1\nMale Smiling\n000001.jpg 1 -1\n")
+    paths = [root, root / "extra_fullres" / "images"]
+    trained = load_dataset([detect_source(p) for p in paths], Preprocessing(32, 3, 1.0), tmp_path / "cache", 1)
+    assert trained.keys == ["images/000001.jpg", "images/000002.jpg"] and key_sources(paths) == 2
+    model = SimpleNamespace(config={"training": {"data": {"sources": 2}}})
+    assert read_as_trained(root, None, model).keys == ["images/000001.jpg"]
+
+
 def test_a_small_set_holds_out_the_key_that_hashes_lowest() -> None:
     """Under about 20 images at 5% no key may fall in the hash split: the one hashing lowest is held out."""
     for keys, held in ((["a.png", "b.png", "c.png"], [2]), (["mnist:0", "mnist:1", "mnist:2", "mnist:3"], [0])):
