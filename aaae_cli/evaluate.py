@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from aaae_cli.api import Model
 from aaae_cli.bundle_json import check, load_json
-from aaae_cli.datasets import in_validation, labelled_images, read_idx
+from aaae_cli.datasets import SourceImages, detect_source, held_out, key_prefix, read_source
 from aaae_cli.errors import UserError
-from aaae_cli.images import list_images, load_image, prepare_pil, to_model_input
+from aaae_cli.images import to_model_input
 from aaae_cli.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
 from aaae_cli.progress import Progress, or_silent
 from aaae_cli.runtime import create_session
@@ -130,33 +131,56 @@ class EvalData:
 def load_eval_data(
     data: Path, labels: Path | None, model: Model, split: str, limit: int, fit_limit: int, seed: int
 ) -> EvalData:
-    """Read ``data`` with the model's preprocessing and split it as training did."""
-    prep = model.config["preprocessing"]
-    resolution, channels, crop = model.resolution, model.channels, float(prep.get("crop", 1.0))
-    trained_on = model.config.get("training", {}).get("data", {})
-    val_fraction = float(trained_on.get("val_fraction") or 0.05)
-    prefix_folders = int(trained_on.get("sources", 1)) > 1  # keys were "folder/name" with several sources
-    keys, loaders, label_rows, names = _items(data, labels, resolution, channels, crop, prefix_folders, model)
+    """Read ``data`` as the model's training read it (keys, labels, split) and frame its images as the model
+    frames images."""
+    images = read_as_trained(data, labels, model)
     if split == "val":
-        held = [i for i, key in enumerate(keys) if in_validation(key, val_fraction)]
-        fit = [i for i, key in enumerate(keys) if not in_validation(key, val_fraction)]
+        is_val = held_out(images.keys, _val_fraction(model))
+        held, fit = np.flatnonzero(is_val).tolist(), np.flatnonzero(~is_val).tolist()
     elif split == "all":
-        held, fit = list(range(len(keys))), []
+        held, fit = list(range(len(images))), []
     else:
         raise UserError("--split must be val or all")
     if not held:
-        raise UserError(f"{data}: no held-out images in it (split {split!r}, fraction {val_fraction})")
+        raise UserError(f"{data}: no held-out images in it (split {split!r}, fraction {_val_fraction(model)})")
     rng = np.random.default_rng(seed)
     held = sorted(rng.choice(held, size=min(limit, len(held)), replace=False).tolist())
     fit = sorted(rng.choice(fit, size=min(fit_limit, len(fit)), replace=False).tolist()) if fit else []
-    held, held_images = _load_framed(held, loaders)
-    fit, fit_images = _load_framed(fit, loaders)
+    loader = _loader(images, model)
+    held, held_images = _load_framed(held, loader)
+    fit, fit_images = _load_framed(fit, loader)
     if not held:
         raise UserError(f"{data}: no held-out image could be framed as the model frames images (no face found?)")
     if not fit:
-        fit_images = np.zeros((0, resolution, resolution, channels))
+        fit_images = np.zeros((0, model.resolution, model.resolution, model.channels))
+    label_rows = images.labels
     held_labels = label_rows[held] if label_rows is not None else None
-    return EvalData(held_images, fit_images.astype(np.uint8), held_labels, names, f"{data} ({split} split)")
+    return EvalData(held_images, fit_images.astype(np.uint8), held_labels, images.attributes, f"{data} ({split} split)")
+
+
+def _val_fraction(model: Model) -> float:
+    return float(model.config.get("training", {}).get("data", {}).get("val_fraction") or 0.05)
+
+
+def read_as_trained(data: Path, labels: Path | None, model: Model) -> SourceImages:
+    """The images of ``data`` keyed as the model's training keyed them (:mod:`aaae_cli.datasets`; the bundle's
+    ``training.data.sources`` says whether keys were "folder/name"); of a CelebA folder, the images its attribute
+    file lists."""
+    source = detect_source(data, "auto", labels)
+    if source.kind == "archive":
+        raise UserError(f"{data}: a prepared archive; give the image folders or MNIST file it was made of")
+    trained_sources = int(model.config.get("training", {}).get("data", {}).get("sources", 1))
+    images = read_source(source, key_prefix(source, trained_sources))
+    return images.listed() if source.kind == "celeba" else images
+
+
+def _loader(images: SourceImages, model: Model) -> Callable[[int], np.ndarray]:
+    """The image at an index, framed exactly as the model frames photos (``model.prepare``: face models align the
+    face), so real and generated images are compared in one framing."""
+    if images.raw is not None:
+        raw = images.raw
+        return lambda i: model.prepare(Image.fromarray(raw[i], "L"))
+    return lambda i: model.prepare(images.paths[i])
 
 
 def _load_framed(indices: list[int], loader: Callable[[int], np.ndarray]) -> tuple[list[int], np.ndarray]:
@@ -171,80 +195,15 @@ def _load_framed(indices: list[int], loader: Callable[[int], np.ndarray]) -> tup
     return kept, np.stack(images) if images else np.zeros((0,), dtype=np.uint8)
 
 
-def _items(
-    data: Path,
-    labels: Path | None,
-    resolution: int,
-    channels: int,
-    crop: float,
-    prefix_folders: bool,
-    model: Model | None = None,
-) -> tuple[list[str], Callable[[int], np.ndarray], np.ndarray | None, list[str]]:
-    """Keys (as ``aaae train`` names images), an image loader by index, labels and label names. Image files are
-    framed exactly as the model frames photos (``model.prepare``: face models align the face), so real and
-    generated images are compared in one framing."""
-    try:
-        labelled = labelled_images(data, labels)
-    except UserError:
-        labelled = None
-    if labelled is not None and labelled.raw is not None:  # MNIST idx
-        raw = labelled.raw
-        return (
-            [f"mnist:{i}" for i in range(len(raw))],
-            lambda i: prepare_pil(_gray(raw[i]), resolution, channels, crop),
-            labelled.labels,
-            labelled.names,
-        )
-    if labelled is None and data.is_file():
-        raw = read_idx(data)
-        return (
-            [f"mnist:{i}" for i in range(len(raw))],
-            lambda i: prepare_pil(_gray(raw[i]), resolution, channels, crop),
-            None,
-            [],
-        )
-    if labelled is not None and labelled.kind == "celeba":
-        paths, label_rows, names = labelled.paths, labelled.labels, labelled.names
-    else:
-        paths, label_rows, names = list_images(data), None, []
-        if not paths:
-            raise UserError(f"{data}: no images found")
-    keys = _keys(paths, data, labelled is not None and labelled.kind == "celeba", prefix_folders)
-    if model is not None and model.aligns_faces:
-        return keys, lambda i: model.prepare(paths[i]), label_rows, names
-    return keys, lambda i: load_image(paths[i], resolution, channels, crop), label_rows, names
-
-
-def _keys(paths: list[Path], data: Path, celeba: bool, prefix_folders: bool) -> list[str]:
-    """Each file's key in the hash split, as ``aaae train`` named it."""
-    root = paths[0].parent if celeba else data
-    return [(f"{root.name}/" if prefix_folders else "") + p.relative_to(root).as_posix() for p in paths]
-
-
 def training_photos(data: Path, labels: Path | None, model: Model, limit: int, seed: int) -> list[Path]:
     """Up to ``limit`` image files of ``data``'s training split (a seeded choice), for calibrating photo edits."""
-    try:
-        labelled = labelled_images(data, labels)
-    except UserError:
-        labelled = None
-    if labelled is not None and labelled.raw is not None:
+    images = read_as_trained(data, labels, model)
+    if images.raw is not None:
         raise UserError(f"{data}: photo calibration needs image files, not an MNIST idx file")
-    celeba = labelled is not None and labelled.kind == "celeba"
-    paths = labelled.paths if celeba and labelled is not None else list_images(data)
-    if not paths:
-        raise UserError(f"{data}: no images found")
-    trained_on = model.config.get("training", {}).get("data", {})
-    val_fraction = float(trained_on.get("val_fraction") or 0.05)
-    keys = _keys(paths, data, celeba, int(trained_on.get("sources", 1)) > 1)
-    fit = [p for p, key in zip(paths, keys, strict=True) if not in_validation(key, val_fraction)]
+    is_val = held_out(images.keys, _val_fraction(model))
+    fit = [p for p, val in zip(images.paths, is_val, strict=True) if not val]
     rng = np.random.default_rng(seed)
     return [fit[i] for i in sorted(rng.choice(len(fit), size=min(limit, len(fit)), replace=False))]
-
-
-def _gray(array: np.ndarray):
-    from PIL import Image
-
-    return Image.fromarray(array, "L")
 
 
 # ---------------------------------------------------------------- the evaluation

@@ -88,14 +88,13 @@ def digit_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     import numpy as np
     from PIL import Image
 
-    from aaae_cli.datasets import read_idx
-    from aaae_train.data import in_validation
+    from aaae_cli.datasets import in_validation, mnist_key, read_idx
 
     images = read_idx(MNIST / "train-images-idx3-ubyte.gz")
     labels = read_idx(MNIST / "train-labels-idx1-ubyte.gz")
     folder = tmp_path_factory.mktemp("digits")
     paths = []
-    for i in [i for i in range(len(images)) if in_validation(f"mnist:{i}", 0.05)]:
+    for i in [i for i in range(len(images)) if in_validation(mnist_key(i), 0.05)]:
         path = folder / f"{i:03d}-{int(labels[i])}.png"
         Image.fromarray(np.asarray(images[i])).save(path)
         paths.append(path)

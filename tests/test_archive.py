@@ -16,10 +16,11 @@ import pytest
 from PIL import Image
 
 from aaae_cli.align import FACE_TEMPLATE
+from aaae_cli.dataset_archive import read_archive
 from aaae_cli.errors import UserError
 from aaae_cli.photo_edit import aligned_face
 from aaae_train.archive import main as archive_main
-from aaae_train.archive import read_archive, write_archive
+from aaae_train.archive import write_archive
 from tests.conftest import ASTRONAUT, DATA, TINY, assert_user_error, run_cli
 
 HOPPER = DATA / "grace_hopper.jpg"
@@ -163,12 +164,17 @@ def test_slim_checkpoint_exports_like_the_full_one(tiny_run: Path, tmp_path: Pat
 def test_export_counts_the_data_paths_an_archive_was_made_of(tmp_path: Path) -> None:
     """Keys are "folder/name" when training read several paths; an archive of two paths must say so, or aaae eval
     would hold out other images than training did."""
-    from aaae_train.export import key_sources
+    from aaae_cli.datasets import key_sources
+    from aaae_train.export import run_key_sources
 
     images = np.zeros((2, 32, 32, 1), dtype=np.uint8)
     prep = {"resolution": 32, "channels": 1, "crop": 1.0, "align": "none"}
     write_archive(tmp_path / "two.zip", images, ["images/a.png", "images/b.png"], prep, sources=2)
     write_archive(tmp_path / "one.zip", images, ["a.png", "b.png"], prep)
-    assert key_sources({"data": {"sources": [{"path": str(tmp_path / "two.zip")}]}}) == 2
-    assert key_sources({"data": {"sources": [{"path": str(tmp_path / "one.zip")}]}}) == 1
-    assert key_sources({"data": {"sources": [{"path": "/a/images"}, {"path": "/b/images"}]}}) == 2
+    assert key_sources([tmp_path / "two.zip"]) == 2
+    assert key_sources([tmp_path / "one.zip"]) == 1
+    assert key_sources(["/a/images", "/b/images"]) == 2
+    assert key_sources([tmp_path / "two.zip", "/a/images"]) == 3
+    assert run_key_sources({"data": {"sources": [{"path": str(tmp_path / "two.zip")}]}}) == 2
+    assert run_key_sources({"data": {"sources": [{"path": "/a/images"}, {"path": "/b/images"}]}}) == 2
+    assert run_key_sources({"data": {"sources": [{"path": "/a/images"}]}}, [str(tmp_path / "two.zip")]) == 2

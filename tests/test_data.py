@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from aaae_cli.datasets import detect_source, in_validation, mnist_key, read_idx
 from aaae_cli.errors import UserError
-from aaae_train.data import Preprocessing, detect_source, in_validation, load_dataset, read_idx
+from aaae_train.data import Preprocessing, load_dataset
 from tests.conftest import ASTRONAUT, MNIST
 
 
@@ -103,7 +104,7 @@ def test_sources_that_are_refused(tmp_path: Path, cache_dir: Path) -> None:
 
 
 def test_validation_split_is_stable() -> None:
-    keys = [f"mnist:{i}" for i in range(20_000)]
+    keys = [mnist_key(i) for i in range(20_000)]
     held = [k for k in keys if in_validation(k, 0.05)]
     assert 0.04 < len(held) / len(keys) < 0.06
     assert held == [k for k in keys if in_validation(k, 0.05)]

@@ -90,8 +90,11 @@ def test_eval_command(tiny_bundle: Path, tiny_evaluator: Path, tmp_path: Path) -
 
 def test_eval_holds_out_what_multi_folder_training_held_out(digit_files: list[Path], tmp_path: Path) -> None:
     """Trained on two folders, images are keyed "folder/file"; eval on either folder must split the same way."""
-    from aaae_cli.evaluate import _items
-    from aaae_train.data import Preprocessing, detect_source, load_dataset
+    from types import SimpleNamespace
+
+    from aaae_cli.datasets import detect_source
+    from aaae_cli.evaluate import read_as_trained
+    from aaae_train.data import Preprocessing, load_dataset
 
     folders = [tmp_path / "first" / "images", tmp_path / "second" / "images"]
     for folder, part in zip(folders, (digit_files[::2], digit_files[1::2]), strict=True):
@@ -102,7 +105,8 @@ def test_eval_holds_out_what_multi_folder_training_held_out(digit_files: list[Pa
     train_idx, val_idx = dataset.split(0.3)
     held_in_training = {dataset.keys[i] for i in val_idx}
     for folder in folders:
-        keys = _items(folder, None, 32, 1, 1.0, prefix_folders=True)[0]
+        trained_on_two = SimpleNamespace(config={"training": {"data": {"sources": 2}}})
+        keys = read_as_trained(folder, None, trained_on_two).keys
         assert set(keys) <= set(dataset.keys)
         held = {k for k in keys if in_validation(k, 0.3)}
         assert held == held_in_training & set(keys)

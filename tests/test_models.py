@@ -11,7 +11,7 @@ from PIL import Image
 
 import aaae_cli as aaae
 import aaae_models
-from aaae_cli.datasets import in_validation, read_idx
+from aaae_cli.datasets import in_validation, mnist_key, read_idx
 from aaae_cli.locate import builtin_models, default_model
 from tests.conftest import DATA, MNIST, run_cli
 
@@ -78,7 +78,7 @@ def test_digits_reconstruct_real_training_digits_within_the_card() -> None:
     (held in) must reconstruct at least as well as the card's held-out MSE."""
     model = aaae.load("digits", device="cpu")
     raw = read_idx(MNIST / "train-images-idx3-ubyte.gz")
-    held_in = [i for i in range(len(raw)) if not in_validation(f"mnist:{i}", 0.05)]
+    held_in = [i for i in range(len(raw)) if not in_validation(mnist_key(i), 0.05)]
     images = [Image.fromarray(raw[i], "L") for i in held_in]
     recon = model.reconstruct(images)
     mse = float((((recon.astype(np.float64) - model.prepare_batch(images)) / 255.0) ** 2).mean())

@@ -1,4 +1,4 @@
-"""Training data: image folders, CelebA (with its 40 attributes) and MNIST idx files.
+"""Training data: the data paths of :mod:`aaae_cli.datasets` decoded once into a cache.
 
 Every source is decoded once, by worker processes, into a uint8 cache (an ``.npy`` file of shape
 ``(N, R, R, C)`` plus a JSON sidecar with the file keys, labels and skipped files), so training never
@@ -23,29 +23,12 @@ from PIL import Image
 
 from aaae_cli.align import FACE_TEMPLATE
 from aaae_cli.atomic import atomic_write_text
-from aaae_cli.datasets import (
-    find_celeba_attributes,
-    find_mnist_images,
-    in_validation,
-    mnist_labels_beside,
-    read_celeba_attributes,
-    read_idx,
-)
+from aaae_cli.datasets import Source, SourceImages, held_out, key_prefix, read_source
 from aaae_cli.errors import UserError
-from aaae_cli.images import IMAGE_SUFFIXES, ImageReadError, list_images, load_image, prepare_pil
+from aaae_cli.images import ImageReadError, list_images, load_image, prepare_pil
 from aaae_cli.photo_edit import aligned_face
-from aaae_train.archive import read_archive
 
 CACHE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Source:
-    """One training data source: what it is and where."""
-
-    kind: str  # "folder", "celeba", "mnist" or "archive" (a prepared dataset, aaae_train.archive)
-    path: Path
-    labels: Path | None = None  # CelebA attribute file or MNIST label file
 
 
 @dataclass
@@ -62,51 +45,9 @@ class Dataset:
         return len(self.keys)
 
     def split(self, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the training and validation images (stable hash of each key).
-
-        A small set (under about 20 images at 5%) may have no key in the hash split: then the one image whose
-        key hashes lowest is held out, so there is always something to validate on (same set, same choice).
-        """
-        is_val = np.array([in_validation(key, val_fraction) for key in self.keys], dtype=bool)
-        if val_fraction > 0 and len(self.keys) >= 2 and not is_val.any():
-            is_val[min(range(len(self.keys)), key=lambda i: hashlib.sha1(self.keys[i].encode("utf-8")).digest())] = True
+        """Indices of the training and validation images (:func:`aaae_cli.datasets.held_out`)."""
+        is_val = held_out(self.keys, val_fraction)
         return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-
-
-# ---------------------------------------------------------------- finding sources
-
-
-def detect_source(path: str | os.PathLike[str], kind: str = "auto", labels: str | None = None) -> Source:
-    """Work out what ``path`` is: an MNIST idx file (or a folder holding one), a CelebA folder
-    (images plus ``list_attr_celeba*.txt``) or a plain folder of images."""
-    root = Path(path).expanduser()
-    if not root.exists():
-        raise UserError(f"{root}: no such file or folder")
-    label_path = Path(labels).expanduser() if labels else None
-    if label_path is not None and not label_path.is_file():
-        raise UserError(f"{label_path}: no such labels file")
-    if kind in ("auto", "archive") and root.is_file() and root.suffix.lower() == ".zip":
-        return Source("archive", root, None)
-    if kind in ("auto", "mnist"):
-        idx = find_mnist_images(root)
-        if idx is not None:
-            return Source("mnist", idx, label_path or mnist_labels_beside(idx))
-        if kind == "mnist":
-            raise UserError(f"{root}: no MNIST idx image file (train-images-idx3-ubyte[.gz]) found")
-    if root.is_file():
-        raise UserError(f"{root}: is a file; give a folder of images, a CelebA folder or an MNIST idx file")
-    if kind in ("auto", "celeba"):
-        attr = label_path or find_celeba_attributes(root)
-        if attr is not None:
-            images = root / "images" if (root / "images").is_dir() else root
-            if (root / "img_align_celeba").is_dir():
-                images = root / "img_align_celeba"
-            return Source("celeba", images, attr)
-        if kind == "celeba":
-            raise UserError(f"{root}: no list_attr_celeba.txt found; pass --labels")
-    if kind not in ("auto", "folder", "celeba", "mnist", "archive"):
-        raise UserError(f"unknown dataset kind {kind!r}: use auto, folder, celeba, mnist or archive")
-    return Source("folder", root, None)
 
 
 # ---------------------------------------------------------------- decoding into the cache
@@ -159,46 +100,15 @@ def _decode_files(
                 progress(1)
 
 
-def _items_for(
-    source: Source, prep: Preprocessing
-) -> tuple[list[str], list[Path] | np.ndarray, list[str], dict[str, np.ndarray]]:
-    """Keys, then file paths (or raw MNIST arrays), attribute names and label rows of one source."""
-    if source.kind == "mnist":
-        raw = read_idx(source.path)
-        if raw.ndim != 3:
-            raise UserError(f"{source.path}: expected an idx3 image file (N x H x W)")
-        keys = [f"mnist:{i}" for i in range(len(raw))]
-        rows: dict[str, np.ndarray] = {}
-        names: list[str] = []
-        if source.labels is not None:
-            digits = read_idx(source.labels)
-            if digits.shape != (len(raw),):
-                raise UserError(f"{source.labels}: {digits.shape[0]} labels for {len(raw)} images")
-            names = [f"digit_{d}" for d in range(10)]
-            eye = np.where(np.eye(10, dtype=bool), 1, -1).astype(np.int8)
-            rows = {key: eye[d] for key, d in zip(keys, digits, strict=True)}
-        return keys, raw, names, rows
-    if source.kind == "archive":
-        manifest, images, labels = read_archive(source.path)
-        archived = manifest["preprocessing"]
-        if (archived["resolution"], archived["channels"], archived.get("align", "none")) != (
-            prep.resolution, prep.channels, prep.align
-        ):  # fmt: skip
-            raise UserError(f"{source.path}: prepared as {archived}, but this run needs {prep.to_dict()}")
-        keys, names = manifest["keys"], manifest["attributes"]
-        rows = {key: row for key, row in zip(keys, labels, strict=True)} if labels is not None else {}
-        return keys, images, names, rows
-    if not source.path.is_dir():
-        raise UserError(f"{source.path}: no such folder")
-    paths = list_images(source.path)
-    if not paths:
-        raise UserError(f"{source.path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
-    keys = [p.relative_to(source.path).as_posix() for p in paths]
-    if source.kind == "celeba" and source.labels is not None:
-        names, by_name = read_celeba_attributes(source.labels)
-        rows = {key: by_name[Path(key).name] for key in keys if Path(key).name in by_name}
-        return keys, paths, names, rows
-    return keys, paths, [], {}
+def _read(source: Source, prep: Preprocessing, paths: int) -> SourceImages:
+    """The keyed images of one of ``paths`` sources; an archive must have been prepared as this run needs."""
+    read = read_source(source, key_prefix(source, paths))
+    archived = read.prepared
+    if archived is not None and (archived["resolution"], archived["channels"], archived.get("align", "none")) != (
+        prep.resolution, prep.channels, prep.align
+    ):  # fmt: skip
+        raise UserError(f"{source.path}: prepared as {archived}, but this run needs {prep.to_dict()}")
+    return read
 
 
 def _stamp(path: Path) -> str:
@@ -292,40 +202,37 @@ def _build_cache(
     workers: int,
     progress: Callable[[int, int], Callable[[int], None]] | None,
 ) -> Dataset:
-    listed = [_items_for(s, prep) for s in sources]
-    total = sum(len(keys) for keys, *_ in listed)
+    listed = [_read(s, prep, len(sources)) for s in sources]
+    total = sum(len(read) for read in listed)
     advance = progress(total, 0) if progress else None
     images: list[np.ndarray] = []
     keys: list[str] = []
     skipped: list[str] = []
-    label_rows: list[dict[str, np.ndarray]] = []
     attributes: list[str] = []
-    for source, (source_keys, items, names, rows) in zip(sources, listed, strict=True):
-        if names:
-            if attributes and names != attributes:
+    for read in listed:
+        if read.attributes:
+            if attributes and read.attributes != attributes:
                 raise UserError("the data sources have different attribute names; train on one kind at a time")
-            attributes = names
-        label_rows.append(rows)
-        prefix = f"{source.path.name}/" if len(sources) > 1 and source.kind != "mnist" else ""
-        if source.kind == "archive":
-            images.extend(items)
-            keys.extend(prefix + key for key in source_keys)
+            attributes = read.attributes
+        if read.source.kind == "archive":
+            images.extend(read.raw)
+            keys.extend(read.keys)
             if advance:
-                advance(len(source_keys))
+                advance(len(read))
             continue
-        if isinstance(items, np.ndarray):
-            for key, raw in zip(source_keys, items, strict=True):
+        if read.raw is not None:  # MNIST
+            for key, raw in zip(read.keys, read.raw, strict=True):
                 images.append(prepare_pil(Image.fromarray(raw, "L"), prep.resolution, prep.channels, prep.crop))
                 keys.append(key)
                 if advance:
                     advance(1)
             continue
-        for key, result in zip(source_keys, _decode_files(items, prep, workers, advance), strict=True):
+        for key, result in zip(read.keys, _decode_files(read.paths, prep, workers, advance), strict=True):
             if isinstance(result, str):
                 skipped.append(result)
             else:
                 images.append(result)
-                keys.append(prefix + key)
+                keys.append(key)
     if not images:
         first = f" (first: {skipped[0]})" if skipped else ""
         raise UserError(f"no readable image among {total} files{first}")
@@ -333,9 +240,8 @@ def _build_cache(
     if attributes:
         unknown = np.zeros(len(attributes), dtype=np.int8)
         merged: dict[str, np.ndarray] = {}
-        for source, rows in zip(sources, label_rows, strict=True):
-            prefix = f"{source.path.name}/" if len(sources) > 1 and source.kind != "mnist" else ""
-            merged.update({prefix + k: v for k, v in rows.items()})
+        for read in listed:  # a key two sources share takes the later source's row
+            merged.update(read.rows)
         labels = np.stack([merged.get(k, unknown) for k in keys])
     stacked = np.stack(images)
     _save_npy(array_path, stacked)

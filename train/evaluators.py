@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from aaae_cli.atomic import atomic_write_text
-from aaae_train.data import Preprocessing, default_cache_dir, detect_source, in_validation, load_dataset
+from aaae_cli.datasets import detect_source, held_out
+from aaae_train.data import Preprocessing, default_cache_dir, load_dataset
 from aaae_train.snapshots import to_model_input
 
 VAL_FRACTION = 0.05  # the same held-out split as ``aaae train``'s default
@@ -136,7 +137,7 @@ def train_evaluator(
     if dataset.labels is None:
         raise SystemExit(f"{data}: no labels found (MNIST labels file or list_attr_celeba.txt)")
     labelled = np.flatnonzero((dataset.labels != 0).any(1))
-    is_val = np.array([in_validation(key_prefix + key, VAL_FRACTION) for key in dataset.keys], dtype=bool)
+    is_val = held_out([key_prefix + key for key in dataset.keys], VAL_FRACTION)
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     train_idx, val_idx = np.intersect1d(train_idx, labelled), np.intersect1d(val_idx, labelled)
     images = torch.from_numpy(np.array(dataset.images))

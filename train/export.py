@@ -41,6 +41,7 @@ from aaae_cli.attributes import AttributeSet, compute_attributes
 from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, FORMAT, FORMAT_VERSION, SAMPLE, write_json, write_manifest
 from aaae_cli.bundle_edit import landmark_block
 from aaae_cli.bundle_swap import check_replaceable, make_beside, swap_in
+from aaae_cli.datasets import detect_source, key_sources
 from aaae_cli.errors import UserError
 from aaae_cli.images import make_grid, save_png, to_model_input, to_uint8, zoom
 from aaae_cli.metrics import frechet_distance_between
@@ -48,9 +49,8 @@ from aaae_cli.modelcard import render_card
 from aaae_cli.output import default_permissions
 from aaae_cli.runtime import Graph
 from aaae_cli.terminal import shown
-from aaae_train.archive import read_manifest
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, load_networks
-from aaae_train.data import Dataset, Preprocessing, default_cache_dir, detect_source, load_dataset
+from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, count_parameters
 
 OPSET = 20
@@ -155,15 +155,9 @@ def _col2im_stride2(y: list[torch.Tensor], size: int) -> torch.Tensor:
 # ---------------------------------------------------------------- loading the run
 
 
-def key_sources(checkpoint: dict, data: list[str] | None = None) -> int:
-    """How many data paths the run's image keys come from (a prepared archive counts the paths it was made of):
-    with more than one, keys are "folder/name", and ``aaae eval`` must name held-out images alike."""
-    paths = data or [s["path"] for s in checkpoint["data"].get("sources") or []]
-    count = 0
-    for path in paths or [""]:
-        archive = Path(path).expanduser()
-        count += read_manifest(archive).get("sources", 1) if archive.suffix == ".zip" and archive.is_file() else 1
-    return count
+def run_key_sources(checkpoint: dict, data: list[str] | None = None) -> int:
+    """:func:`aaae_cli.datasets.key_sources` of the run's data paths (``data`` where they have moved)."""
+    return key_sources(data or [s["path"] for s in checkpoint["data"].get("sources") or []])
 
 
 def load_run_data(
@@ -318,7 +312,7 @@ def export_run(
         result = _build(
             tmp, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, say,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
-            sources=key_sources(ckpt, data),
+            sources=run_key_sources(ckpt, data),
         )  # fmt: skip
         default_permissions(tmp)
         swap_in(tmp, out)  # the old bundle is moved aside, and deleted only once the new one is in place

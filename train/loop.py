@@ -34,14 +34,15 @@ from torch.utils.data.distributed import DistributedSampler
 
 from aaae_cli.align import FACE_TEMPLATE
 from aaae_cli.atomic import atomic_open
+from aaae_cli.dataset_archive import read_manifest
+from aaae_cli.datasets import detect_source
 from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
 from aaae_cli.terminal import shown
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAETraining
-from aaae_train.archive import read_manifest
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, sampling_weights, save_checkpoint
-from aaae_train.data import Dataset, Preprocessing, default_cache_dir, detect_source, load_dataset
+from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
 from aaae_train.distributed import DistInfo, barrier, broadcast, init_distributed, pick_device, shutdown
 from aaae_train.networks import build_networks
 from aaae_train.options import TrainOptions

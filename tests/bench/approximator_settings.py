@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aaae_cli.datasets import detect_source
 from aaae_cli.evaluate import Evaluator
 from aaae_cli.metrics import frechet_distance_between, inception_score
 from aaae_train.algorithm import AAAETraining
 from aaae_train.checkpoint import load_checkpoint, sampling_weights
-from aaae_train.data import Preprocessing, default_cache_dir, detect_source, load_dataset
+from aaae_train.data import Preprocessing, default_cache_dir, load_dataset
 from aaae_train.distributed import DistInfo
 from aaae_train.networks import ArchConfig, build_networks
 from aaae_train.options import TrainOptions
