@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from aaae_cli.errors import UserError
+from aaae_cli.progress import Progress
 from aaae_train.loop import TrainResult
 from aaae_train.loop import train as _run
 from aaae_train.options import TrainOptions
@@ -34,7 +33,8 @@ def make_options(data: list[str | Path] | str | Path, out: str | Path, **options
 
 
 def train(
-    data: list[str | Path] | str | Path, out: str | Path, console: Console | None = None, **options: Any
+    data: list[str | Path] | str | Path, out: str | Path, progress: Progress | None = None, **options: Any
 ) -> TrainResult:
-    """Train (or resume) a model; see :class:`aaae_train.options.TrainOptions` for the options."""
-    return _run(make_options(data, out, **options), console)
+    """Train (or resume) a model; see :class:`aaae_train.options.TrainOptions` for the options. ``progress``
+    (:mod:`aaae_cli.progress`) hears what the run does; by default it is silent."""
+    return _run(make_options(data, out, **options), progress)

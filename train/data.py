@@ -13,7 +13,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from aaae_cli.datasets import Source, SourceImages, held_out, key_prefix, read_s
 from aaae_cli.errors import UserError
 from aaae_cli.images import ImageReadError, list_images, load_image, prepare_pil
 from aaae_cli.photo_edit import aligned_face
+from aaae_cli.progress import Progress, Task, or_silent
 
 CACHE_VERSION = 1
 
@@ -82,22 +83,18 @@ def _decode_file(job: tuple[str, Preprocessing]) -> np.ndarray | str:
         return str(exc)
 
 
-def _decode_files(
-    paths: Sequence[Path], prep: Preprocessing, workers: int, progress: Callable[[int], None] | None
-) -> Iterable[np.ndarray | str]:
+def _decode_files(paths: Sequence[Path], prep: Preprocessing, workers: int, task: Task) -> Iterable[np.ndarray | str]:
     jobs = [(str(p), prep) for p in paths]
     if workers <= 1 or len(jobs) < 64:
         for job in jobs:
             yield _decode_file(job)
-            if progress:
-                progress(1)
+            task.advance(1)
         return
     context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
     with context.Pool(workers) as pool:
         for result in pool.imap(_decode_file, jobs, chunksize=32):
             yield result
-            if progress:
-                progress(1)
+            task.advance(1)
 
 
 def _read(source: Source, prep: Preprocessing, paths: int) -> SourceImages:
@@ -146,12 +143,10 @@ def load_dataset(
     prep: Preprocessing,
     cache_dir: Path,
     workers: int = 2,
-    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    progress: Progress | None = None,
 ) -> Dataset:
-    """Decode ``sources`` into the uint8 cache (once) and return the dataset.
-
-    ``progress(total, done_before)`` may return a callback advanced once per decoded image.
-    """
+    """Decode ``sources`` into the uint8 cache (once) and return the dataset; ``progress`` shows the decoding as a
+    task (:mod:`aaae_cli.progress`)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     key = cache_key(sources, prep)
     array_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
@@ -200,39 +195,12 @@ def _build_cache(
     array_path: Path,
     meta_path: Path,
     workers: int,
-    progress: Callable[[int, int], Callable[[int], None]] | None,
+    progress: Progress | None,
 ) -> Dataset:
     listed = [_read(s, prep, len(sources)) for s in sources]
     total = sum(len(read) for read in listed)
-    advance = progress(total, 0) if progress else None
-    images: list[np.ndarray] = []
-    keys: list[str] = []
-    skipped: list[str] = []
-    attributes: list[str] = []
-    for read in listed:
-        if read.attributes:
-            if attributes and read.attributes != attributes:
-                raise UserError("the data sources have different attribute names; train on one kind at a time")
-            attributes = read.attributes
-        if read.source.kind == "archive":
-            images.extend(read.raw)
-            keys.extend(read.keys)
-            if advance:
-                advance(len(read))
-            continue
-        if read.raw is not None:  # MNIST
-            for key, raw in zip(read.keys, read.raw, strict=True):
-                images.append(prepare_pil(Image.fromarray(raw, "L"), prep.resolution, prep.channels, prep.crop))
-                keys.append(key)
-                if advance:
-                    advance(1)
-            continue
-        for key, result in zip(read.keys, _decode_files(read.paths, prep, workers, advance), strict=True):
-            if isinstance(result, str):
-                skipped.append(result)
-            else:
-                images.append(result)
-                keys.append(key)
+    with or_silent(progress).task("decoding images", total) as task:
+        images, keys, skipped, attributes = _decode(listed, prep, workers, task)
     if not images:
         first = f" (first: {skipped[0]})" if skipped else ""
         raise UserError(f"no readable image among {total} files{first}")
@@ -259,6 +227,39 @@ def _build_cache(
     }
     atomic_write_text(meta_path, json.dumps(meta))
     return Dataset(stacked, keys, attributes, labels, skipped)
+
+
+def _decode(
+    listed: list[SourceImages], prep: Preprocessing, workers: int, task: Task
+) -> tuple[list[np.ndarray], list[str], list[str], list[str]]:
+    """Every source's images prepared for training: (images, their keys, skipped files, attribute names)."""
+    images: list[np.ndarray] = []
+    keys: list[str] = []
+    skipped: list[str] = []
+    attributes: list[str] = []
+    for read in listed:
+        if read.attributes:
+            if attributes and read.attributes != attributes:
+                raise UserError("the data sources have different attribute names; train on one kind at a time")
+            attributes = read.attributes
+        if read.source.kind == "archive":
+            images.extend(read.raw)
+            keys.extend(read.keys)
+            task.advance(len(read))
+            continue
+        if read.raw is not None:  # MNIST
+            for key, raw in zip(read.keys, read.raw, strict=True):
+                images.append(prepare_pil(Image.fromarray(raw, "L"), prep.resolution, prep.channels, prep.crop))
+                keys.append(key)
+                task.advance(1)
+            continue
+        for key, result in zip(read.keys, _decode_files(read.paths, prep, workers, task), strict=True):
+            if isinstance(result, str):
+                skipped.append(result)
+            else:
+                images.append(result)
+                keys.append(key)
+    return images, keys, skipped, attributes
 
 
 def default_cache_dir() -> Path:

@@ -28,8 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data.distributed import DistributedSampler
 
 from aaae_cli.align import FACE_TEMPLATE
@@ -38,7 +36,7 @@ from aaae_cli.dataset_archive import read_manifest
 from aaae_cli.datasets import detect_source
 from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
-from aaae_cli.terminal import shown
+from aaae_cli.progress import SILENT, Progress, Task, or_silent
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAETraining
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, sampling_weights, save_checkpoint
@@ -101,11 +99,12 @@ class StopRequest:
                 signal.signal(s, h)
 
 
-def train(opts: TrainOptions, console: Console | None = None) -> TrainResult:
-    """Train (or resume) the run in ``opts.out``. Under ``torchrun``, every process calls this."""
+def train(opts: TrainOptions, progress: Progress | None = None) -> TrainResult:
+    """Train (or resume) the run in ``opts.out``. Under ``torchrun``, every process calls this; only the first
+    reports to ``progress`` (messages; the decoding and training bars unless ``opts.progress`` is off)."""
     dist = init_distributed(opts.device)
     try:
-        return Trainer(opts, dist, console or Console(stderr=True)).run()
+        return Trainer(opts, dist, or_silent(progress) if dist.is_main else SILENT).run()
     finally:
         shutdown(dist)
 
@@ -118,18 +117,19 @@ MIN_IMAGES = 3
 class Trainer:
     """One invocation of a training run (one process of it under torchrun)."""
 
-    def __init__(self, opts: TrainOptions, dist: DistInfo, console: Console) -> None:
+    def __init__(self, opts: TrainOptions, dist: DistInfo, report: Progress) -> None:
         self.folder = RunFolder(opts.out)
         try:
-            self._start(opts, dist, console)
+            self._start(opts, dist, report)
         except BaseException:
             if not self.folder.options.exists():  # refused before the run began: leave no folder behind
                 self.folder.unlock_and_tidy()
             raise
 
-    def _start(self, opts: TrainOptions, dist: DistInfo, console: Console) -> None:
+    def _start(self, opts: TrainOptions, dist: DistInfo, report: Progress) -> None:
         self.dist = dist
-        self.console = console
+        self.report = report  # messages
+        self.bars = report if opts.progress else SILENT  # decoding and training bars
         sources = [detect_source(path, opts.dataset, opts.labels) for path in opts.data]
         archives = [s for s in sources if s.kind == "archive"]
         prepared = read_manifest(archives[0].path)["preprocessing"] if archives else None
@@ -161,8 +161,8 @@ class Trainer:
         # A small folder (what a first-time user tries) trains in batches of all its images rather than failing.
         self.batch_size = min(opts.batch_size, per_rank)
         if self.batch_size < opts.batch_size and dist.is_main:
-            console.print(
-                f"[yellow]note:[/] {per_rank} training images{' per process' if dist.enabled else ''}: "
+            report.message(
+                f"note: {per_rank} training images{' per process' if dist.enabled else ''}: "
                 f"batches of {self.batch_size} instead of {opts.batch_size}"
             )
         self.steps_per_epoch = per_rank // self.batch_size
@@ -201,40 +201,13 @@ class Trainer:
         prep = Preprocessing(opts.resolution, opts.channels, opts.crop, opts.align or "none")
         cache = opts.cache_dir.expanduser() if opts.cache_dir else default_cache_dir()
         if self.dist.is_main:
-            dataset = load_dataset(self.sources, prep, cache, opts.workers, self._decode_progress())
+            dataset = load_dataset(self.sources, prep, cache, opts.workers, self.bars)
         barrier(self.dist)
         if not self.dist.is_main:
             dataset = load_dataset(self.sources, prep, cache, opts.workers)
         if dataset.skipped and self.dist.is_main:
-            self.console.print(
-                f"[yellow]skipped {len(dataset.skipped)} unreadable file(s)[/], e.g. {shown(dataset.skipped[0])}"
-            )
+            self.report.message(f"skipped {len(dataset.skipped)} unreadable file(s), e.g. {dataset.skipped[0]}")
         return dataset
-
-    def _decode_progress(self) -> Any:
-        if not self.opts.progress:
-            return None
-        bar = Progress(
-            TextColumn("decoding images"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=True,
-        )
-
-        def start(total: int, done: int) -> Any:
-            bar.start()
-            task = bar.add_task("decode", total=total, completed=done)
-
-            def advance(n: int) -> None:
-                bar.advance(task, n)
-                if bar.tasks[task].completed >= total:
-                    bar.stop()
-
-            return advance
-
-        return start
 
     def _batch(self, positions: list[int]) -> torch.Tensor:
         index = torch.from_numpy(self.train_idx[positions])
@@ -251,14 +224,15 @@ class Trainer:
     def run(self) -> TrainResult:
         state = self.state
         if self.resumed_from is not None and self.dist.is_main:
-            where = shown(self.folder.path)
-            self.console.print(f"resuming {where} at update {self.resumed_from} ({state.phase} phase)")
-        with self.stop.installed(), self._progress() as progress:
+            where = self.folder.path
+            self.report.message(f"resuming {where} at update {self.resumed_from} ({state.phase} phase)")
+        with self.stop.installed():
             # Phase 1: the autoencoder and the patch discriminator (under the joint schedule, all of Algorithm 1),
             # one loop over epochs and batches, until the steps are done or validation stops improving.
             if state.step < self.total_steps and not state.early_stopped and not state.autoencoder_from:
                 state.phase = "autoencoder"
-                self._autoencoder_phase(progress)
+                with self.bars.task("", self.total_steps, done=state.step, transient=False) as task:
+                    self._autoencoder_phase(task)
             if not self.stop.requested and state.phase == "autoencoder":
                 self._end_autoencoder_phase()  # staged: back to the best autoencoder, frozen from here on
             # Phase 2 (staged schedule): the approximator and the latent critic on the frozen encoder's codes, one
@@ -266,7 +240,9 @@ class Trainer:
             if state.phase == "done" and self.opts.schedule == "staged" and state.approx_step < self.opts.approx_steps:
                 state.phase = "approximator"  # --approx-steps was raised: go on training the approximator
             if not self.stop.requested and state.phase == "approximator":
-                self._approximator_phase(progress)
+                steps, done = self.opts.approx_steps, state.approx_step
+                with self.bars.task("approximator", steps, done=done, transient=False) as task:
+                    self._approximator_phase(task)
             if not self.stop.requested and state.phase == "approximator":
                 state.phase = "done"
                 self._snapshot(final=True)
@@ -278,22 +254,7 @@ class Trainer:
             main_process=self.dist.is_main,
         )
 
-    @contextmanager
-    def _progress(self) -> Iterator[Progress | None]:
-        if not (self.opts.progress and self.dist.is_main):
-            yield None
-            return
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=self.console) as progress:
-            yield progress
-
-    def _autoencoder_phase(self, progress: Progress | None) -> None:
+    def _autoencoder_phase(self, task: Task) -> None:
         opts, state, model = self.opts, self.state, self.model
         sampler = DistributedSampler(
             range(len(self.train_idx)),
@@ -303,7 +264,6 @@ class Trainer:
             seed=opts.seed,
             drop_last=True,
         )
-        task = progress.add_task("", total=self.total_steps, completed=state.step, info="") if progress else None
         meter = Throughput(state.step)
         joint = opts.schedule == "joint"
         ema_names = ("encoder", "decoder", "approximator") if joint else ("encoder", "decoder")
@@ -326,11 +286,11 @@ class Trainer:
                 state.batch_in_epoch = b + 1
                 state.images_seen += x.shape[0] * self.dist.world_size
                 if state.step % opts.log_every == 0 or state.step == self.total_steps:
-                    self._log(stats, meter, task, progress)
+                    self._log(stats, meter, task)
                 if state.step % opts.log_every == 0 and self._out_of_time(deadline):
                     state.early_stopped = True  # --max-minutes: the phase ends here, validated, for good
                     if self.dist.is_main:
-                        self.console.print(f"--max-minutes {opts.max_minutes}: autoencoder phase ends at {state.step}")
+                        self.report.message(f"--max-minutes {opts.max_minutes}: autoencoder phase ends at {state.step}")
                 done = state.step >= self.total_steps or state.early_stopped
                 stop = self._stop_now()
                 if state.step % opts.snapshot_every == 0 or done or stop:
@@ -377,7 +337,7 @@ class Trainer:
         first) could never leave the autoencoder phase: rebuild it from ``last.pt``, the best weights left."""
         state = self.state
         lost = f" (update {state.best_step}'s weights are lost)" if 0 <= state.best_step != state.step else ""
-        self.console.print(f"[yellow]note:[/] best.pt was missing; rebuilt from last.pt (update {state.step}){lost}")
+        self.report.message(f"note: best.pt was missing; rebuilt from last.pt (update {state.step}){lost}")
         with open(self.folder.last, "rb") as source, atomic_open(self.folder.best, "wb") as target:
             shutil.copyfileobj(source, target, 1 << 20)
 
@@ -418,7 +378,7 @@ class Trainer:
             if name in self.model.ema:
                 self.model.ema[name].load_state_dict(checkpoint["ema"][name])
 
-    def _approximator_phase(self, progress: Progress | None) -> None:
+    def _approximator_phase(self, task: Task) -> None:
         opts, state, model = self.opts, self.state, self.model
         encoder = model.export_module("encoder")
         codes = snapshots.encode(encoder, self.images, self.train_idx, self.device)
@@ -428,11 +388,6 @@ class Trainer:
             model.ema["approximator"].module.code_std.copy_(model.nets.approximator.code_std)
         real = model.nets.approximator.standardize(codes)
         self.val_codes = snapshots.encode(encoder, self.images, self.val_idx, self.device)
-        task = (
-            progress.add_task("approximator", total=opts.approx_steps, completed=state.approx_step, info="")
-            if progress
-            else None
-        )
         meter = Throughput(state.approx_step)
         start_time = time.perf_counter()
         deadline = Deadline(opts.approx_max_minutes)
@@ -442,7 +397,7 @@ class Trainer:
             model.ema_update(("approximator",))
             state.approx_step += 1
             if state.approx_step % opts.log_every == 0:
-                self._log(stats, meter, task, progress, counter=state.approx_step)
+                self._log(stats, meter, task, counter=state.approx_step)
             stop = self._stop_now()
             if state.approx_step % opts.snapshot_every == 0 or stop:
                 state.train_seconds += time.perf_counter() - start_time
@@ -453,15 +408,13 @@ class Trainer:
             if state.approx_step % opts.log_every == 0 and self._out_of_time(deadline):
                 if self.dist.is_main:
                     limit, step = opts.approx_max_minutes, state.approx_step
-                    self.console.print(f"--approx-max-minutes {limit}: approximator phase ends at {step}")
+                    self.report.message(f"--approx-max-minutes {limit}: approximator phase ends at {step}")
                 break
         state.train_seconds += time.perf_counter() - start_time
 
     # ------------------------------------------------------------------ logging, snapshots
 
-    def _log(
-        self, stats: dict, meter: Throughput, task: Any, progress: Progress | None, counter: int | None = None
-    ) -> None:
+    def _log(self, stats: dict, meter: Throughput, task: Task, counter: int | None = None) -> None:
         if not self.dist.is_main:
             return
         state = self.state
@@ -481,10 +434,9 @@ class Trainer:
             **values,
         }
         self.folder.log(record)
-        if progress is not None and task is not None:
-            shown = "  ".join(f"{k.removeprefix('loss_')} {v:.4f}" for k, v in values.items())
-            description = f"epoch {state.epoch + 1}/{self.opts.epochs}" if counter is None else "approximator"
-            progress.update(task, completed=count, description=description, info=f"{shown}  {rate:,.0f} img/s")
+        losses = "  ".join(f"{k.removeprefix('loss_')} {v:.4f}" for k, v in values.items())
+        description = f"epoch {state.epoch + 1}/{self.opts.epochs}" if counter is None else "approximator"
+        task.update(done=count, description=description, info=f"{losses}  {rate:,.0f} img/s")
 
     def _diverged(self, what: str, value: float, update: int) -> None:
         """Stop on a non-finite loss before any checkpoint holds the broken weights (they are useless, and
@@ -560,7 +512,7 @@ class Trainer:
             if improved or state.phase != "autoencoder" or final:
                 self._save(self.folder.best)
             self._save(self.folder.last)
-            self.console.print(_describe(record, improved), highlight=False)
+            self.report.message(_describe(record, improved))
         state.early_stopped = bool(broadcast(state.early_stopped, self.dist))
         barrier(self.dist)
 

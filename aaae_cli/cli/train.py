@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aaae_cli.progress import err
+from aaae_cli.progress import RichProgress, err
 from aaae_cli.terminal import shown
 from aaae_cli.torch_side import torch_module
 from aaae_train.options import TrainOptions
@@ -163,7 +163,8 @@ def _train(options: dict[str, Any]) -> int:
     """Run :func:`aaae_train.api.train` with the parsed options and say how it ended; returns the exit code."""
     options = dict(options)
     data, out = options.pop("data"), options.pop("out")
-    result = torch_module().train(data, out, console=err, **options)
+    with RichProgress(err, enabled=options.get("progress", True)) as progress:
+        result = torch_module().train(data, out, progress=progress, **options)
     state = result.state
     if not result.main_process:
         return 130 if result.interrupted else 0
