@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from aaae_cli.atomic import atomic_write_bytes, atomic_write_text
 from aaae_cli.attributes import AttributeSet
@@ -128,3 +129,9 @@ def update_bundle(folder: Path, change: Callable[[BundleConfig], BundleConfig]) 
     folder = Path(folder).resolve()  # a link to the bundle stays a link: the folder it names is swapped
     bundle = Bundle(folder, str(folder))
     return save_bundle(bundle, change(bundle.config), folder)
+
+
+def set_card_notes(folder: Path, notes: dict[str, Any]) -> BundleConfig:
+    """Merge ``notes`` into the ``card`` block of the bundle ``folder`` (training command, data terms, evaluation,
+    observations, limitations) and rewrite it (the card-notes scripts)."""
+    return update_bundle(folder, lambda config: config.with_card_notes(notes))

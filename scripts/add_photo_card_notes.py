@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from aaae_cli.bundle_writer import update_bundle
+from aaae_cli.bundle_writer import set_card_notes
 
 MARK = "photo edit"  # every row and line this script writes starts with it, so a second run replaces them
 TARGET_FLIP, TARGET_IDENTITY = 0.7, 0.9
@@ -68,8 +68,8 @@ def main() -> None:
     parser.add_argument("bundle", type=Path)
     parser.add_argument("report", type=Path)
     args = parser.parse_args()
-    report = json.loads(args.report.read_text())
-    update_bundle(args.bundle, lambda config: config.with_card_notes(notes(report, config.to_dict().get("card") or {})))
+    card = json.loads((args.bundle / "config.json").read_text()).get("card") or {}
+    set_card_notes(args.bundle, notes(json.loads(args.report.read_text()), card))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from aaae_cli.bundle_writer import update_bundle
+from aaae_cli.bundle_writer import set_card_notes
 from aaae_train.checkpoint import load_checkpoint
 
 digits = json.loads(Path(sys.argv[1]).read_text())
@@ -66,66 +66,68 @@ DIGIT_OBSERVATIONS = [
     "and the remaining ambiguous shapes come from the five that mix two (4/9, 3/5 and others).",
 ]
 
-NOTES = {
-    "model_ref": "digits",
-    "data_terms": "MNIST (LeCun, Cortes & Burges), CC BY-SA 3.0.",
-    "training": {
-        "command": (
-            "OMP_NUM_THREADS=1 aaae train ../shared/data/mnist --out runs/digits --width 0.25 "
-            "--lr 5e-4 --epochs 20 --approx-steps 100000 --approx-lr 3e-4 --critic-steps 2 "
-            "--snapshot-every 5000 --workers 1\n"
-            "OMP_NUM_THREADS=1 aaae train ../shared/data/mnist --out runs/digits-info20 --autoencoder-from "
-            "runs/digits --width 0.25 --approx-components 20 --approx-steps 75000 --approx-lr 3e-4 "
-            "--critic-steps 2 --snapshot-every 5000 --workers 1\n"
-            'aaae export runs/digits-info20 models/digits --data-name "MNIST (60,000 training digits)"'
-        ),
-        "time": (
-            "on one CPU thread of a 2-core AMD EPYC shared with other jobs, no GPU: the autoencoder in about 30 "
-            "min (11,380 steps, 20 epochs, batch 100, median 633 images/s); the first run's plain approximator "
-            "(100,000 steps, about 115 min) is not shipped; the shipped approximator, trained on that "
-            f"autoencoder by the second command, took {APPROX_MINUTES} min for 75,000 steps "
-            "(given 100,000, stopped at the 75,000 snapshot for time; constant learning rates, so the same "
-            "as --approx-steps 75000)"
-        ),
+set_card_notes(
+    Path("models/digits"),
+    {
+        "model_ref": "digits",
+        "data_terms": "MNIST (LeCun, Cortes & Burges), CC BY-SA 3.0.",
+        "training": {
+            "command": (
+                "OMP_NUM_THREADS=1 aaae train ../shared/data/mnist --out runs/digits --width 0.25 "
+                "--lr 5e-4 --epochs 20 --approx-steps 100000 --approx-lr 3e-4 --critic-steps 2 "
+                "--snapshot-every 5000 --workers 1\n"
+                "OMP_NUM_THREADS=1 aaae train ../shared/data/mnist --out runs/digits-info20 --autoencoder-from "
+                "runs/digits --width 0.25 --approx-components 20 --approx-steps 75000 --approx-lr 3e-4 "
+                "--critic-steps 2 --snapshot-every 5000 --workers 1\n"
+                'aaae export runs/digits-info20 models/digits --data-name "MNIST (60,000 training digits)"'
+            ),
+            "time": (
+                "on one CPU thread of a 2-core AMD EPYC shared with other jobs, no GPU: the autoencoder in about 30 "
+                "min (11,380 steps, 20 epochs, batch 100, median 633 images/s); the first run's plain approximator "
+                "(100,000 steps, about 115 min) is not shipped; the shipped approximator, trained on that "
+                f"autoencoder by the second command, took {APPROX_MINUTES} min for 75,000 steps "
+                "(given 100,000, stopped at the 75,000 snapshot for time; constant learning rates, so the same "
+                "as --approx-steps 75000)"
+            ),
+        },
+        "evaluation": {
+            "text": (
+                f"Held out: the {held_digits} MNIST training digits in the 5% hash split (keys `mnist:INDEX`) "
+                "that training never saw (the official test set was not available). IS and FD use "
+                "`evaluator-digits`, a digit CNN shipped with aaae (99.3% held-out accuracy): IS is the "
+                "Inception-score formula on its softmax (10 is the maximum), FD the Frechet distance in its "
+                "128-d feature space (not FID); 10,000 samples per sampler."
+            ),
+            "rows": digit_rows,
+            "command": (
+                "aaae eval --model digits --data ../shared/data/mnist/train-images-idx3-ubyte.gz "
+                "--temperature 0.9 --temperature 0.8 --temperature 0.7 --json digits-eval.json"
+            ),
+        },
+        "observations": DIGIT_OBSERVATIONS,
+        "limitations": [
+            "The sampler is not the paper's plain approximator: 20 equally likely components, picked from the "
+            "noise, each with a learned offset, kept apart by an InfoGAN recogniser in training "
+            f"(`--approx-components 20`). The plain approximator, trained as long, reached classifier IS "
+            f"{f(plain_digits['evaluator_is'])} and FD {f(plain_digits['evaluator_fd'])} on this split; this one "
+            f"{f(ds['approximator']['evaluator_is'])} and {f(ds['approximator']['evaluator_fd'])} "
+            "(BENCHMARKS.md, 'Approximator components'). `--approx-components 0`, the default, keeps the paper's.",
+            "Each component is equally likely, so a digit's share of the samples follows how many components "
+            f"make it: {min(ds['approximator']['class_shares']):.1%} to {max(ds['approximator']['class_shares']):.1%}"
+            " by the classifier (reconstructions of the held-out digits: "
+            f"{min(digits['reconstruction']['class_shares']):.1%} to "
+            f"{max(digits['reconstruction']['class_shares']):.1%}).",
+            "The price is diversity: the classifier-feature FD rose from "
+            f"{f(plain_digits['evaluator_fd'])} (plain) to {f(ds['approximator']['evaluator_fd'])} while IS rose, "
+            "so samples are cleaner but cover each digit's styles less evenly (still far below both baselines). "
+            "Lower temperatures trade further: IS "
+            + " / ".join(f(ds[f"approximator@{t}"]["evaluator_is"]) for t in ("0.9", "0.8", "0.7"))
+            + ", FD "
+            + " / ".join(f(ds[f"approximator@{t}"]["evaluator_fd"]) for t in ("0.9", "0.8", "0.7"))
+            + " at 0.9 / 0.8 / 0.7.",
+            "IS above the real digits' own is not 'better than real': the classifier is simply surer of these "
+            "cleaner shapes, and their classes are evenly spread.",
+        ],
     },
-    "evaluation": {
-        "text": (
-            f"Held out: the {held_digits} MNIST training digits in the 5% hash split (keys `mnist:INDEX`) "
-            "that training never saw (the official test set was not available). IS and FD use "
-            "`evaluator-digits`, a digit CNN shipped with aaae (99.3% held-out accuracy): IS is the "
-            "Inception-score formula on its softmax (10 is the maximum), FD the Frechet distance in its "
-            "128-d feature space (not FID); 10,000 samples per sampler."
-        ),
-        "rows": digit_rows,
-        "command": (
-            "aaae eval --model digits --data ../shared/data/mnist/train-images-idx3-ubyte.gz "
-            "--temperature 0.9 --temperature 0.8 --temperature 0.7 --json digits-eval.json"
-        ),
-    },
-    "observations": DIGIT_OBSERVATIONS,
-    "limitations": [
-        "The sampler is not the paper's plain approximator: 20 equally likely components, picked from the "
-        "noise, each with a learned offset, kept apart by an InfoGAN recogniser in training "
-        f"(`--approx-components 20`). The plain approximator, trained as long, reached classifier IS "
-        f"{f(plain_digits['evaluator_is'])} and FD {f(plain_digits['evaluator_fd'])} on this split; this one "
-        f"{f(ds['approximator']['evaluator_is'])} and {f(ds['approximator']['evaluator_fd'])} "
-        "(BENCHMARKS.md, 'Approximator components'). `--approx-components 0`, the default, keeps the paper's.",
-        "Each component is equally likely, so a digit's share of the samples follows how many components "
-        f"make it: {min(ds['approximator']['class_shares']):.1%} to {max(ds['approximator']['class_shares']):.1%}"
-        " by the classifier (reconstructions of the held-out digits: "
-        f"{min(digits['reconstruction']['class_shares']):.1%} to "
-        f"{max(digits['reconstruction']['class_shares']):.1%}).",
-        "The price is diversity: the classifier-feature FD rose from "
-        f"{f(plain_digits['evaluator_fd'])} (plain) to {f(ds['approximator']['evaluator_fd'])} while IS rose, "
-        "so samples are cleaner but cover each digit's styles less evenly (still far below both baselines). "
-        "Lower temperatures trade further: IS "
-        + " / ".join(f(ds[f"approximator@{t}"]["evaluator_is"]) for t in ("0.9", "0.8", "0.7"))
-        + ", FD "
-        + " / ".join(f(ds[f"approximator@{t}"]["evaluator_fd"]) for t in ("0.9", "0.8", "0.7"))
-        + " at 0.9 / 0.8 / 0.7.",
-        "IS above the real digits' own is not 'better than real': the classifier is simply surer of these "
-        "cleaner shapes, and their classes are evenly spread.",
-    ],
-}
-update_bundle(Path("models/digits"), lambda config: config.with_card_notes(NOTES))
+)
 print("ok")

@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from aaae_cli.bundle_writer import update_bundle
+from aaae_cli.bundle_writer import set_card_notes
 from aaae_train.checkpoint import load_checkpoint
 
 faces = json.loads(Path(sys.argv[1]).read_text())
@@ -91,74 +91,76 @@ for name in TARGETS:
     )
 approx_minutes = round(approximator_run["train_seconds"] / 60)
 
-NOTES = {
-    "model_ref": "faces",
-    "license_name": "celeba-research-only",
-    "data_terms": (
-        "The weights were trained on CelebA (Liu, Luo, Wang & Tang, ICCV 2015), whose images are available "
-        "for non-commercial research purposes only; treat this model the same way. No CelebA image is "
-        "stored in this bundle or in the aaae repository."
-    ),
-    "training": {
-        "command": (
-            "python -m aaae_train.archive ../shared/data/celeba ../shared/data/celeba/extra_fullres/images "
-            "-o gpu-carry/faces-aligned.zip --align face --format webp --quality 90\n"
-            "SKIP_BENCH=1 bash scripts/gpu_session.sh gpu-carry/faces-aligned.zip 575   # one H100; run b: "
-            "aaae train ... --width 0.7 --c-dim 256 --hflip --lr 3e-4 --max-minutes 6.7\n"
-            "OMP_NUM_THREADS=1 aaae train gpu-carry/faces-aligned.zip --out runs/faces-b-approx "
-            f"--autoencoder-from pack/b.pt --width 0.7 --c-dim 256 --approx-steps {approximator_run['approx_step']}"
-            " --snapshot-every 2500\n"
-            'aaae export runs/faces-b-approx models/faces --license other --data-name "CelebA (9,000 aligned '
-            'faces with 40 attributes + 5,973 extra faces)"\n'
-            "aaae attributes calibrate --model models/faces --data ../shared/data/celeba"
+set_card_notes(
+    Path("models/faces"),
+    {
+        "model_ref": "faces",
+        "license_name": "celeba-research-only",
+        "data_terms": (
+            "The weights were trained on CelebA (Liu, Luo, Wang & Tang, ICCV 2015), whose images are available "
+            "for non-commercial research purposes only; treat this model the same way. No CelebA image is "
+            "stored in this bundle or in the aaae repository."
         ),
-        "time": (
-            f"6.7 minutes on one NVIDIA H100 for the autoencoder ({approximator_run['step']:,} steps of batch "
-            "100, about 144 epochs of the 14,935 aligned faces and their mirror images, about 5,200 images/s "
-            f"beside a second run), then {approximator_run['approx_step']:,} approximator steps in about "
-            f"{approx_minutes} minutes on one CPU thread"
-        ),
+        "training": {
+            "command": (
+                "python -m aaae_train.archive ../shared/data/celeba ../shared/data/celeba/extra_fullres/images "
+                "-o gpu-carry/faces-aligned.zip --align face --format webp --quality 90\n"
+                "SKIP_BENCH=1 bash scripts/gpu_session.sh gpu-carry/faces-aligned.zip 575   # one H100; run b: "
+                "aaae train ... --width 0.7 --c-dim 256 --hflip --lr 3e-4 --max-minutes 6.7\n"
+                "OMP_NUM_THREADS=1 aaae train gpu-carry/faces-aligned.zip --out runs/faces-b-approx "
+                f"--autoencoder-from pack/b.pt --width 0.7 --c-dim 256 --approx-steps {approximator_run['approx_step']}"
+                " --snapshot-every 2500\n"
+                'aaae export runs/faces-b-approx models/faces --license other --data-name "CelebA (9,000 aligned '
+                'faces with 40 attributes + 5,973 extra faces)"\n'
+                "aaae attributes calibrate --model models/faces --data ../shared/data/celeba"
+            ),
+            "time": (
+                f"6.7 minutes on one NVIDIA H100 for the autoencoder ({approximator_run['step']:,} steps of batch "
+                "100, about 144 epochs of the 14,935 aligned faces and their mirror images, about 5,200 images/s "
+                f"beside a second run), then {approximator_run['approx_step']:,} approximator steps in about "
+                f"{approx_minutes} minutes on one CPU thread"
+            ),
+        },
+        "evaluation": {
+            "text": (
+                f"Held out: the {held} labelled CelebA faces in the 5% hash split that training never saw (keys "
+                "`images/NAME.jpg`; the CelebA images kept aside by the data owners were not available), each found "
+                "and aligned as `aaae` aligns a photo, the frame the model was trained in. FD is a Frechet distance "
+                "in the 256-d feature space of `evaluator-faces` (a CelebA 40-attribute CNN shipped with aaae; "
+                "**not FID**) between 10,000 generated images and the held-out faces. Identity: dlib's public-domain "
+                "face-recognition descriptor between each face cut at 256 px and the model's reconstruction enlarged "
+                f"to 256 px ({identity['faces']} held-out faces after the first {identity.get('offset', 60)}, on "
+                "which `--refine`'s damping was chosen). Edits are made at the default strength on 200 held-out faces "
+                "the judge reads as lacking the attribute."
+            ),
+            "rows": rows,
+            "command": "aaae eval --model faces --data ../shared/data/celeba --temperature 0.8 --json faces-eval.json",
+        },
+        "observations": [
+            "Opened a 64-image grid (`aaae sample -n 64 faces.png --seed 0`): every tile is a face, framed like the "
+            "aligned training faces (eyes level and at one height), varied in hair, skin tone, sex, age and pose; "
+            "a few wear glasses or sunglasses.",
+            "They are soft: skin is smooth, hair is a mass with few strands, backgrounds are mottled blurs. About "
+            "one tile in six is flawed: smeared or asymmetric features, a ghostly pale face, blotchy patches. "
+            f"The samples are further from real faces than the reconstructions (evaluator FD {ratio:.1f} x).",
+            "Reconstructions of held-out faces keep pose, hair, expression and colouring, and for most of them "
+            "the person; freckles, wrinkles and thin glasses frames are lost (the 64-pixel model's change is soft).",
+        ],
+        "limitations": [
+            f"Identity: {plain['same_person']:.0%} of held-out faces come back as the same person to a "
+            f"face-recognition judge ({refined['same_person']:.0%} with `aaae reconstruct --refine 6`), against "
+            "100% for the faces merely shrunk to 64 px: short of the 80% aimed at; a face made male (or bald) "
+            "often reads as someone else.",
+            "Faces unlike CelebA's reconstruct worse: the public-domain portrait of Grace Hopper (old, in a cap "
+            "and glasses) loses her glasses and much of her likeness; the astronaut portrait comes back close "
+            "(MSE 0.0057 on the aligned face).",
+            "Edits carry CelebA's correlations: +Bald also ages the face, whitens the hair and adds glasses; "
+            "+Mustache and +Male add stubble and a heavier jaw; `--keep` holds such side effects back.",
+            "The training faces were carried to the GPU as WebP (quality 90, `python -m aaae_train.archive`): "
+            "an error of about 1.5e-4 (MSE) in the targets the model learned from. CelebA is mostly young, "
+            "light-skinned celebrities.",
+            "The approximator was still improving when its training stopped (its latent Frechet distance was "
+            "still falling): longer training should make better samples.",
+        ],
     },
-    "evaluation": {
-        "text": (
-            f"Held out: the {held} labelled CelebA faces in the 5% hash split that training never saw (keys "
-            "`images/NAME.jpg`; the CelebA images kept aside by the data owners were not available), each found "
-            "and aligned as `aaae` aligns a photo, the frame the model was trained in. FD is a Frechet distance "
-            "in the 256-d feature space of `evaluator-faces` (a CelebA 40-attribute CNN shipped with aaae; "
-            "**not FID**) between 10,000 generated images and the held-out faces. Identity: dlib's public-domain "
-            "face-recognition descriptor between each face cut at 256 px and the model's reconstruction enlarged "
-            f"to 256 px ({identity['faces']} held-out faces after the first {identity.get('offset', 60)}, on "
-            "which `--refine`'s damping was chosen). Edits are made at the default strength on 200 held-out faces "
-            "the judge reads as lacking the attribute."
-        ),
-        "rows": rows,
-        "command": "aaae eval --model faces --data ../shared/data/celeba --temperature 0.8 --json faces-eval.json",
-    },
-    "observations": [
-        "Opened a 64-image grid (`aaae sample -n 64 faces.png --seed 0`): every tile is a face, framed like the "
-        "aligned training faces (eyes level and at one height), varied in hair, skin tone, sex, age and pose; "
-        "a few wear glasses or sunglasses.",
-        "They are soft: skin is smooth, hair is a mass with few strands, backgrounds are mottled blurs. About "
-        "one tile in six is flawed: smeared or asymmetric features, a ghostly pale face, blotchy patches. "
-        f"The samples are further from real faces than the reconstructions (evaluator FD {ratio:.1f} x).",
-        "Reconstructions of held-out faces keep pose, hair, expression and colouring, and for most of them "
-        "the person; freckles, wrinkles and thin glasses frames are lost (the 64-pixel model's change is soft).",
-    ],
-    "limitations": [
-        f"Identity: {plain['same_person']:.0%} of held-out faces come back as the same person to a "
-        f"face-recognition judge ({refined['same_person']:.0%} with `aaae reconstruct --refine 6`), against "
-        "100% for the faces merely shrunk to 64 px: short of the 80% aimed at; a face made male (or bald) "
-        "often reads as someone else.",
-        "Faces unlike CelebA's reconstruct worse: the public-domain portrait of Grace Hopper (old, in a cap "
-        "and glasses) loses her glasses and much of her likeness; the astronaut portrait comes back close "
-        "(MSE 0.0057 on the aligned face).",
-        "Edits carry CelebA's correlations: +Bald also ages the face, whitens the hair and adds glasses; "
-        "+Mustache and +Male add stubble and a heavier jaw; `--keep` holds such side effects back.",
-        "The training faces were carried to the GPU as WebP (quality 90, `python -m aaae_train.archive`): "
-        "an error of about 1.5e-4 (MSE) in the targets the model learned from. CelebA is mostly young, "
-        "light-skinned celebrities.",
-        "The approximator was still improving when its training stopped (its latent Frechet distance was "
-        "still falling): longer training should make better samples.",
-    ],
-}
-update_bundle(Path("models/faces"), lambda config: config.with_card_notes(NOTES))
+)
