@@ -97,7 +97,7 @@ class Model:
     @property
     def config(self) -> dict[str, Any]:
         """The bundle's ``config.json`` (sizes, preprocessing, training data, metrics)."""
-        return self.bundle.config.raw
+        return self.bundle.config.to_dict()
 
     @property
     def resolution(self) -> int:
@@ -124,12 +124,7 @@ class Model:
     def attributes(self) -> AttributeSet:
         """Named edit directions (empty when the bundle has none)."""
         if self._attributes is None:
-            name = self.bundle.config.attributes_file
-            if name is None:
-                self._attributes = AttributeSet()
-            else:
-                where = f"{self.bundle.source}/{name}"
-                self._attributes = AttributeSet.from_json(self.bundle.read(name), self.c_dim, where)
+            self._attributes = self.bundle.read_attributes()
         return self._attributes
 
     @property

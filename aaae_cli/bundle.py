@@ -1,6 +1,7 @@
 """The model bundle: one folder (one Hugging Face Hub model repo) that the runtime can run without torch.
 
     config.json          format version, image size, code sizes, preprocessing, training data, metrics
+                         (typed in :mod:`aaae_cli.bundle_config`; written only by :mod:`aaae_cli.bundle_writer`)
     encoder.onnx         images (N, C, R, R) in [-1, 1] -> codes (N, c)
     decoder.onnx         codes (N, c) -> images (N, C, R, R) in [-1, 1]
     approximator.onnx    noise z (N, z) ~ N(0, I) -> codes (N, c)
@@ -21,47 +22,22 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from aaae_cli.atomic import atomic_write_text
-from aaae_cli.bundle_json import check_config, load_json
-from aaae_cli.errors import UserError
+from aaae_cli.attributes import AttributeSet
+from aaae_cli.bundle_config import ATTRIBUTES, BundleConfig, BundleError, check_file_name
+from aaae_cli.bundle_json import load_json
 from aaae_cli.onnx_scan import check_self_contained
 
-FORMAT = "aaae-bundle"
-FORMAT_VERSION = 1
 CONFIG = "config.json"
 MANIFEST = "checksums.sha256"
-ATTRIBUTES = "attributes.json"
 CARD = "README.md"
 SAMPLE = "sample.png"
-GRAPHS = ("encoder", "decoder", "approximator")
 # What a bundle may hold (used as allow_patterns when downloading from the Hub).
 BUNDLE_PATTERNS = (CONFIG, MANIFEST, ATTRIBUTES, CARD, "*.onnx", "*.png")
 MAX_CONFIG_BYTES = 1 << 20  # a real config.json is about 10 kB
-MAX_DIM = 1 << 14  # noise and code sizes (128 in the paper)
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_DEVICE_NAMES = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])$", re.IGNORECASE)  # Windows reserves these
-
-
-class BundleError(UserError):
-    """A bundle that is missing, incomplete, corrupt or from a newer aaae."""
-
-
-def check_file_name(name: object, where: str) -> str:
-    """A bundle file name: a plain name inside the folder (no path separators, no '..', not hidden)."""
-    if (
-        not isinstance(name, str)
-        or not _SAFE_NAME.match(name)
-        or ".." in name
-        or _DEVICE_NAMES.match(name.split(".")[0])
-    ):
-        raise BundleError(f"{where}: unsafe file name {name!r} (bundle files must be plain names inside the folder)")
-    return name
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -74,100 +50,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-# ---------------------------------------------------------------- the config
-
-
-@dataclass(frozen=True)
-class GraphSpec:
-    """One ONNX graph of the bundle: its file and tensor names."""
-
-    file: str
-    input: str
-    output: str
-
-
-@dataclass(frozen=True)
-class BundleConfig:
-    """The typed core of ``config.json``; ``raw`` keeps every field (training data, metrics, ...)."""
-
-    name: str
-    resolution: int
-    channels: int
-    z_dim: int
-    c_dim: int
-    crop: float
-    graphs: dict[str, GraphSpec]
-    attributes_file: str | None
-    raw: dict[str, Any] = field(repr=False)
-    landmark_template: np.ndarray | None = field(default=None, repr=False)
-    """Mean face landmarks (5, 2) of the training images in the model's frame (0..1), if they are faces."""
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        return dict(self.raw.get("metrics") or {})
-
-    @property
-    def training(self) -> dict[str, Any]:
-        return dict(self.raw.get("training") or {})
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str) -> BundleConfig:
-        """Check ``config.json``'s content; every problem is a one-line :class:`BundleError`."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise BundleError(f"{where}: not an aaae bundle config (format is not {FORMAT!r})")
-        version = data.get("format_version")
-        if not isinstance(version, int) or version < 1:
-            raise BundleError(f"{where}: missing or bad format_version")
-        if version > FORMAT_VERSION:
-            raise BundleError(f"{where}: bundle format {version} is newer than this aaae reads; upgrade aaae")
-        check_config(data, where)
-        try:
-            prep = data["preprocessing"]
-            resolution, channels = int(data["resolution"]), int(data["channels"])
-            z_dim, c_dim, crop = int(data["z_dim"]), int(data["c_dim"]), float(prep["crop"])
-            graphs = {
-                name: GraphSpec(
-                    check_file_name(spec["file"], where), str(spec.get("input", "")), str(spec.get("output", ""))
-                )
-                for name, spec in data["graphs"].items()
-            }
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BundleError(f"{where}: incomplete config ({type(exc).__name__}: {exc})") from None
-        missing = [g for g in GRAPHS if g not in graphs]
-        if missing:
-            raise BundleError(f"{where}: config names no {', '.join(missing)} graph")
-        if not (8 <= resolution <= 4096 and channels in (1, 3) and 1 <= z_dim <= MAX_DIM and 1 <= c_dim <= MAX_DIM):
-            raise BundleError(
-                f"{where}: implausible sizes (resolution {resolution}, channels {channels}, z {z_dim}, c {c_dim})"
-            )
-        if not 0 < crop <= 1:
-            raise BundleError(f"{where}: implausible crop {crop} (a fraction of the shorter side, in (0, 1])")
-        if int(prep.get("resolution", resolution)) != resolution or int(prep.get("channels", channels)) != channels:
-            raise BundleError(f"{where}: preprocessing does not match the model's resolution and channels")
-        attributes = data.get("attributes")
-        attributes_file = None
-        if isinstance(attributes, dict) and attributes.get("file"):
-            attributes_file = check_file_name(attributes["file"], where)
-        name = str(data.get("name") or "model")
-        template = _landmark_template(prep.get("landmarks"), where)
-        return cls(name, resolution, channels, z_dim, c_dim, crop, graphs, attributes_file, data, template)
-
-
-def _landmark_template(block: Any, where: str) -> np.ndarray | None:
-    """``preprocessing.landmarks.points``: five (x, y) pairs in the model's frame, or ``None`` when absent."""
-    if block is None:
-        return None
-    try:
-        points = np.asarray(block["points"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{where}: unreadable landmark template ({type(exc).__name__})") from None
-    if points.shape != (5, 2) or not np.all(np.isfinite(points)) or np.abs(points - 0.5).max() > 1.0:
-        raise BundleError(f"{where}: landmark template must be five (x, y) pairs within the model's frame")
-    if np.linalg.norm(points[1] - points[0]) < 0.05:
-        raise BundleError(f"{where}: landmark template's eyes are too close together")
-    return points
 
 
 # ---------------------------------------------------------------- the manifest
@@ -265,6 +147,13 @@ class Bundle:
                 f"{self.source}: {name} is a symbolic link to outside the bundle folder; refusing to read it"
             )
         return path
+
+    def read_attributes(self) -> AttributeSet:
+        """The bundle's attribute directions, checked (empty when it has none)."""
+        name = self.config.attributes_file
+        if name is None:
+            return AttributeSet()
+        return AttributeSet.from_json(self.read(name), self.config.c_dim, f"{self.source}/{name}")
 
     def graph_bytes(self, graph: str) -> bytes:
         return self.read(self.config.graphs[graph].file)

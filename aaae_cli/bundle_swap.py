@@ -23,7 +23,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from aaae_cli.bundle import BUNDLE_PATTERNS, CONFIG, FORMAT
+from aaae_cli.bundle import BUNDLE_PATTERNS, CONFIG
+from aaae_cli.bundle_config import FORMAT
 from aaae_cli.errors import UserError
 from aaae_cli.interrupts import make_temp_dir, remove_stale
 

@@ -6,8 +6,9 @@ modified bundle is refused before any network access. It then creates the repo i
 commit (``upload_folder``), exactly the files the manifest lists plus the manifest itself; the model card
 (``README.md``) is one of them. The card's usage lines are pointed at the repo (``--model path/to/NAME``
 becomes ``--model user/name``), so the uploaded ``README.md`` and its line in the manifest may differ from the
-local ones in that; the local bundle is never changed. What goes up is the bytes that were verified, copied
-into a temporary folder.
+local ones in that; the local bundle is never changed. What goes up is the bytes that were verified, staged
+in a temporary folder by the one bundle writer (:class:`aaae_cli.bundle_writer.BundleWriter`, which writes the
+manifest).
 
 The token is ``token``, else ``$HF_TOKEN``, else the one saved by ``hf auth login``; ``$HF_ENDPOINT`` picks
 another Hub. Failures are one-line :class:`~aaae_cli.errors.UserError`\\ s: not logged in, a rejected token
@@ -27,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aaae_cli.atomic import atomic_write_bytes
-from aaae_cli.bundle import CARD, MANIFEST, Bundle, BundleError, write_manifest
+from aaae_cli.bundle import CARD, MANIFEST, Bundle, BundleError
+from aaae_cli.bundle_writer import BundleWriter
 from aaae_cli.errors import UserError
 from aaae_cli.locate import _first_line, _hub_errors
 from aaae_cli.modelcard import usage_reference
@@ -126,7 +127,6 @@ def push_bundle(
     except BundleError as exc:
         raise UserError(f"refusing to push: {exc}") from None
     token = resolve_token(token)
-    names = sorted(opened.manifest)
     reference = repo_id + (f"@{revision}" if revision else "")
     from huggingface_hub import HfApi, constants
 
@@ -134,13 +134,11 @@ def push_bundle(
     endpoint = constants.ENDPOINT
     with tempfile.TemporaryDirectory(prefix="aaae-push-") as tmp:
         staging = Path(tmp)
-        for name in names:
-            data = opened.read(name)  # the verified bytes are the ones uploaded
-            if name == CARD:
-                data = _point_card_at(data, usage_reference(opened.config.raw), reference)
-            atomic_write_bytes(staging / name, data)
-        write_manifest(staging, names)
-        files = (*names, MANIFEST)
+        writer = BundleWriter(folder, staging)  # staged, never swapped in: the local bundle is not changed
+        current = usage_reference(opened.config.to_dict())
+        changed = {CARD: _point_card_at(opened.read(CARD), current, reference)} if CARD in opened.manifest else {}
+        writer.copy_bundle(opened, {MANIFEST}, changed)  # the verified bytes are the ones uploaded
+        files = (*writer.seal(), MANIFEST)
         with _hub_call(repo_id, "creating the repo", endpoint):
             repo_url = api.create_repo(repo_id, repo_type="model", private=True if private else None, exist_ok=True)
         if revision:

@@ -1,7 +1,8 @@
 """The bundle's ``README.md``: a Hugging Face Hub model card (YAML metadata, samples, usage, metrics).
 
-Written from ``config.json`` and the attributes alone, so ``aaae export`` and ``aaae attributes compute``
-produce the same card. YAML values are written as JSON scalars, which YAML reads unchanged.
+Written from ``config.json`` and the attributes alone, by the one bundle writer (:mod:`aaae_cli.bundle_writer`),
+so every command and script that writes a bundle produces the same card. YAML values are written as JSON
+scalars, which YAML reads unchanged.
 """
 
 from __future__ import annotations

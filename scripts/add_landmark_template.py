@@ -20,7 +20,8 @@ import numpy as np
 from aaae_cli.align import measure_template
 from aaae_cli.api import Model
 from aaae_cli.bundle import Bundle
-from aaae_cli.bundle_edit import set_landmark_template
+from aaae_cli.bundle_config import LandmarkTemplate
+from aaae_cli.bundle_writer import update_bundle
 from aaae_cli.datasets import in_validation
 from aaae_cli.images import list_images, load_image
 
@@ -53,7 +54,7 @@ def main() -> None:
         "split": f"training split (hash split, fraction {args.val_fraction}, keys {args.key_prefix!r} + file name)",
         "date": datetime.date.today().isoformat(),
     }
-    set_landmark_template(args.bundle, template, measured)
+    update_bundle(args.bundle, lambda config: config.with_landmarks(LandmarkTemplate.measured(template, measured)))
     print(f"template from {found} of {len(files)} images in {time.perf_counter() - start:.0f} s:")
     print(np.round(template, 4).tolist())
 

@@ -107,8 +107,8 @@ def test_compute_refusals(tiny_bundle: Path, bundle_copy: Path, tmp_path: Path) 
 # A real `aaae` process that dies (os._exit, like kill -9) the moment the bundle's manifest is to be written.
 _DIES_BEFORE_THE_MANIFEST = """
 import os, sys
-import aaae_cli.bundle_edit as edit
-edit.write_manifest = lambda *args, **kwargs: os._exit(9)
+import aaae_cli.bundle_writer as writer
+writer.write_manifest = lambda *args, **kwargs: os._exit(9)
 from aaae_cli.cli import main
 sys.argv = ["aaae", *sys.argv[1:]]
 main()

