@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from aaae_train.options import shape_problem
+from aaae_train.shapes import shape_problem
 
 # Architecture keys of checkpoints (and bundles' training records) written before 2026-11-27.
 LEGACY_NAMES = {"mlp_hidden": "approx_hidden", "mlp_layers": "approx_layers", "mlp_components": "approx_components"}
