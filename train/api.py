@@ -33,8 +33,9 @@ def make_options(data: list[str | Path] | str | Path, out: str | Path, **options
 
 
 def train(
-    data: list[str | Path] | str | Path, out: str | Path, progress: Progress | None = None, **options: Any
+    data: list[str | Path] | str | Path, out: str | Path, report: Progress | None = None, **options: Any
 ) -> TrainResult:
-    """Train (or resume) a model; see :class:`aaae_train.options.TrainOptions` for the options. ``progress``
-    (:mod:`aaae_cli.progress`) hears what the run does; by default it is silent."""
-    return _run(make_options(data, out, **options), progress)
+    """Train (or resume) a model; see :class:`aaae_train.options.TrainOptions` for the options. ``report`` (a
+    :class:`aaae_cli.progress.Progress`; silent by default) hears what the run does; it is not called
+    ``progress`` here because that is the option that turns the bars on or off."""
+    return _run(make_options(data, out, **options), report)

@@ -99,12 +99,12 @@ class StopRequest:
                 signal.signal(s, h)
 
 
-def train(opts: TrainOptions, progress: Progress | None = None) -> TrainResult:
+def train(opts: TrainOptions, report: Progress | None = None) -> TrainResult:
     """Train (or resume) the run in ``opts.out``. Under ``torchrun``, every process calls this; only the first
-    reports to ``progress`` (messages; the decoding and training bars unless ``opts.progress`` is off)."""
+    tells ``report`` what it does (messages; the decoding and training bars unless ``opts.progress`` is off)."""
     dist = init_distributed(opts.device)
     try:
-        return Trainer(opts, dist, or_silent(progress) if dist.is_main else SILENT).run()
+        return Trainer(opts, dist, or_silent(report) if dist.is_main else SILENT).run()
     finally:
         shutdown(dist)
 

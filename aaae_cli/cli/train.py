@@ -164,7 +164,7 @@ def _train(options: dict[str, Any]) -> int:
     options = dict(options)
     data, out = options.pop("data"), options.pop("out")
     with RichProgress(err, enabled=options.get("progress", True)) as progress:
-        result = torch_module().train(data, out, progress=progress, **options)
+        result = torch_module().train(data, out, report=progress, **options)
     state = result.state
     if not result.main_process:
         return 130 if result.interrupted else 0
