@@ -19,8 +19,9 @@ except SystemExit as exit:
 heavy = sorted(m for m in ("torch", "onnx", "onnxscript", "gradio") if m in sys.modules)
 print("HEAVY:", heavy, "CODE:", code)
 print("ORT:", "onnxruntime" in sys.modules)
-# aaae_train.options (torch-free) gives the train command its defaults; nothing else of aaae_train may load.
-light = ("aaae_train", "aaae_train.options")
+# aaae_train.options (torch-free, with the shape checks it imports) gives the train command its defaults; nothing
+# else of aaae_train may load.
+light = ("aaae_train", "aaae_train.options", "aaae_train.shapes")
 print("TRAIN:", sorted(m for m in sys.modules if m.startswith("aaae_train") and m not in light))
 """
 
