@@ -51,8 +51,8 @@ from aaae_cli.datasets import detect_source, key_sources
 from aaae_cli.errors import UserError
 from aaae_cli.images import make_grid, save_png, to_model_input, to_uint8, zoom
 from aaae_cli.metrics import frechet_distance_between
+from aaae_cli.progress import Progress, or_silent
 from aaae_cli.runtime import Graph
-from aaae_cli.terminal import shown
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, load_networks
 from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, count_parameters
@@ -280,10 +280,11 @@ def export_run(
     device: str = "auto",
     min_count: int = 10,
     force: bool = False,
-    log: Any = None,
+    progress: Progress | None = None,
 ) -> ExportResult:
-    """Export a run (folder or checkpoint file) to the bundle folder ``out``; see the module docstring."""
-    say = log or (lambda message: None)
+    """Export a run (folder or checkpoint file) to the bundle folder ``out``; see the module docstring. Each step
+    is a ``progress`` message (:mod:`aaae_cli.progress`; silent by default)."""
+    report = or_silent(progress)
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
@@ -297,7 +298,7 @@ def export_run(
     ckpt = load_checkpoint(ckpt_path)
     state = ckpt.get("state") or {}
     if state.get("phase") != "done":
-        say(f"[yellow]note:[/] {shown(ckpt_path.name)} is from an unfinished run ({state.get('phase')} phase)")
+        report.message(f"note: {ckpt_path.name} is from an unfinished run ({state.get('phase')} phase)")
     encoder, decoder, approximator = load_networks(ckpt)
     arch = ArchConfig.from_dict(ckpt["arch"])
     dataset = load_run_data(ckpt, data, labels, cache_dir)
@@ -313,7 +314,7 @@ def export_run(
 
     with BundleWriter(out) as writer:  # the old bundle is moved aside, and deleted only once the new one is in place
         config, attributes, diffs, skipped = _build(
-            writer, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, say,
+            writer, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, report,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
             sources=run_key_sources(ckpt, data),
         )  # fmt: skip
@@ -332,7 +333,7 @@ def _build(
     train_idx: np.ndarray,
     val_idx: np.ndarray,
     device: torch.device,
-    say: Any,
+    report: Progress,
     *,
     name: str,
     data_name: str | None,
@@ -354,14 +355,14 @@ def _build(
     with torch.no_grad():
         fake_codes = approximator(z)
 
-    say("exporting the encoder, decoder and approximator to ONNX")
+    report.message("exporting the encoder, decoder and approximator to ONNX")
     specs = graph_specs()
     modules = {"encoder": encoder, "decoder": ExportDecoder(decoder).eval(), "approximator": approximator}
     examples = {"encoder": check_images[:2], "decoder": real_codes[:2], "approximator": z[:2]}
     for graph, spec in specs.items():
         export_graph(modules[graph], examples[graph], writer.path(spec.file), (spec.input, spec.output))
 
-    say("checking the ONNX graphs against PyTorch on held-out images")
+    report.message("checking the ONNX graphs against PyTorch on held-out images")
     graphs = {g: Graph(g, writer.path(spec.file).read_bytes(), "cpu") for g, spec in specs.items()}
     diffs = {
         "encoder": _compare(graphs["encoder"], encoder, check_images),
@@ -369,7 +370,7 @@ def _build(
         "approximator": _compare(graphs["approximator"], approximator, z),
     }
 
-    say("measuring held-out reconstruction error on the ONNX graphs")
+    report.message("measuring held-out reconstruction error on the ONNX graphs")
     metric_idx = val_idx[:METRIC_IMAGES]
     val_x = to_model_input(np.asarray(dataset.images[metric_idx]))
     val_codes = graphs["encoder"].run(val_x, 256)
@@ -391,7 +392,8 @@ def _build(
     if dataset.attributes and dataset.labels is not None:
         # Images of an unlabelled source (all labels 0) take no part in the directions.
         labelled = train_idx[np.any(dataset.labels[train_idx] != 0, axis=1)]
-        say(f"computing {len(dataset.attributes)} attribute directions from {len(labelled)} labelled training images")
+        count = len(dataset.attributes)
+        report.message(f"computing {count} attribute directions from {len(labelled)} labelled training images")
         codes = _torch_codes(encoder, dataset.images[labelled], device)
         source = {"data": data_title, "split": "train", "images": len(labelled), "labels": kind}
         found, skipped = compute_attributes(
@@ -410,7 +412,7 @@ def _build(
         }
         landmarks = LandmarkTemplate.measured(np.asarray(trained_prep["landmarks"]), aligned)
     elif ch == 3:
-        say("looking for faces in the training images (a landmark template for aligning photos)")
+        report.message("looking for faces in the training images (a landmark template for aligning photos)")
         template, found_faces = measure_template(np.asarray(dataset.images[train_idx[:TEMPLATE_IMAGES]]))
         if template is not None:
             measured = {"images": min(len(train_idx), TEMPLATE_IMAGES), "faces_found": found_faces, "split": "train"}

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from aaae_cli.cli._options import MinCountOption, ModelOption, load_model, said
-from aaae_cli.progress import out
+from aaae_cli.progress import RichProgress, out
 from aaae_cli.terminal import shown as _e
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app, in this order
@@ -123,21 +123,22 @@ def export(
 
         check_push(push_to_hub)  # a bad repo id or no token fails now, not after the export
     exporter = torch_module("export")
-    result = exporter.export_run(
-        run,
-        out_dir,
-        checkpoint=checkpoint,
-        name=name,
-        data_name=data_name,
-        license=license,
-        data=[str(p) for p in data] if data else None,
-        labels=str(labels) if labels else None,
-        cache_dir=str(cache_dir) if cache_dir else None,
-        min_count=min_count,
-        force=force,
-        device=device,
-        log=said,
-    )
+    with RichProgress() as progress:
+        result = exporter.export_run(
+            run,
+            out_dir,
+            checkpoint=checkpoint,
+            name=name,
+            data_name=data_name,
+            license=license,
+            data=[str(p) for p in data] if data else None,
+            labels=str(labels) if labels else None,
+            cache_dir=str(cache_dir) if cache_dir else None,
+            min_count=min_count,
+            force=force,
+            device=device,
+            progress=progress,
+        )
     metrics = result.config["metrics"]
     diffs = ", ".join(f"{k} {v:.1e}" for k, v in result.max_abs_diff.items())
     if result.skipped_attributes:
