@@ -127,7 +127,7 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
         "| | |",
         "|---|---|",
         f"| images | {res}x{res}, {ch} channel(s), pixels in [-1, 1] for the graphs |",
-        f"| preprocessing | {_framing(config['preprocessing'])}, Lanczos resize, EXIF rotation applied, "
+        f"| preprocessing | {framing(config['preprocessing'])}, Lanczos resize, EXIF rotation applied, "
         "transparency on white |",
         f"| noise z / code c | {config['z_dim']} / {config['c_dim']} dimensions |",
     ]
@@ -222,7 +222,7 @@ def render_card(config: dict[str, Any], attributes: AttributeSet, sample_file: s
     return "\n".join(out)
 
 
-def _framing(preprocessing: dict) -> str:
+def framing(preprocessing: dict) -> str:
     """How the model frames a photo, in words: the face aligned to its landmark template, or a centre crop."""
     landmarks = preprocessing.get("landmarks")
     if isinstance(landmarks, dict) and "training" in landmarks:

@@ -191,6 +191,16 @@ def test_info_and_attribute_list(tiny_bundle: Path) -> None:
     assert listed.returncode == 0 and "digit_0" in listed.stdout and "separation" in listed.stdout
     rows = json.loads(run_cli("attributes", "list", "--model", str(tiny_bundle), "--json").stdout)
     assert [r["name"] for r in rows] == [f"digit_{d}" for d in range(10)] and rows[0]["separation"] > 1
+    assert "centre square crop of 1 of the shorter side" in text
+
+
+def test_info_says_how_a_face_model_frames_photos() -> None:
+    """The built-in faces model aligns faces to its landmark template; info said "centre crop" (as the model card
+    does, both now from modelcard.framing)."""
+    result = run_cli("info", "--model", "faces")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "aligned to the 5-point landmark template" in text and "centre crop" not in text
 
 
 @pytest.mark.parametrize("command", ["sample", "reconstruct", "interpolate", "edit", "info", "export", "attributes"])

@@ -29,6 +29,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print config.json and the file list as JSON.")] = False,
 ) -> None:
     """What a model is: size, training data, metrics, attributes, files (checksums verified), evaluation."""
+    from aaae_cli.modelcard import framing
     from aaae_cli.runtime import available_devices
 
     net = load_model(model, "cpu")
@@ -47,7 +48,7 @@ def info(
         ("model", f"{net.name}  ({net.bundle.source})"),
         ("folder", str(net.path)),
         ("images", f"{net.resolution}x{net.resolution}, {'RGB' if net.channels == 3 else 'grayscale'}"),
-        ("preprocessing", f"centre crop {cfg['preprocessing']['crop']:g} of the shorter side, Lanczos resize"),
+        ("preprocessing", f"{framing(cfg['preprocessing'])}, Lanczos resize"),
         ("noise / code", f"z {net.z_dim}, c {net.c_dim}"),
         (
             "trained on",
