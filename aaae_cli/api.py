@@ -321,7 +321,10 @@ class Model:
 
     def encode(self, images: ImagesLike) -> np.ndarray:
         """Codes of real images, float32 (N, c)."""
-        batch = self.prepare_batch(images)
+        return self._encode_prepared(self.prepare_batch(images))
+
+    def _encode_prepared(self, batch: np.ndarray) -> np.ndarray:
+        """Codes of images already prepared as the model's input (uint8 NHWC at its resolution)."""
         return self.graph("encoder", bulk=len(batch) >= BULK).run(to_model_input(batch), self.batch_size)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
@@ -348,9 +351,9 @@ class Model:
         first, bringing the reconstruction closer to the image (:mod:`aaae_cli.refine`; about 0.4 s per 64x64
         face on two CPU cores, for a measured gain in likeness)."""
         batch = self.prepare_batch(images)
-        codes = self.encode(batch)
-        if refine > 0:
-            targets = batch.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+        codes = self._encode_prepared(batch)
+        if refine > 0:  # targets in the decoder's range and layout (decode_float's NHWC)
+            targets = to_model_input(batch).transpose(0, 2, 3, 1)
             codes = refine_codes(self.decode_float, codes, targets, refine)
         return self.decode(codes)
 

@@ -112,14 +112,20 @@ def _carry(source: Path, destination: Path) -> None:
 
 
 def save_bundle(
-    bundle: Bundle, config: BundleConfig, target: Path, attributes: AttributeSet | None = None
+    bundle: Bundle,
+    config: BundleConfig,
+    target: Path,
+    attributes: AttributeSet | None = None,
+    changed: Mapping[str, bytes] | None = None,
 ) -> BundleConfig:
-    """Write ``bundle`` with a new ``config`` (and new ``attributes``, else its own) at ``target``: in place when
-    ``target`` is its folder (files the folder holds outside the bundle are kept), else in a new folder."""
+    """Write ``bundle`` with a new ``config`` (and new ``attributes``, else its own; ``changed``: new bytes for some
+    of its other files) at ``target``: in place when ``target`` is its folder (files the folder holds outside the
+    bundle are kept), else in a new folder."""
     target = Path(target)
     in_place = target.exists() and target.resolve() == bundle.path.resolve()
     with BundleWriter(target) as writer:
-        writer.copy_bundle(bundle, {CONFIG, CARD, MANIFEST} | ({ATTRIBUTES} if attributes is not None else set()))
+        skip = {CONFIG, CARD, MANIFEST} | ({ATTRIBUTES} if attributes is not None else set())
+        writer.copy_bundle(bundle, skip, changed)
         kept = attributes if attributes is not None else bundle.read_attributes()
         return writer.commit(config, kept, carry_from=target if in_place else None)
 

@@ -115,7 +115,8 @@ def read_archive(path: str | Path) -> tuple[dict[str, Any], np.ndarray, np.ndarr
                     labels = np.load(io.BytesIO(raw), allow_pickle=False)
                 except ValueError:
                     raise UserError(f"{path}: {LABELS} is damaged") from None
-                if labels.dtype != np.int8 or labels.shape != (len(keys), len(names)) or np.abs(labels).max() > 1:
+                outside = labels.size > 0 and (labels.min() < -1 or labels.max() > 1)  # abs(int8 -128) is -128
+                if labels.dtype != np.int8 or labels.shape != (len(keys), len(names)) or outside:
                     raise UserError(f"{path}: {LABELS} must be int8 (images x attributes) in {{-1, 0, 1}}")
     except (zipfile.BadZipFile, OSError) as exc:
         raise UserError(f"{path}: not a readable dataset archive ({exc})") from None

@@ -142,7 +142,7 @@ def detect_source(
     label_path = Path(labels).expanduser() if labels else None
     if label_path is not None and not label_path.is_file():
         raise UserError(f"{label_path}: no such labels file")
-    if kind in ("auto", "archive") and root.is_file() and root.suffix.lower() == ".zip":
+    if kind in ("auto", "archive") and _is_archive(root):
         return Source("archive", root, None)
     if kind in ("auto", "mnist"):
         idx = find_mnist_images(root)
@@ -187,10 +187,15 @@ def key_sources(paths: Sequence[str | os.PathLike[str]]) -> int:
     """How many data paths the keys of a run on ``paths`` come from (what ``training.data.sources`` records): a
     prepared archive counts the paths it was made of, since its keys were prefixed then."""
     count = 0
-    for path in paths or [""]:
+    for path in paths:
         archive = Path(path).expanduser()
-        count += read_manifest(archive).get("sources", 1) if archive.suffix == ".zip" and archive.is_file() else 1
-    return count
+        count += read_manifest(archive).get("sources", 1) if _is_archive(archive) else 1
+    return max(1, count)
+
+
+def _is_archive(path: Path) -> bool:
+    """Whether ``path`` is a prepared dataset archive (as :func:`detect_source` reads it with kind auto)."""
+    return path.is_file() and path.suffix.lower() == ".zip"
 
 
 # ---------------------------------------------------------------- which images are held out

@@ -22,17 +22,17 @@ from pathlib import Path
 import numpy as np
 
 import aaae_cli
-from aaae_cli.bundle import CARD, CONFIG, MANIFEST, SAMPLE, Bundle
+from aaae_cli.bundle import SAMPLE, Bundle
 from aaae_cli.bundle_config import BundleConfig
-from aaae_cli.bundle_writer import BundleWriter
+from aaae_cli.bundle_writer import save_bundle
 from aaae_cli.errors import UserError
 
 APPROXIMATOR = "approximator.onnx"
 PORTRAITS = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
-def same_autoencoder(shipped: Path, other: Path) -> None:
-    """Raise unless both bundles encode real faces and decode codes to the very same outputs."""
+def same_autoencoder(shipped: Path, other: Path) -> tuple[Bundle, Bundle]:
+    """The two bundles; raises unless both encode real faces and decode codes to the very same outputs."""
     a, b = aaae_cli.load(shipped, device="cpu"), aaae_cli.load(other, device="cpu")
     images = np.stack([np.asarray(a.prepare(p)) for p in sorted(PORTRAITS.glob("*.jpg"))])
     codes = a.encode(images)
@@ -42,6 +42,7 @@ def same_autoencoder(shipped: Path, other: Path) -> None:
     for probe in (codes, noise):
         if not np.array_equal(a.decode(probe), b.decode(probe)):
             raise UserError(f"{other}: its decoder differs from {shipped}'s")
+    return a.bundle, b.bundle
 
 
 def swapped_config(shipped: dict, other: dict) -> dict:
@@ -60,17 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("other", type=Path, help="a bundle exported from the longer approximator run")
     args = parser.parse_args(argv)
     try:
-        same_autoencoder(args.bundle, args.other)
-        shipped, other = Bundle(args.bundle, str(args.bundle)), Bundle(args.other, str(args.other))
+        shipped, other = same_autoencoder(args.bundle, args.other)
         config = BundleConfig.from_dict(swapped_config(shipped.config.to_dict(), other.config.to_dict()))
-        with BundleWriter(args.bundle.resolve()) as writer:
-            new = {APPROXIMATOR: other.read(APPROXIMATOR), SAMPLE: other.read(SAMPLE)}
-            writer.copy_bundle(shipped, {CONFIG, CARD, MANIFEST}, changed=new)
-            writer.commit(config, shipped.read_attributes(), carry_from=args.bundle.resolve())
+        new = {APPROXIMATOR: other.read(APPROXIMATOR), SAMPLE: other.read(SAMPLE)}
+        save_bundle(shipped, config, args.bundle, changed=new)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.bundle}: approximator from {args.other} (latent FD {config.to_dict()['metrics']['latent_fd']:.2f})")
+    print(f"{args.bundle}: approximator from {args.other} (latent FD {config.metrics['latent_fd']:.2f})")
     return 0
 
 

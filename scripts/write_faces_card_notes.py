@@ -63,12 +63,7 @@ rows = [
         ">= 80%" + met(plain["same_person"] >= 0.8),
         "-",
     ],
-    [
-        "the same with `--refine 6`",
-        f"{refined['same_person']:.0%} (median distance {refined['median_distance']:.2f}, MSE {refined['mse']:.5f})",
-        "-",
-        "-",
-    ],
+    _refined_row("`--refine 6`", refined),
     *([_refined_row("`--refine 18`", longer)] if longer else []),
     [
         "the same for the faces only shrunk to 64 px (the resolution's ceiling)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_archive_round_trip_keeps_images_keys_and_labels(tmp_path: Path) -> None
 
 
 def _damaged(path: Path, member: str, data: bytes) -> Path:
-    out = path.with_name(f"bad-{member.replace('/', '_')}.zip")
+    out = path.with_name(f"bad-{member.replace('/', '_')}-{zlib.crc32(data):08x}.zip")  # one file per damage
     with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
             target.writestr(item, data if item.filename == member else source.read(item))
@@ -68,11 +69,14 @@ def test_damaged_archives_are_one_line_errors(tmp_path: Path) -> None:
     Image.new("L", (33, 32)).save(big, "PNG")
     labels = io.BytesIO()
     np.save(labels, np.full((3, 1), 7, dtype=np.int8))
+    lowest = io.BytesIO()  # abs() of int8 -128 is -128: a check on abs() let it through
+    np.save(lowest, np.full((3, 1), -128, dtype=np.int8))
     manifest = json.loads(zipfile.ZipFile(good).read("dataset.json"))
     cases = {
         _damaged(good, "images/0000001.png", big.getvalue()): "not 32x32",
         _damaged(good, "images/0000002.png", b"not an image"): "unreadable",
         _damaged(good, "labels.npy", labels.getvalue()): "labels.npy",
+        _damaged(good, "labels.npy", lowest.getvalue()): "labels.npy",
         _damaged(good, "dataset.json", b"{"): "not valid JSON",
         _damaged(good, "dataset.json", json.dumps({**manifest, "keys": ["a", 3, "c"]}).encode()): "damaged",
         _damaged(good, "dataset.json", json.dumps({**manifest, "format": "x"}).encode()): "not an aaae dataset",
@@ -175,6 +179,9 @@ def test_export_counts_the_data_paths_an_archive_was_made_of(tmp_path: Path) -> 
     assert key_sources([tmp_path / "one.zip"]) == 1
     assert key_sources(["/a/images", "/b/images"]) == 2
     assert key_sources([tmp_path / "two.zip", "/a/images"]) == 3
+    (tmp_path / "two.zip").rename(tmp_path / "TWO.ZIP")  # trained as an archive (any case): counted as one
+    assert key_sources([tmp_path / "TWO.ZIP"]) == 2
+    (tmp_path / "TWO.ZIP").rename(tmp_path / "two.zip")
     assert run_key_sources({"data": {"sources": [{"path": str(tmp_path / "two.zip")}]}}) == 2
     assert run_key_sources({"data": {"sources": [{"path": "/a/images"}, {"path": "/b/images"}]}}) == 2
     assert run_key_sources({"data": {"sources": [{"path": "/a/images"}]}}, [str(tmp_path / "two.zip")]) == 2

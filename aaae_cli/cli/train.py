@@ -163,7 +163,7 @@ def _train(options: dict[str, Any]) -> int:
     """Run :func:`aaae_train.api.train` with the parsed options and say how it ended; returns the exit code."""
     options = dict(options)
     data, out = options.pop("data"), options.pop("out")
-    with RichProgress(err, enabled=options.get("progress", True)) as progress:
+    with RichProgress(err) as progress:  # the run itself shows bars only with --progress
         result = torch_module().train(data, out, report=progress, **options)
     state = result.state
     if not result.main_process:
