@@ -8,8 +8,9 @@ more ``--approx-steps``), so a bundle exported from the longer run differs from 
 strengths, the landmark template, card notes on edits and reconstructions) stays valid; re-exporting would
 recompute or drop it. This script checks that the two bundles' encoders and decoders give the same outputs, then
 writes the shipped bundle again through the one bundle writer with the other's ``approximator.onnx`` and sample
-grid, and the config records that belong to the approximator (its latent FD, its export check, the training
-steps and options). Sample-quality notes on the card must be measured again (``aaae eval``) and rewritten.
+grid, and the config records that belong to the approximator (its latent FD, its export check and moment
+matching, the training steps and options). Sample-quality notes on the card must be measured again (``aaae eval``)
+and rewritten.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def swapped_config(shipped: dict, other: dict) -> dict:
     config = copy.deepcopy(shipped)
     config["metrics"]["latent_fd"] = other["metrics"]["latent_fd"]
     config["export"]["max_abs_diff"]["approximator"] = other["export"]["max_abs_diff"]["approximator"]
+    config["export"].pop("approximator_moments", None)  # whether export matched its moments (aaae_train.moments)
+    if "approximator_moments" in other["export"]:
+        config["export"]["approximator_moments"] = other["export"]["approximator_moments"]
     for key in ("approx_steps", "options", "arch"):
         config["training"][key] = other["training"][key]
     return config

@@ -73,6 +73,9 @@ def test_bundle_layout(tiny_run: Path, tiny_bundle: Path) -> None:
     # The ONNX graphs reproduce the checkpoint's own held-out error.
     assert config["metrics"]["val_mse_onnx"] == pytest.approx(ckpt["state"]["best_val_mse"], rel=1e-3)
     assert all(0 < diff < 1e-4 for diff in config["export"]["max_abs_diff"].values())
+    # The sampler's code moments were matched to the training split's codes (aaae_train.moments).
+    moments = config["export"]["approximator_moments"]
+    assert moments["matched_to"] == "training codes" and moments["codes"] == data["train_images"]
     # Attribute directions come from the training split only.
     assert config["attributes"]["names"] == [f"digit_{d}" for d in range(10)]
     attributes = json.loads((tiny_bundle / "attributes.json").read_text())["attributes"]
@@ -159,6 +162,23 @@ def test_export_with_moved_data_and_force(tiny_run: Path, bundle_copy: Path, tmp
     assert config["name"] == "digits-tiny" and config["attributes"]["count"] == 10
     codes = np.asarray(json.loads((out / "attributes.json").read_text())["attributes"][3]["direction"])
     assert codes.shape == (128,) and np.linalg.norm(codes) > 0.1
+
+
+def test_export_no_match_moments_keeps_the_approximator_as_trained(tiny_run: Path, tmp_path: Path) -> None:
+    from aaae_cli.runtime import Graph
+    from aaae_train.checkpoint import load_networks
+
+    out = tmp_path / "plain"
+    result = run_cli("export", str(tiny_run), str(out), "--no-match-moments", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert "approximator_moments" not in config["export"]
+    _, _, approximator = load_networks(load_checkpoint(tiny_run / "best.pt"))
+    z = np.random.default_rng(0).standard_normal((64, config["z_dim"])).astype(np.float32)
+    with torch.no_grad():
+        trained = approximator(torch.from_numpy(z)).numpy()
+    exported = Graph("approximator", Bundle(out).graph_bytes("approximator"), "cpu").run(z)
+    np.testing.assert_allclose(exported, trained, atol=1e-4)
 
 
 def test_export_force_never_replaces_the_current_folder_the_run_or_a_non_bundle(

@@ -55,6 +55,7 @@ from aaae_cli.progress import Progress, or_silent
 from aaae_cli.runtime import Graph
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, load_networks
 from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
+from aaae_train.moments import MomentMatch, match_moments
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, count_parameters
 
 OPSET = 20
@@ -280,10 +281,12 @@ def export_run(
     device: str = "auto",
     min_count: int = 10,
     force: bool = False,
+    match_code_moments: bool = True,
     progress: Progress | None = None,
 ) -> ExportResult:
     """Export a run (folder or checkpoint file) to the bundle folder ``out``; see the module docstring. Each step
-    is a ``progress`` message (:mod:`aaae_cli.progress`; silent by default)."""
+    is a ``progress`` message (:mod:`aaae_cli.progress`; silent by default). ``match_code_moments`` first fits the
+    approximator's code mean and covariance to the training codes' (:mod:`aaae_train.moments`; not in the paper)."""
     report = or_silent(progress)
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
@@ -311,12 +314,16 @@ def export_run(
     torch_device = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
     if device == "cuda" and torch_device.type != "cuda":
         raise UserError("--device cuda: no CUDA GPU is available to PyTorch")
+    moments = None
+    if match_code_moments:
+        report.message(f"matching the approximator's code moments to {len(train_idx)} training codes")
+        moments = match_moments(approximator, _torch_codes(encoder, dataset.images[train_idx], torch_device))
 
     with BundleWriter(out) as writer:  # the old bundle is moved aside, and deleted only once the new one is in place
         config, attributes, diffs, skipped = _build(
             writer, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, report,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
-            sources=run_key_sources(ckpt, data),
+            sources=run_key_sources(ckpt, data), moments=moments,
         )  # fmt: skip
         written = writer.commit(config, attributes)
     return ExportResult(out, written.to_dict(), diffs, skipped)
@@ -340,6 +347,7 @@ def _build(
     license: str,
     min_count: int,
     sources: int = 1,
+    moments: MomentMatch | None = None,
 ) -> tuple[BundleConfig, AttributeSet, dict[str, float], list[str]]:
     """Stage the graphs, sample grid and attribute directions of the bundle in ``writer``; returns its config
     (without the attributes block, which the writer derives), the directions, the graphs' largest differences
@@ -463,6 +471,7 @@ def _build(
             "opset": OPSET,
             "checked_on": f"{len(check_images)} held-out images; batch sizes 1 and {len(check_images)}",
             "max_abs_diff": diffs,
+            **({"approximator_moments": moments.to_dict()} if moments else {}),
         },
     )
     return config, attributes, diffs, skipped

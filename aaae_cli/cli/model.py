@@ -107,6 +107,13 @@ def export(
     min_count: MinCountOption = 10,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it holds something.")] = False,
     device: Annotated[str, typer.Option(help="PyTorch device for encoding the data: auto, cpu or cuda.")] = "auto",
+    match_moments: Annotated[
+        bool,
+        typer.Option(
+            help="Fit the sampler's code mean and covariance to the training codes' (not in the paper; "
+            "--no-match-moments exports the approximator as trained).",
+        ),
+    ] = True,
     push_to_hub: Annotated[
         str | None,
         typer.Option(
@@ -138,6 +145,7 @@ def export(
             min_count=min_count,
             force=force,
             device=device,
+            match_code_moments=match_moments,
             progress=progress,
         )
     metrics = result.config["metrics"]
