@@ -29,6 +29,17 @@ ModelOption = Annotated[
 ]
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when onnxruntime can use it, else CPU), cpu or cuda.")]
 ZoomOption = Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")]
+RefineOption = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=50,
+        help="Refine each photo's code for N Gauss-Newton steps through the decoder: closer to the photo (face "
+        "models weigh the face above hair and background), slower (about 0.25 s a face for 6). 0: the encoder's "
+        "code as it is \\[default: 6 for face models, else 0].",
+        show_default=False,
+    ),
+]
 CropOption = Annotated[
     float | None,
     typer.Option(

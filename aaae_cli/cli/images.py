@@ -23,6 +23,7 @@ from aaae_cli.cli._options import (
     FaceOption,
     ModelOption,
     OverwriteOption,
+    RefineOption,
     SeparateOption,
     ZoomOption,
     load_model,
@@ -129,7 +130,7 @@ def _expand_inputs(paths: list[Path]) -> list[Path]:
 @commands.command(
     epilog="Examples:\n\n"
     "  aaae reconstruct face.jpg -o recon.png\n\n"
-    "  aaae reconstruct face.jpg -o recon.png --refine 6     # closer to the photo, about 0.4 s a face\n\n"
+    "  aaae reconstruct face.jpg -o recon.png --refine 0     # the encoder's code alone: faster, less like the photo\n\n"
     "  aaae reconstruct photos/ -o recon.png --cols 2 --separate recon/",
 )
 def reconstruct(
@@ -147,15 +148,7 @@ def reconstruct(
     cols: Annotated[int | None, typer.Option(min=1, help="Pairs per grid row \\[default: 4].")] = None,
     separate: SeparateOption = None,
     zoom_by: ZoomOption = 1,
-    refine: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            max=50,
-            help="Refine each code for N Gauss-Newton steps through the decoder: closer to the photo, slower "
-            "(about 0.4 s a face; 6 is a good choice). 0: the encoder's code as it is.",
-        ),
-    ] = 0,
+    refine: RefineOption = None,
     crop: CropOption = None,
     align: AlignOption = "auto",
     face: FaceOption = None,
@@ -183,7 +176,7 @@ def reconstruct(
         for start in range(0, len(files), step_size):
             chunk = files[start : start + step_size]
             inputs = net.prepare_batch(chunk)
-            recon = net.reconstruct(inputs, refine=refine)
+            recon = net.reconstruct(inputs, refine=net.default_refine if refine is None else refine)
             if grid_path is not None:
                 tiles.append(zoom(np.stack([inputs, recon], 1).reshape(-1, *inputs.shape[1:]), zoom_by))
             if folder is not None:
@@ -203,7 +196,8 @@ def reconstruct(
 @commands.command(
     epilog="Examples:\n\n"
     "  aaae interpolate a.jpg b.jpg -o morph.png               # a row of 8\n\n"
-    "  aaae interpolate a.jpg b.jpg --steps 24 -o morph.gif    # an animation",
+    "  aaae interpolate a.jpg b.jpg --steps 24 -o morph.gif    # an animation\n\n"
+    "  aaae interpolate a.jpg b.jpg --refine 6 -o morph.png    # ends closer to the two photos",
 )
 def interpolate(
     a: Annotated[Path, typer.Argument(help="First image.", show_default=False)],
@@ -216,6 +210,7 @@ def interpolate(
         bool, typer.Option("--with-inputs", help="Put A and B themselves at the row's ends.")
     ] = False,
     duration: Annotated[int, typer.Option(min=10, help="Milliseconds per GIF frame.")] = 120,
+    refine: RefineOption = None,
     zoom_by: ZoomOption = 1,
     crop: CropOption = None,
     align: AlignOption = "auto",
@@ -233,7 +228,7 @@ def interpolate(
     if path.suffix.lower() != ".gif":  # a row that aaae could not read back (issue #13): refused up front
         check_grid_size(steps + 2 * with_inputs, net.resolution * zoom_by, "images in a row")
     ends = net.prepare_batch([a.expanduser(), b.expanduser()])  # read, and faces found, once
-    frames = net.interpolate(ends[0], ends[1], steps)
+    frames = net.interpolate(ends[0], ends[1], steps, refine=net.default_refine if refine is None else refine)
     if with_inputs:
         frames = np.concatenate([ends[:1], frames, ends[1:]])
     frames = zoom(frames, zoom_by)
