@@ -23,7 +23,7 @@ aaae edit tests/data/astronaut.jpg --attr male --sweep 0:2:5 --compare -o docs/a
 aaae faces tests/data/grace_hopper.jpg -o docs/hopper-aligned.png
 # The model's own view: reconstruction and interpolation of the aligned faces, edits of its own samples
 aaae reconstruct tests/data/astronaut.jpg tests/data/grace_hopper.jpg -o docs/reconstruct.png --zoom 2
-aaae reconstruct tests/data/astronaut.jpg tests/data/grace_hopper.jpg --refine 6 -o docs/reconstruct-refined.png --zoom 2
+aaae reconstruct tests/data/astronaut.jpg tests/data/grace_hopper.jpg --refine 0 -o docs/reconstruct-encoder.png --zoom 2
 aaae interpolate tests/data/astronaut.jpg tests/data/grace_hopper.jpg --steps 8 --zoom 2 -o docs/interpolate.png
 aaae interpolate tests/data/astronaut.jpg tests/data/grace_hopper.jpg --steps 24 --zoom 2 -o docs/interpolate.gif
 aaae edit docs/face-6.png --attr smiling --sweep -1:1:5 --zoom 2 -o docs/edit-smiling.png

@@ -130,7 +130,7 @@ def _expand_inputs(paths: list[Path]) -> list[Path]:
 @commands.command(
     epilog="Examples:\n\n"
     "  aaae reconstruct face.jpg -o recon.png\n\n"
-    "  aaae reconstruct face.jpg -o recon.png --refine 0     # the encoder's code alone: faster, less like the photo\n\n"
+    "  aaae reconstruct face.jpg -o recon.png --refine 0     # the encoder's code alone: faster, less alike\n\n"
     "  aaae reconstruct photos/ -o recon.png --cols 2 --separate recon/",
 )
 def reconstruct(
