@@ -8,7 +8,9 @@
 #   bash scripts/gpu_session.sh gpu-carry/faces-aligned.zip 560        # on the GPU machine, from the repo root
 #   cat pack.tar.part-* | tar xf -                                     # back here: pack/a.pt, pack/b.pt, ...
 #
-# Environment: DEVICE (cuda), WIDTH (0.7), CODES ("a:128 b:256": run name:code size), SKIP_BENCH, SKIP_TESTS.
+# Environment: DEVICE (cuda), WIDTH (0.7), CODES ("a:128 b:256": run name:code size), APPROX_HIDDEN (512: the
+# approximator's and latent critic's width), SKIP_BENCH, SKIP_TESTS. The next lease (BENCHMARKS.md, "Faithful
+# faces"): CODES="a:256 b:512" APPROX_HIDDEN=1024.
 set -u
 ARCHIVE=${1:?usage: gpu_session.sh ARCHIVE [SECONDS]}
 BUDGET=${2:-560}
@@ -16,6 +18,7 @@ OUT=${OUT:-/tmp/gpu-out}
 DEVICE=${DEVICE:-cuda}
 WIDTH=${WIDTH:-0.7}
 CODES=${CODES:-"a:128 b:256"}
+APPROX_HIDDEN=${APPROX_HIDDEN:-512}
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 mkdir -p "$OUT" /tmp/pkgs /tmp/runs /tmp/pack
@@ -47,7 +50,8 @@ say "training $CODES at width $WIDTH: autoencoder $AE_MIN min, stop signal after
 for run in $CODES; do
   name=${run%%:*} codes=${run##*:}
   timeout -s INT "$KILL_AFTER" python3 -m aaae_cli train "$ARCHIVE" --out "/tmp/runs/$name" --width "$WIDTH" \
-    --c-dim "$codes" --hflip --lr 3e-4 --epochs 100000 --max-minutes "$AE_MIN" --approx-steps 100000 \
+    --c-dim "$codes" --approx-hidden "$APPROX_HIDDEN" --hflip --lr 3e-4 --epochs 100000 --max-minutes "$AE_MIN" \
+    --approx-steps 100000 \
     --approx-max-minutes 1.2 --snapshot-every 2000 --patience 0 --device "$DEVICE" --no-progress --workers 4 \
     --cache-dir "/tmp/cache-$name" >"/tmp/pack/train-$name.log" 2>&1 &
 done
