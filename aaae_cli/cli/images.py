@@ -168,15 +168,17 @@ def reconstruct(
     if grid_path is not None:
         check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
     tiles: list[np.ndarray] = []
-    step_size = net.batch_size
+    steps = net.default_refine if refine is None else refine
+    # Refining costs about 0.04 s a step and face: smaller chunks, and a progress bar from a few seconds of work.
+    step_size, minimum = (net.batch_size, 256) if steps == 0 else (8, 16)
     with (
         ImageFolderWriter(separate) if separate else contextlib.nullcontext() as folder,
-        RichProgress().task("reconstructing", len(files), minimum=256) as task,
+        RichProgress().task("reconstructing", len(files), minimum=minimum) as task,
     ):
         for start in range(0, len(files), step_size):
             chunk = files[start : start + step_size]
             inputs = net.prepare_batch(chunk)
-            recon = net.reconstruct(inputs, refine=net.default_refine if refine is None else refine)
+            recon = net.reconstruct(inputs, refine=steps)
             if grid_path is not None:
                 tiles.append(zoom(np.stack([inputs, recon], 1).reshape(-1, *inputs.shape[1:]), zoom_by))
             if folder is not None:
