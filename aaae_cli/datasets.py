@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 
 from aaae_cli.dataset_archive import read_archive, read_manifest
+from aaae_cli.dataset_kinds import SOURCE_KINDS, SOURCE_KINDS_TEXT
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_SUFFIXES, check_regular_file, list_images
 
-SOURCE_KINDS = ("auto", "folder", "celeba", "mnist", "archive")
 CELEBA_IMAGE_FOLDERS = ("img_align_celeba", "images")  # the first that exists holds a CelebA folder's images
 
 MNIST_IMAGE_NAMES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
@@ -159,7 +159,7 @@ def detect_source(
         if kind == "celeba":
             raise UserError(f"{root}: no list_attr_celeba.txt found; pass --labels")
     if kind not in SOURCE_KINDS:
-        raise UserError(f"unknown dataset kind {kind!r}: use {', '.join(SOURCE_KINDS[:-1])} or {SOURCE_KINDS[-1]}")
+        raise UserError(f"unknown dataset kind {kind!r}: use {SOURCE_KINDS_TEXT}")
     return Source("folder", root, None)
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aaae_cli.dataset_kinds import SOURCE_KINDS, SOURCE_KINDS_TEXT
 from aaae_cli.errors import UserError
 from aaae_train.shapes import shape_problem
 
@@ -185,10 +186,7 @@ class TrainOptions:
                 "--align face needs colour images (--channels 3)",
             ),
             (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "--device: auto, cpu or cuda"),
-            (
-                self.dataset in ("auto", "folder", "celeba", "mnist", "archive"),
-                "--dataset: auto, folder, celeba, mnist or archive",
-            ),
+            (self.dataset in SOURCE_KINDS, f"--dataset: {SOURCE_KINDS_TEXT}"),
         ]
         shape = shape_problem(
             self.resolution, self.channels, self.width, self.z_dim, self.c_dim,

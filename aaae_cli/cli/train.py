@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from aaae_cli.dataset_kinds import SOURCE_KINDS_TEXT
 from aaae_cli.progress import RichProgress, err
 from aaae_cli.terminal import shown
 from aaae_cli.torch_side import torch_module
@@ -40,7 +41,7 @@ def train(
         typer.Argument(help="Image folder(s), a CelebA folder (with list_attr_celeba.txt) or MNIST idx file(s)."),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (options, metrics, grids, checkpoints).")],
-    dataset: Annotated[str, typer.Option(help="auto, folder, celeba, mnist or archive.")] = _DEFAULT["dataset"],
+    dataset: Annotated[str, typer.Option(help=f"{SOURCE_KINDS_TEXT}.")] = _DEFAULT["dataset"],
     labels: Annotated[Path | None, typer.Option(help="CelebA attribute file, if not inside the data folder.")] = None,
     resolution: Annotated[
         int | None, typer.Option(help="32, 64 or 128 \\[default: 32 for MNIST, else 64].", show_default=False)
