@@ -85,11 +85,6 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     )
     if not ok:
         raise UserError(f"{path}: {MANIFEST} is damaged (preprocessing, keys or attribute names)")
-    seen: set[str] = set()
-    for key in keys:  # a key names one image: its side of the split and its label row
-        if key in seen:
-            raise UserError(f"{path}: {MANIFEST} is damaged: key {key[:80]!r} is listed twice")
-        seen.add(key)
     return manifest
 
 
