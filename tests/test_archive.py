@@ -88,6 +88,17 @@ def test_damaged_archives_are_one_line_errors(tmp_path: Path) -> None:
             read_archive(path)
 
 
+def test_an_archive_may_repeat_a_key(tmp_path: Path) -> None:
+    """CelebA's two pools hold 250 photos twice (the same ids at two resolutions): one key, so both copies fall on
+    one side of the split and carry one label row. An archive that repeats a key is read, not refused."""
+    path = tmp_path / "d.zip"
+    prep = {"resolution": 32, "channels": 1, "crop": 1.0, "align": "none"}
+    labels = np.array([[1], [-1], [1]], dtype=np.int8)
+    write_archive(path, np.zeros((3, 32, 32, 1), dtype=np.uint8), ["a", "b", "a"], prep, ["x"], labels)
+    manifest, images, read_labels = read_archive(path)
+    assert manifest["keys"] == ["a", "b", "a"] and len(images) == 3 and np.array_equal(read_labels, labels)
+
+
 def test_face_archive_aligns_like_the_runtime_and_skips_faceless_images(tmp_path: Path) -> None:
     folder = _faces_folder(tmp_path)
     out = tmp_path / "faces.zip"
