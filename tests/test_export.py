@@ -74,6 +74,7 @@ def test_bundle_layout(tiny_run: Path, tiny_bundle: Path) -> None:
     assert config["metrics"]["val_mse_onnx"] == pytest.approx(ckpt["state"]["best_val_mse"], rel=1e-3)
     assert all(0 < diff < 1e-4 for diff in config["export"]["max_abs_diff"].values())
     # The sampler's code moments were matched to the training split's codes (aaae_train.moments).
+    assert config["export"]["weights"] == "fp32"
     moments = config["export"]["approximator_moments"]
     assert moments["matched_to"] == "training codes" and moments["codes"] == data["train_images"]
     # Attribute directions come from the training split only.
@@ -179,6 +180,25 @@ def test_export_no_match_moments_keeps_the_approximator_as_trained(tiny_run: Pat
         trained = approximator(torch.from_numpy(z)).numpy()
     exported = Graph("approximator", Bundle(out).graph_bytes("approximator"), "cpu").run(z)
     np.testing.assert_allclose(exported, trained, atol=1e-4)
+
+
+def test_export_fp16_weights_halve_the_graphs(tiny_run: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    import aaae_cli
+
+    out = tmp_path / "half"
+    result = run_cli("export", str(tiny_run), str(out), "--weights", "fp16", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    full_config = json.loads((tiny_bundle / "config.json").read_text())
+    assert config["export"]["weights"] == "fp16"
+    for graph in ("encoder.onnx", "decoder.onnx", "approximator.onnx"):
+        assert (out / graph).stat().st_size < 0.7 * (tiny_bundle / graph).stat().st_size, graph
+        assert any(node.op_type == "Cast" for node in onnx.load(str(out / graph)).graph.node)
+    # The same model to float16's precision: held-out error and samples as the float32 bundle's.
+    assert config["metrics"]["val_mse_onnx"] == pytest.approx(full_config["metrics"]["val_mse_onnx"], rel=0.02)
+    half, full = aaae_cli.load(out, device="cpu"), aaae_cli.load(tiny_bundle, device="cpu")
+    assert np.abs(half.sample(16, seed=1).astype(int) - full.sample(16, seed=1)).mean() < 1.0
+    assert_user_error(run_cli("export", str(tiny_run), str(tmp_path / "x"), "--weights", "fp8"), "--weights")
 
 
 def test_export_force_never_replaces_the_current_folder_the_run_or_a_non_bundle(

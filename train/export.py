@@ -55,10 +55,14 @@ from aaae_cli.progress import Progress, or_silent
 from aaae_cli.runtime import Graph
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, load_networks
 from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
+from aaae_train.half_weights import store_weights_fp16
 from aaae_train.moments import MomentMatch, match_moments
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, count_parameters
 
 OPSET = 20
+WEIGHT_FORMATS = ("fp32", "fp16")
+FULL_TOLERANCE = 1e-4  # ONNX against PyTorch, relative to the output's scale: float32 throughout
+HALF_TOLERANCE = 2e-2  # with float16 weights (aaae_train.half_weights): rounding of 2^-11 per weight, compounded
 SAMPLE_SEED = 20190215  # the same fixed noise as the training grids
 CHECK_IMAGES = 64  # held-out images used to compare ONNX with PyTorch
 METRIC_IMAGES = 2000  # held-out images for the metrics measured on the ONNX graphs
@@ -229,7 +233,7 @@ def export_graph(module: nn.Module, example: torch.Tensor, path: Path, names: tu
             raise UserError(f"ONNX export of {path.stem} failed ({detail}) {log.getvalue()[-300:]}") from None
 
 
-def _compare(graph: Graph, reference: nn.Module, inputs: torch.Tensor) -> float:
+def _compare(graph: Graph, reference: nn.Module, inputs: torch.Tensor, relative: float = 1e-4) -> float:
     """Largest |onnxruntime - torch| over batches of 1 and of all ``inputs``; raises if beyond tolerance."""
     worst = 0.0
     for batch in (inputs[:1], inputs):
@@ -239,7 +243,7 @@ def _compare(graph: Graph, reference: nn.Module, inputs: torch.Tensor) -> float:
         if got.shape != expected.shape:
             raise UserError(f"{graph.name}: ONNX output shape {got.shape} differs from PyTorch's {expected.shape}")
         diff = float(np.abs(got - expected).max())
-        tolerance = 1e-4 * max(1.0, float(np.abs(expected).max()))
+        tolerance = relative * max(1.0, float(np.abs(expected).max()))
         if not diff <= tolerance:
             raise UserError(f"{graph.name}: ONNX and PyTorch differ by {diff:.3g} (tolerance {tolerance:.1g})")
         worst = max(worst, diff)
@@ -282,12 +286,16 @@ def export_run(
     min_count: int = 10,
     force: bool = False,
     match_code_moments: bool = True,
+    weights: str = "fp32",
     progress: Progress | None = None,
 ) -> ExportResult:
     """Export a run (folder or checkpoint file) to the bundle folder ``out``; see the module docstring. Each step
     is a ``progress`` message (:mod:`aaae_cli.progress`; silent by default). ``match_code_moments`` first fits the
-    approximator's code mean and covariance to the training codes' (:mod:`aaae_train.moments`; not in the paper)."""
+    approximator's code mean and covariance to the training codes' (:mod:`aaae_train.moments`; not in the paper).
+    ``weights`` ``fp16`` stores the graphs' weights in half precision (:mod:`aaae_train.half_weights`)."""
     report = or_silent(progress)
+    if weights not in WEIGHT_FORMATS:
+        raise UserError(f"--weights must be {' or '.join(WEIGHT_FORMATS)} (got {weights!r})")
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
@@ -323,7 +331,7 @@ def export_run(
         config, attributes, diffs, skipped = _build(
             writer, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, report,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
-            sources=run_key_sources(ckpt, data), moments=moments,
+            sources=run_key_sources(ckpt, data), moments=moments, half=weights == "fp16",
         )  # fmt: skip
         written = writer.commit(config, attributes)
     return ExportResult(out, written.to_dict(), diffs, skipped)
@@ -348,6 +356,7 @@ def _build(
     min_count: int,
     sources: int = 1,
     moments: MomentMatch | None = None,
+    half: bool = False,
 ) -> tuple[BundleConfig, AttributeSet, dict[str, float], list[str]]:
     """Stage the graphs, sample grid and attribute directions of the bundle in ``writer``; returns its config
     (without the attributes block, which the writer derives), the directions, the graphs' largest differences
@@ -369,13 +378,16 @@ def _build(
     examples = {"encoder": check_images[:2], "decoder": real_codes[:2], "approximator": z[:2]}
     for graph, spec in specs.items():
         export_graph(modules[graph], examples[graph], writer.path(spec.file), (spec.input, spec.output))
+        if half:
+            store_weights_fp16(writer.path(spec.file))
 
     report.message("checking the ONNX graphs against PyTorch on held-out images")
     graphs = {g: Graph(g, writer.path(spec.file).read_bytes(), "cpu") for g, spec in specs.items()}
+    tolerance = HALF_TOLERANCE if half else FULL_TOLERANCE
     diffs = {
-        "encoder": _compare(graphs["encoder"], encoder, check_images),
-        "decoder": _compare(graphs["decoder"], decoder, torch.cat([real_codes, fake_codes])),
-        "approximator": _compare(graphs["approximator"], approximator, z),
+        "encoder": _compare(graphs["encoder"], encoder, check_images, tolerance),
+        "decoder": _compare(graphs["decoder"], decoder, torch.cat([real_codes, fake_codes]), tolerance),
+        "approximator": _compare(graphs["approximator"], approximator, z, tolerance),
     }
 
     report.message("measuring held-out reconstruction error on the ONNX graphs")
@@ -471,6 +483,7 @@ def _build(
             "opset": OPSET,
             "checked_on": f"{len(check_images)} held-out images; batch sizes 1 and {len(check_images)}",
             "max_abs_diff": diffs,
+            "weights": "fp16" if half else "fp32",
             **({"approximator_moments": moments.to_dict()} if moments else {}),
         },
     )

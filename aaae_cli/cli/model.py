@@ -86,6 +86,7 @@ def info(
     epilog="Examples:\n\n"
     "  aaae export runs/faces models/faces             # best.pt -> an ONNX bundle\n\n"
     "  aaae export runs/faces/last.pt out/ --force --data ~/celeba\n\n"
+    "  aaae export runs/faces models/faces --weights fp16      # half the file size\n\n"
     "  aaae export runs/faces models/faces --push-to-hub user/faces   # and upload it",
 )
 def export(
@@ -114,6 +115,13 @@ def export(
             "--no-match-moments exports the approximator as trained).",
         ),
     ] = True,
+    weights: Annotated[
+        str,
+        typer.Option(
+            help="fp32, or fp16: the graphs' weights stored in half precision (files half the size; computed in "
+            "float32).",
+        ),
+    ] = "fp32",
     push_to_hub: Annotated[
         str | None,
         typer.Option(
@@ -146,6 +154,7 @@ def export(
             force=force,
             device=device,
             match_code_moments=match_moments,
+            weights=weights,
             progress=progress,
         )
     metrics = result.config["metrics"]
