@@ -293,7 +293,7 @@ class Studio:
         names: tuple[str | None, str | None] = (None, None),
     ) -> tuple[np.ndarray, Path]:
         """Frames from photo ``a``'s face to ``b``'s (uint8 (steps, S, S, C), enlarged to about 256 px) and a
-        looping GIF of them."""
+        looping GIF of them; the ends refined as ``aaae interpolate`` refines them (face models)."""
         model = self.model(model_name)
         if not 2 <= int(steps) <= 64:
             raise UserError(f"steps must be between 2 and 64 (got {steps})")
@@ -304,7 +304,8 @@ class Studio:
                 ends.append(model.prepare(data))
             except UserError as exc:
                 raise UserError(str(exc).replace("<bytes>", stem)) from None
-        frames = zoom(model.interpolate(ends[0], ends[1], int(steps)), max(1, 256 // model.resolution))
+        morph = model.interpolate(ends[0], ends[1], int(steps), refine=model.default_refine)  # as aaae interpolate
+        frames = zoom(morph, max(1, 256 // model.resolution))
         path = self._fresh_folder() / "morph.gif"
         write_gif(list(frames), path, duration_ms=100)
         return frames, path

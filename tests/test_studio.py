@@ -171,7 +171,7 @@ def test_interpolate(studio: Studio, tmp_path: Path) -> None:
     assert frames.shape == (5, 256, 256, 3)
     model = studio.model("faces")
     ends = model.prepare_batch([ASTRONAUT, HOPPER])
-    assert np.array_equal(frames[:, ::4, ::4], model.interpolate(ends[0], ends[1], 5))
+    assert np.array_equal(frames[:, ::4, ::4], model.interpolate(ends[0], ends[1], 5, refine=6))  # as the CLI
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == 8  # there and back
     broken = tmp_path / "b.jpg"
