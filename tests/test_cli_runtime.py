@@ -192,6 +192,8 @@ def test_info_and_attribute_list(tiny_bundle: Path) -> None:
     rows = json.loads(run_cli("attributes", "list", "--model", str(tiny_bundle), "--json").stdout)
     assert [r["name"] for r in rows] == [f"digit_{d}" for d in range(10)] and rows[0]["separation"] > 1
     assert "centre square crop of 1 of the shorter side" in text
+    train_images = data["config"]["training"]["data"]["train_images"]
+    assert f"covariance matched to {train_images} training codes at export" in text  # aaae_train.moments
 
 
 def test_info_says_how_a_face_model_frames_photos() -> None:

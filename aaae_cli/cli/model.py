@@ -63,8 +63,21 @@ def info(
     rows.append(("attributes", f"{len(names)}: {', '.join(names)}" if names else "none"))
     total = sum(sizes.values())
     rows.append(("files", f"{len(sizes)} verified, {total / 1e6:.1f} MB: " + ", ".join(sizes)))
-    exported = (cfg.get("export") or {}).get("date", "?")
-    rows.append(("format", f"{cfg.get('format')} {cfg.get('format_version')}, exported {exported}"))
+    export = cfg.get("export") if isinstance(cfg.get("export"), dict) else {}
+    moments = export.get("approximator_moments")
+    matched = isinstance(moments, dict) and isinstance(moments.get("codes"), int)
+    rows.append(
+        (
+            "sampler",
+            f"approximator, its code mean and covariance matched to {moments['codes']} training codes at export"
+            if matched
+            else "approximator as trained",
+        )
+    )
+    weights = " (fp16 weights)" if export.get("weights") == "fp16" else ""
+    rows.append(
+        ("format", f"{cfg.get('format')} {cfg.get('format_version')}, exported {export.get('date', '?')}{weights}")
+    )
     rows.append(("devices here", ", ".join(available_devices())))
     for key, value in rows:
         table.add_row(key, _e(value))
