@@ -328,7 +328,7 @@ class Model:
     def encode(self, images: ImagesLike, refine: int = 0) -> np.ndarray:
         """Codes of real images, float32 (N, c). ``refine``: that many Gauss-Newton steps on each code first,
         bringing its decoding closer to the image (:mod:`aaae_cli.refine`; a face model weighs the face above hair
-        and background; about 0.4 s per 64x64 face on two CPU cores for 6 steps, for a measured gain in likeness).
+        and background; about 0.25 s per 64x64 face on two CPU cores for 6 steps, for a measured gain in likeness).
         Edits keep the encoder's own code: their directions were measured on such codes."""
         batch = self.prepare_batch(images)
         codes = self._encode_prepared(batch)

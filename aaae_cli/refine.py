@@ -10,8 +10,8 @@ of it runs through the ONNX decoder: no torch, no gradients.
 The damping keeps the code near the decoder's well-trodden region: without it the pixel error falls further but
 the face drifts off the model's manifold (measured on held-out faces with the shipped faces model: damping
 0.002 doubled the MSE after 10 steps; 0.02 with 6 steps lowered it by a fifth and kept more identities, see
-BENCHMARKS.md, "Faithful faces"). Refinement changes only reconstructions; an edit keeps the encoder's code
-(its direction was measured on encoder codes).
+BENCHMARKS.md, "Faithful faces"). Refinement changes only reconstructions and the ends of interpolations; an
+edit keeps the encoder's code (its direction was measured on encoder codes).
 
 For a face model the pixel error is weighted (:func:`face_weights`): 1 over the face (an ellipse laid on the
 model's landmark template), :data:`FACE_FLOOR` over hair and background. A code has only so many dimensions; spent
@@ -76,17 +76,17 @@ def refine_codes(
     codes = np.asarray(codes, dtype=np.float64)
     if steps <= 0:
         return codes.astype(np.float32)
-    root = None
-    if weights is not None:
-        if np.any(~np.isfinite(weights)) or np.any(np.asarray(weights) < 0):
-            raise ValueError("pixel weights must be finite and non-negative")
-        root = np.sqrt(np.broadcast_to(np.asarray(weights, np.float64), np.shape(targets)[1:])).reshape(-1)
-    weighted = decode if root is None else (lambda c: decode(c).reshape(len(c), -1) * root)
+    weights = np.ones(1) if weights is None else np.asarray(weights, np.float64)
+    if np.any(~np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("pixel weights must be finite and non-negative")
+    root = np.sqrt(np.broadcast_to(weights, np.shape(targets)[1:])).reshape(-1)
+
+    def weighted(c: np.ndarray) -> np.ndarray:
+        return decode(c).reshape(len(c), -1) * root
+
     refined = np.empty_like(codes)
     for i, (code, target) in enumerate(zip(codes, targets, strict=True)):
-        goal = np.asarray(target, dtype=np.float64).reshape(-1)
-        if root is not None:
-            goal = goal * root
+        goal = np.asarray(target, dtype=np.float64).reshape(-1) * root
         best = code.copy()
         for start in range(0, steps, RELINEARISE_EVERY):
             best = _chord_steps(weighted, best, goal, min(RELINEARISE_EVERY, steps - start), damping)
