@@ -322,16 +322,17 @@ def export_run(
     torch_device = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
     if device == "cuda" and torch_device.type != "cuda":
         raise UserError("--device cuda: no CUDA GPU is available to PyTorch")
-    moments = None
-    if match_code_moments:
+    moments, train_codes = None, None
+    if match_code_moments:  # the training codes, encoded once: the attribute directions use them too
         report.message(f"matching the approximator's code moments to {len(train_idx)} training codes")
-        moments = match_moments(approximator, _torch_codes(encoder, dataset.images[train_idx], torch_device))
+        train_codes = _torch_codes(encoder, dataset.images[train_idx], torch_device)
+        moments = match_moments(approximator, train_codes)
 
     with BundleWriter(out) as writer:  # the old bundle is moved aside, and deleted only once the new one is in place
         config, attributes, diffs, skipped = _build(
             writer, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, report,
             name=name or out.name, data_name=data_name, license=license, min_count=min_count,
-            sources=run_key_sources(ckpt, data), moments=moments, half=weights == "fp16",
+            sources=run_key_sources(ckpt, data), moments=moments, half=weights == "fp16", train_codes=train_codes,
         )  # fmt: skip
         written = writer.commit(config, attributes)
     return ExportResult(out, written.to_dict(), diffs, skipped)
@@ -357,6 +358,7 @@ def _build(
     sources: int = 1,
     moments: MomentMatch | None = None,
     half: bool = False,
+    train_codes: np.ndarray | None = None,
 ) -> tuple[BundleConfig, AttributeSet, dict[str, float], list[str]]:
     """Stage the graphs, sample grid and attribute directions of the bundle in ``writer``; returns its config
     (without the attributes block, which the writer derives), the directions, the graphs' largest differences
@@ -411,10 +413,14 @@ def _build(
     skipped: list[str] = []
     if dataset.attributes and dataset.labels is not None:
         # Images of an unlabelled source (all labels 0) take no part in the directions.
-        labelled = train_idx[np.any(dataset.labels[train_idx] != 0, axis=1)]
+        has_labels = np.any(dataset.labels[train_idx] != 0, axis=1)
+        labelled = train_idx[has_labels]
         count = len(dataset.attributes)
         report.message(f"computing {count} attribute directions from {len(labelled)} labelled training images")
-        codes = _torch_codes(encoder, dataset.images[labelled], device)
+        if train_codes is not None:
+            codes = train_codes[has_labels]
+        else:
+            codes = _torch_codes(encoder, dataset.images[labelled], device)
         source = {"data": data_title, "split": "train", "images": len(labelled), "labels": kind}
         found, skipped = compute_attributes(
             codes, dataset.labels[labelled], dataset.attributes, source=source, min_count=min_count

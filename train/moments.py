@@ -113,14 +113,13 @@ def match_moments(
     layer.weight.copy_(torch.from_numpy(weight))
     layer.bias.copy_(torch.from_numpy(bias))
 
-    spread = float(np.trace(np.cov(sampled, rowvar=False)) / np.trace(np.cov(codes, rowvar=False)))
+    code_variance = float(codes.var(axis=0, ddof=1).sum())  # the covariance's trace
     singular = np.linalg.svd(transport, compute_uv=False)
-    scale = float(np.sqrt(np.trace(np.cov(codes, rowvar=False))))
     return MomentMatch(
         codes=len(codes),
         samples=samples,
-        spread_before=spread,
-        mean_shift=float(np.linalg.norm(sampled.mean(0) - codes.mean(0)) / scale),
+        spread_before=float(sampled.var(axis=0, ddof=1).sum()) / code_variance,
+        mean_shift=float(np.linalg.norm(sampled.mean(0) - codes.mean(0))) / np.sqrt(code_variance),
         largest_stretch=float(singular.max()),
         smallest_stretch=float(singular.min()),
     )
