@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from photo_edits import SAME_PERSON, Identity
 
 from aaae_cli.align import cut
+from aaae_cli.datasets import read_celeba_attributes
 from aaae_cli.photos import load_photo
 
 REFERENCE = 256
@@ -55,9 +56,8 @@ def main() -> None:
     model, identity = aaae_cli.load("faces", device="cpu"), Identity()
     rows = (line.split() for line in (args.data / "identity_CelebA.txt").read_text().splitlines())
     people = {row[0]: row[1] for row in rows if len(row) == 2}
-    lines = (args.data / "list_attr_celeba.txt").read_text().splitlines()
-    male_column = lines[1].split().index("Male") + 1
-    male = {row.split()[0]: row.split()[male_column] == "1" for row in lines[2:]}
+    names, rows_by_name = read_celeba_attributes(args.data / "list_attr_celeba.txt")
+    male = {name: bool(row[names.index("Male")] == 1) for name, row in rows_by_name.items()}
     photos: dict[str, list[str]] = {}
     for name in sorted(male):
         if (args.data / "images" / name).is_file() and name in people:
