@@ -123,7 +123,7 @@ def run(args: argparse.Namespace, suffix: str = "") -> dict:
         ceiling.append(float(np.linalg.norm(truth - identity.in_frame(enlarge(small), scale))))
         for steps in args.refine:
             start = time.perf_counter()
-            back = model.reconstruct(small[None], refine=steps)[0] if steps else model.reconstruct(small[None])[0]
+            back = model.reconstruct(small[None], refine=steps)[0]
             seconds[steps] += time.perf_counter() - start
             recon[steps].append(float(np.linalg.norm(truth - identity.in_frame(enlarge(back), scale))))
             error = ((back.astype(np.float64) - small) / 255.0) ** 2
