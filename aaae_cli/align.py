@@ -149,11 +149,18 @@ def cut(
     return array[:, :, None] if array.ndim == 2 else array
 
 
-def paste_change(photo: np.ndarray, frame: Frame, change: np.ndarray, in_place: bool = False) -> np.ndarray:
-    """``photo`` (H, W, C uint8) plus ``change`` (S, S, C float, grey levels, made in the frame) warped into it.
+def paste_change(
+    photo: np.ndarray,
+    frame: Frame,
+    change: np.ndarray,
+    in_place: bool = False,
+    gain: np.ndarray | None = None,
+) -> np.ndarray:
+    """``photo`` (H, W, C uint8) changed by a change made in the frame: ``photo * (1 + gain) + change``, both
+    warped into the photo (``change`` (S, S, C) float grey levels; ``gain`` (S, S, 1) float or ``None``).
 
-    The change is zero outside the frame; pixels it does not reach keep their exact values. Returns a new
-    uint8 array of the photo's shape (``photo`` itself, changed, with ``in_place``).
+    Both are zero outside the frame; pixels they do not reach keep their exact values. Returns a new uint8 array
+    of the photo's shape (``photo`` itself, changed, with ``in_place``).
     """
     height, width, channels = photo.shape
     size = change.shape[0]
@@ -165,12 +172,20 @@ def paste_change(photo: np.ndarray, frame: Frame, change: np.ndarray, in_place: 
     # Region pixel (x, y) -> photo (x + x0, y + y0) -> frame units -> cut pixels (x size).
     to_cut = np.diag([size, size]) @ frame.matrix @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64)
     region = result[y0:y1, x0:x1]
-    for channel in range(channels):
-        plane = Image.fromarray(np.ascontiguousarray(change[:, :, channel], dtype=np.float32), "F")
-        warped = plane.transform(
+
+    def warped(plane: np.ndarray) -> np.ndarray:
+        image = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), "F")
+        moved = image.transform(
             (x1 - x0, y1 - y0), Image.Transform.AFFINE, tuple(to_cut.ravel()), Image.Resampling.BILINEAR
         )
-        moved = np.rint(np.asarray(warped, dtype=np.float32))
+        return np.asarray(moved, dtype=np.float32)
+
+    factor = warped(gain[:, :, 0]) if gain is not None and gain.any() else None
+    for channel in range(channels):
+        moved = warped(change[:, :, channel])
+        if factor is not None:
+            moved = moved + region[:, :, channel].astype(np.float32) * factor
+        moved = np.rint(moved)
         if not moved.any():
             continue
         values = region[:, :, channel].astype(np.int16) + moved.astype(np.int16)

@@ -23,7 +23,7 @@ import os
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -43,11 +43,31 @@ from aaae_cli.runtime import Graph, check_device, default_threads
 
 ALIGN_MODES = ("auto", "face", "none")
 
+# A face whose frame the model reconstructs worse than this (RMS grey levels over its middle; 99% of the dev photos'
+# faces: 24) may be upside down; the half-turned photo's face is taken when reconstructed this much better.
+UPSIDE_DOWN_SUSPECT = 26.0
+UPSIDE_DOWN_MARGIN = 1.0
+
 # From this many images on, the encoder runs in a session optimised for throughput (slower to create).
 BULK = 16
 
 ImageLike = str | os.PathLike | bytes | Image.Image | np.ndarray
 ImagesLike = ImageLike | Sequence[ImageLike]
+
+
+class EditedPhoto(NamedTuple):
+    """A photo edit's result: the image, the number of faces (frames) edited, and the faces skipped as
+    (face number, reason) (:mod:`aaae_cli.face_checks`)."""
+
+    image: Image.Image
+    edited: int
+    skipped: list[tuple[int, str]]
+
+    def summary(self) -> str:
+        """``2 faces edited, 1 skipped (turned away)``."""
+        from aaae_cli.face_checks import summary
+
+        return summary(self.edited, [reason for _, reason in self.skipped])
 
 
 def load(model: str | os.PathLike[str] | None = None, device: str = "auto", threads: int | None = None) -> Model:
@@ -189,10 +209,97 @@ class Model:
         return load_photo(image, self.channels)
 
     def find_faces(self, image: ImageLike | Photo) -> list[Face]:
-        """Every face in a photo with its five landmarks, numbered left to right (``--face 1`` is the leftmost)."""
+        """Every face in a photo with its five landmarks, numbered left to right (``--face 1`` is the leftmost).
+        A photo turned by a quarter or half turn without an EXIF tag saying so is searched turned back when no
+        face is found upright (or only landmarks no upright face fits): its faces are then aligned upright."""
         photo = image if isinstance(image, Photo) else self.load_photo(image)
         pixels = photo.pixels if photo.pixels.shape[2] == 3 else np.repeat(photo.pixels, 3, axis=2)
-        return sorted(find_faces(pixels), key=lambda f: f.box[0])
+        faces = find_faces(pixels)
+        template = self.landmark_template
+        if template is not None and not any(_plausible(pixels, f, template) for f in faces):
+            # Each turn may "find" the face lying on its side too; the turn whose largest face the model draws
+            # best is the one that holds it upright.
+            best = UPSIDE_DOWN_SUSPECT * 4
+            for turns in (1, 2, 3):
+                found = self._faces_turned(pixels, turns)
+                plausible = [f for f in found if _plausible(pixels, f, template)]
+                if plausible:
+                    error = self._frame_error(pixels, max(plausible, key=lambda f: f.eye_distance), template)
+                    if error < best:
+                        faces, best = found, error
+        elif template is not None:
+            faces = self._upright(pixels, faces, template)
+        return sorted(faces, key=lambda f: f.box[0])
+
+    def _faces_turned(self, pixels: np.ndarray, turns: int) -> list[Face]:
+        """The faces of ``pixels`` turned by ``turns`` quarter turns, in the coordinates of ``pixels``."""
+        turned = find_faces(np.ascontiguousarray(np.rot90(pixels, turns)))
+        return [_turned_back(f, turns, pixels.shape[1], pixels.shape[0]) for f in turned]
+
+    def _upright(self, pixels: np.ndarray, faces: list[Face], template: np.ndarray) -> list[Face]:
+        """``faces`` with any sideways or upside-down face replaced by the same face found in the photo turned.
+
+        MTCNN finds a face lying on its side or upside down as an upright one, reading the eyes as eyes and the
+        forehead or a cheek as a mouth. Such a frame is one the model cannot draw; so when a face's frame is drawn
+        badly (reconstruction error above :data:`UPSIDE_DOWN_SUSPECT` grey levels), the photo is searched turned
+        by each quarter turn too and, where a turn holds the same face drawn clearly better, its landmarks are
+        taken."""
+        errors = [self._frame_error(pixels, f, template) for f in faces]
+        if not any(e > UPSIDE_DOWN_SUSPECT for e in errors):
+            return faces
+        candidates = [
+            (f, self._frame_error(pixels, f, template))
+            for turns in (1, 2, 3)
+            for f in self._faces_turned(pixels, turns)
+            if f.eye_distance >= MIN_EYE_DISTANCE
+        ]
+        result = list(faces)
+        for i, (face, error) in enumerate(zip(faces, errors, strict=True)):
+            if error <= UPSIDE_DOWN_SUSPECT:
+                continue
+            centre = face.landmarks.mean(0)
+            near = [
+                (twin, twin_error)
+                for twin, twin_error in candidates
+                if np.linalg.norm(twin.landmarks.mean(0) - centre) < max(face.eye_distance, 1.0)
+                and twin_error < error - UPSIDE_DOWN_MARGIN
+            ]
+            if near:
+                result[i] = min(near, key=lambda pair: pair[1])[0]
+        return result
+
+    def _frame_error(self, pixels: np.ndarray, face: Face, template: np.ndarray) -> float:
+        """RMS error (grey levels) of the model's reconstruction over the middle of a face's frame."""
+        r = self.resolution
+        view = model_view(pixels if self.channels == 3 else pixels[:, :, :1], face_frame(face, template), r)
+        drawn = self.decode(self.encode(view[None]))[0].astype(np.float32)
+        m = r // 8
+        return float(np.sqrt(((drawn - view)[m:-m, m:-m] ** 2).mean()))
+
+    def face_plan(
+        self, photo: Photo, face: int | None = None, all_faces: bool = False
+    ) -> tuple[list[Frame], list[tuple[int, str]]]:
+        """The frames to edit in ``photo`` and the faces skipped, as (face number, reason) (see
+        :mod:`aaae_cli.face_checks`): face number ``face`` only (whatever the checks say), every face found with
+        ``all_faces``, else every face the model can edit well. Models that do not align faces: the centre crop."""
+        face = self.face if face is None else face
+        if face is not None or all_faces or photo.framed or not self.aligns_faces:
+            return self.frames(photo, every=face is None, face=face), []
+        from aaae_cli.face_checks import skip_reasons
+
+        faces = self._found_faces(photo)
+        pixels = photo.pixels if photo.pixels.shape[2] == 3 else np.repeat(photo.pixels, 3, axis=2)
+        template = self.landmark_template
+        assert template is not None
+        usable = [f for f in faces if f.eye_distance >= MIN_EYE_DISTANCE]
+        reasons = dict(zip(map(id, usable), skip_reasons(pixels, usable, template), strict=True))
+        skipped = [
+            (number, "too small" if f.eye_distance < MIN_EYE_DISTANCE else str(reasons[id(f)]))
+            for number, f in enumerate(faces, 1)
+            if f.eye_distance < MIN_EYE_DISTANCE or reasons[id(f)] is not None
+        ]
+        kept = [face_frame(f, template) for f in usable if reasons[id(f)] is None]
+        return kept, skipped
 
     def frames(self, photo: Photo, every: bool = False, face: int | None = None) -> list[Frame]:
         """Where the model's frame lies in ``photo``: one per face (all with ``every``, else :attr:`face`, else the
@@ -204,12 +311,7 @@ class Model:
             if face is not None and face != 1:
                 raise UserError(f"{photo.name}: --face {face}: this image is not searched for faces (--align none)")
             return [centre_frame(width, height, 1.0 if photo.framed else self.crop)]
-        faces = self.find_faces(photo)
-        if not faces:
-            raise UserError(
-                f"{photo.name}: no face found; if the image is already cropped like the model's training images, "
-                "pass --align none"
-            )
+        faces = self._found_faces(photo)
         if face is not None:
             if not 1 <= face <= len(faces):
                 found = f"{len(faces)} face" + ("s" if len(faces) > 1 else "")
@@ -227,6 +329,16 @@ class Model:
         assert template is not None
         return [face_frame(f, template) for f in faces if f.eye_distance >= MIN_EYE_DISTANCE]
 
+    def _found_faces(self, photo: Photo) -> list[Face]:
+        """:meth:`find_faces`, or :class:`UserError` when there is none."""
+        faces = self.find_faces(photo)
+        if not faces:
+            raise UserError(
+                f"{photo.name}: no face found; if the image is already cropped like the model's training images, "
+                "pass --align none"
+            )
+        return faces
+
     def edit_photo(
         self,
         image: ImageLike,
@@ -234,11 +346,13 @@ class Model:
         strength: float = 1.0,
         keep: Sequence[str] = (),
         face: int | None = None,
+        all_faces: bool = False,
     ) -> Image.Image:
-        """``image`` edited at its own resolution: every face (or face number ``face``, 1 = leftmost) gets the
-        attributes ``edits`` (``{"Male": 1, "Smiling": -1}``, times ``strength``) while ``keep``'s attributes
-        are held; pixels away from the faces are unchanged. Returns a PIL image of the photo's size."""
-        return self.edit_loaded_photo(self.load_photo(image), edits, strength, keep, face)[0]
+        """``image`` edited at its own resolution: every face the model can edit well (every face found with
+        ``all_faces``; face number ``face`` only, 1 = leftmost) gets the attributes ``edits`` (``{"Male": 1,
+        "Smiling": -1}``, times ``strength``) while ``keep``'s attributes are held; pixels away from the faces are
+        unchanged. Returns a PIL image of the photo's size (:meth:`edit_loaded_photo` also says what was skipped)."""
+        return self.edit_loaded_photo(self.load_photo(image), edits, strength, keep, face, all_faces).image
 
     def edit_loaded_photo(
         self,
@@ -247,12 +361,13 @@ class Model:
         strength: float = 1.0,
         keep: Sequence[str] = (),
         face: int | None = None,
-    ) -> tuple[Image.Image, int]:
+        all_faces: bool = False,
+    ) -> EditedPhoto:
         """:meth:`edit_photo` of a photo read with :meth:`load_photo`, whose pixels it edits in place (no second
-        copy of a large photo); returns the edited image and how many faces (frames) were edited."""
-        frames = self.frames(photo, every=face is None, face=face)
+        copy of a large photo): the edited image, how many faces (frames) were edited and which were skipped."""
+        frames, skipped = self.face_plan(photo, face, all_faces)
         pixels = edit_pixels(self, photo, frames, edits, [strength], keep, in_place=True)[0]
-        return photo_to_pil(photo, pixels), len(frames)
+        return EditedPhoto(photo_to_pil(photo, pixels), len(frames), skipped)
 
     # ------------------------------------------------------------------ images in
 
@@ -392,3 +507,27 @@ class Model:
             f"Model({self.bundle.source!r}: {self.resolution}x{self.resolution}x{self.channels}, "
             f"z={self.z_dim}, c={self.c_dim}, {len(self.attributes)} attributes)"
         )
+
+
+def _plausible(pixels: np.ndarray, face: Face, template: np.ndarray) -> bool:
+    """Whether a face's landmarks fit a face's geometry upright enough to align (see :mod:`aaae_cli.face_checks`)."""
+    from aaae_cli.face_checks import MAX_RESIDUAL, measure_face
+
+    return face.eye_distance >= MIN_EYE_DISTANCE and measure_face(pixels, face, template).residual <= MAX_RESIDUAL
+
+
+def _turned_back(face: Face, turns: int, width: int, height: int) -> Face:
+    """A face found in ``np.rot90(photo, turns)`` in the coordinates of ``photo`` (``width`` x ``height``)."""
+
+    def back(points: np.ndarray) -> np.ndarray:
+        x, y = points[:, 0], points[:, 1]
+        if turns == 1:
+            return np.stack([width - y, x], axis=1)
+        if turns == 2:
+            return np.stack([width - x, height - y], axis=1)
+        return np.stack([y, height - x], axis=1)
+
+    x0, y0, x1, y1 = face.box
+    corners = back(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64))
+    box = (*corners.min(0).tolist(), *corners.max(0).tolist())
+    return Face((float(box[0]), float(box[1]), float(box[2]), float(box[3])), face.score, back(face.landmarks))

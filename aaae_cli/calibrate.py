@@ -179,7 +179,7 @@ def calibrate_photo_edits(
     progress: Progress | None = None,
 ) -> tuple[list[Calibrated], list[str]]:
     """:func:`calibrate_photo_scales` on photos already read, each with the frame of its face: (pixels, frame)."""
-    from aaae_cli.photo_edit import apply_changes, frame_changes, model_view
+    from aaae_cli.photo_edit import EditScope, apply_changes, frame_changes, model_view
 
     before = judge.run(np.stack([model_view(p, f, net.resolution) for p, f in loaded]))[0]
 
@@ -188,7 +188,8 @@ def calibrate_photo_edits(
         edited = []
         for i in picked:
             pixels, frame = loaded[i]
-            changed = apply_changes(pixels, frame_changes(net, pixels, [frame], shift, [1.0])[0])
+            scope = EditScope.of({name: float(np.sign(scale)) or 1.0})
+            changed = apply_changes(pixels, frame_changes(net, pixels, [frame], shift, [1.0], scope=scope)[0])
             edited.append(model_view(changed, frame, net.resolution))
         return float((judge.run(np.stack(edited))[0][:, column] >= 0.5).mean())
 

@@ -32,7 +32,7 @@ from aaae_cli.align import cut
 from aaae_cli.api import Model
 from aaae_cli.errors import UserError
 from aaae_cli.images import MAX_PIXELS, ImageReadError, make_grid, open_image, save_image, write_gif, zoom
-from aaae_cli.photo_edit import EncodedFrames, apply_changes, encode_frames, encoded_changes
+from aaae_cli.photo_edit import EditScope, EncodedFrames, apply_changes, encode_frames, encoded_changes
 from aaae_cli.photos import Photo, photo_to_pil, save_photo
 
 SLIDER_LIMIT = 3.0  # sliders run from -3 to 3, in the photo units of 'aaae edit --attr NAME=S'
@@ -244,10 +244,13 @@ class Studio:
                     views=encoded.views[picked],
                     codes=encoded.codes[picked],
                     base=encoded.base[picked],
+                    covers=[encoded.covers[i] for i in picked] if encoded.covers else None,
+                    subjects=[encoded.subjects[i] for i in picked] if encoded.subjects else None,
                 )
             if encoded.frames:
                 shift = model.attributes.shift(chosen, keep=kept, photo=True)
-                pixels = apply_changes(pixels, encoded_changes(model, encoded, shift))
+                scope = EditScope.of(chosen)
+                pixels = apply_changes(pixels, encoded_changes(model, encoded, shift, scope=scope))
         full = photo_to_pil(session.photo, pixels)
         what = ", ".join(f"{k} {v:+g}" for k, v in chosen.items()) or "no change"
         held = f", keeping {', '.join(kept)}" if kept and chosen else ""

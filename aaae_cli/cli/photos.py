@@ -61,6 +61,7 @@ def default_output(image: Path) -> Path:
     "  aaae edit me.jpg --attr smiling=-1 -o serious.jpg     # remove an attribute\n\n"
     "  aaae edit me.jpg --attr young --keep eyeglasses,male  # younger, without adding glasses\n\n"
     "  aaae edit group.jpg --attr blond_hair --face 2        # only the second face from the left\n\n"
+    "  aaae edit group.jpg --attr smiling --faces all        # every face found, even turned away or blurred\n\n"
     "  aaae edit photos/ --attr smiling -o edited/           # a whole folder\n\n"
     "  aaae edit me.jpg --attr male --sweep -2:2:5 --compare -o sweep.png",
 )
@@ -108,6 +109,14 @@ def edit(
         typer.Option("--compare", help="A row of the face, the model's reconstruction of it, and the edited face."),
     ] = False,
     face: FaceOption = None,
+    faces: Annotated[
+        str,
+        typer.Option(
+            "--faces",
+            help="auto: only the faces the model can edit well (turned away, out of focus, tiny or doubtful "
+            "faces are skipped and named); all: every face found.",
+        ),
+    ] = "auto",
     align: AlignOption = "auto",
     overwrite: OverwriteOption = False,
     zoom_by: Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each row tile N times.")] = 1,
@@ -125,6 +134,9 @@ def edit(
 
     if strength is not None and sweep is not None:
         raise UserError("give either --strength or --sweep, not both")
+    if faces not in ("auto", "all"):
+        raise UserError(f"--faces {faces!r}: use auto or all")
+    all_faces = faces == "all"
     strengths = parse_sweep(sweep) if sweep is not None else [1.0 if strength is None else strength]
     if not all(np.isfinite(strengths)):
         raise UserError("--strength must be a finite number")
@@ -154,7 +166,7 @@ def edit(
     shown = ", ".join(f"{k} {v * strengths[0]:+g}" for k, v in resolved.items())
     held = f", keeping {', '.join(net.attributes.resolve(k) for k in kept)}" if kept else ""
     if source.is_dir():
-        done, skipped = _edit_folder(net, source, target, resolved, strengths[0], kept, face)
+        done, skipped = _edit_folder(net, source, target, resolved, strengths[0], kept, face, all_faces)
         said(f"wrote {done} photo(s) to {_e(str(target))} ({_e(shown)}{_e(held)}){skipped}")
         return
     photo = net.load_photo(source)
@@ -164,10 +176,16 @@ def edit(
         what = f"strengths {sweep}" if sweep else shown
         said(f"wrote {_e(str(target))}: the face in {_e(source.name)} edited ({_e(what)}{_e(held)})")
         return
-    edited, faces = net.edit_loaded_photo(photo, resolved, strengths[0], kept, face)
-    _save(edited, target, photo)
-    where = f"{faces} face" + ("s" if faces != 1 else "") if net.aligns_faces and not photo.framed else "the image"
-    said(f"wrote {_e(str(target))}: {_e(source.name)}, {where} edited ({_e(shown)}{_e(held)})")
+    result = net.edit_loaded_photo(photo, resolved, strengths[0], kept, face, all_faces)
+    searched = net.aligns_faces and not photo.framed
+    if searched and result.edited == 0:
+        raise UserError(
+            f"{source.name}: {result.summary()}; nothing written (--faces all edits every face found, "
+            "--face N the one you choose)"
+        )
+    _save(result.image, target, photo)
+    where = result.summary() if searched else "the image edited"
+    said(f"wrote {_e(str(target))}: {_e(source.name)}, {where} ({_e(shown)}{_e(held)})")
 
 
 def _check_folder_output(source: Path, target: Path) -> None:
@@ -227,9 +245,10 @@ def _edit_folder(
     strength: float,
     keep: list[str],
     face: int | None,
+    all_faces: bool = False,
 ) -> tuple[int, str]:
     """Edit every photo below ``source`` into ``target`` (same relative names and formats); skip and count
-    photos that cannot be read or have no face. Each output file is written atomically."""
+    photos that cannot be read or have no face to edit. Each output file is written atomically."""
     from aaae_cli.images import ImageReadError
 
     inside = target.resolve()
@@ -245,7 +264,10 @@ def _edit_folder(
                 written = written.with_suffix(".png")
             try:
                 photo = net.load_photo(path)
-                edited, _ = net.edit_loaded_photo(photo, edits, strength, keep, face)
+                result = net.edit_loaded_photo(photo, edits, strength, keep, face, all_faces)
+                if result.edited == 0 and net.aligns_faces and not photo.framed:
+                    raise UserError(result.summary())
+                edited = result.image
             except ImageReadError:
                 unreadable += 1
                 task.advance(1)

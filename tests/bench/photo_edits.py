@@ -34,7 +34,7 @@ from aaae_cli.api import Model
 from aaae_cli.evaluate import Evaluator
 from aaae_cli.locate import open_model
 from aaae_cli.metrics import frechet_distance_between
-from aaae_cli.photo_edit import DEFAULT_LOOK, apply_changes, frame_changes, model_view
+from aaae_cli.photo_edit import DEFAULT_LOOK, EditScope, apply_changes, frame_changes, model_view
 
 ATTRIBUTES = ("Male", "Smiling", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache", "Bald")
 SAME_PERSON = 0.6
@@ -130,7 +130,10 @@ def keep_report(model: Model, judge: Evaluator, canvases: list[Canvas], frames: 
         for label, keep in (("without_keep", []), ("with_keep", [kept_name])):
             shift = model.attributes.shift({edited_name: 1.0}, keep=keep, photo=True)
             edited = [
-                apply_changes(c.pixels, frame_changes(model, c.pixels, [f], shift, [1.0])[0])
+                apply_changes(
+                    c.pixels,
+                    frame_changes(model, c.pixels, [f], shift, [1.0], scope=EditScope.of({edited_name: 1.0}))[0],
+                )
                 for c, f in zip(canvases, frames, strict=True)
             ]
             probs = judge.run(truth_views(model, edited, canvases))[0]
@@ -234,7 +237,8 @@ def main() -> None:
             shift = (scale * attribute.direction).astype(np.float32)
             edited, outside = [], []
             for i in lacking:
-                change = frame_changes(model, canvases[i].pixels, [frames[i]], shift, [1.0], look)[0]
+                scope = EditScope.of({name: 1.0})
+                change = frame_changes(model, canvases[i].pixels, [frames[i]], shift, [1.0], look, scope=scope)[0]
                 out = apply_changes(canvases[i].pixels, change)
                 edited.append(out)
                 corners = canvases[i].frame.inverse @ np.array([[0, 1, 1, 0], [0, 0, 1, 1], [1, 1, 1, 1]])
