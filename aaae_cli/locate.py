@@ -71,7 +71,12 @@ def default_model() -> str:
 
 
 def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "~", "/")) or "\\" in spec or (os.sep != "/" and os.sep in spec) or spec.count("/") > 1
+    """Whether ``spec`` can only be a folder path. A Hub revision may hold ``/`` (``user/name@refs/pr/1``,
+    ``user/name@feature/x``): only the part before ``@`` of a Hub id is counted."""
+    if spec.startswith((".", "~", "/")) or "\\" in spec or (os.sep != "/" and os.sep in spec):
+        return True
+    match = _HUB_ID.match(spec)
+    return (match.group("repo") if match else spec).count("/") > 1
 
 
 def open_model(spec: str | os.PathLike[str] | None) -> Bundle:
@@ -89,8 +94,11 @@ def open_model(spec: str | os.PathLike[str] | None) -> Bundle:
         return Bundle(installed[text], text)
     match = _HUB_ID.match(text)
     if match:
+        revision = match.group("revision")
+        if revision and (".." in revision.split("/") or revision.startswith("/")):  # read as a path in the cache
+            raise UserError(f"{text}: {revision!r} is not a valid Hub revision")
         try:
-            folder = download(match.group("repo"), match.group("revision"))
+            folder = download(match.group("repo"), revision)
         except UserError as exc:
             if path.parent.is_dir() and str(path.parent) not in ("", "."):
                 raise UserError(f"{text}: no such model folder; as a Hub id: {exc}") from None

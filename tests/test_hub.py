@@ -441,3 +441,34 @@ def test_a_built_in_models_card_is_pointed_at_the_repo() -> None:
     pointed = _point_card_at(card, usage_reference(config), "me/faces").decode()
     assert "--model me/faces " in pointed and 'aaae.load("me/faces")' in pointed
     assert "--model faces " not in pointed and "path/to/" not in pointed
+
+
+def _cached_revision(cache: Path, repo_id: str, revision: str, bundle: Path) -> str:
+    """Put ``bundle`` into a Hugging Face cache as ``repo_id`` at the branch ``revision`` (the cache's own layout:
+    ``refs/<revision>`` names a commit, ``snapshots/<commit>`` holds the files); returns the commit."""
+    commit = "ab" * 20
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    ref = repo / "refs" / revision
+    ref.parent.mkdir(parents=True)
+    ref.write_text(commit)
+    shutil.copytree(bundle, repo / "snapshots" / commit)
+    return commit
+
+
+def test_a_hub_revision_may_hold_a_slash(tmp_path: Path) -> None:
+    """``user/name@feature/x`` and ``@refs/pr/1`` are Hub revisions, not folder paths (issue #23 item 16: both were
+    "no such model folder"). Offline, from a cache: no server needed."""
+    from aaae_models import ROOT
+
+    cache = tmp_path / "hf" / "hub"
+    commit = _cached_revision(cache, "org/digits", "feature/x", ROOT / "digits")
+    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "AAAE_MODEL_PATH": ""}
+    result = run_cli("info", "--model", "org/digits@feature/x", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert commit in json.loads(result.stdout)["path"]
+    assert_user_error(
+        run_cli("info", "--model", "org/digits@refs/pr/1", env=env), "org/digits@refs/pr/1", "not in the local cache"
+    )
+    for escape in ("../../models--org--digits/refs/feature/x", "/etc"):  # a revision is read as a path in the cache
+        assert_user_error(run_cli("info", "--model", f"org/digits@{escape}", env=env), "not a valid Hub revision")
+    assert_user_error(run_cli("info", "--model", "a/b/c", env=env), "a/b/c: no such model folder")

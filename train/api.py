@@ -12,24 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aaae_cli.errors import UserError
 from aaae_cli.progress import Progress
 from aaae_train.loop import TrainResult
 from aaae_train.loop import train as _run
-from aaae_train.options import TrainOptions
+from aaae_train.options import TrainOptions, make_options
 
-
-def make_options(data: list[str | Path] | str | Path, out: str | Path, **options: Any) -> TrainOptions:
-    """Build :class:`TrainOptions`; data paths become absolute so a run resumes from any folder."""
-    paths = [data] if isinstance(data, (str, Path)) else list(data)
-    if not paths:
-        raise UserError("give at least one data folder or file")
-    clean = {k: v for k, v in options.items() if v is not None or k == "max_steps"}
-    if clean.get("autoencoder_from"):
-        clean["autoencoder_from"] = Path(clean["autoencoder_from"]).expanduser().resolve()
-    opts = TrainOptions(data=[Path(p).expanduser().resolve() for p in paths], out=Path(out), **clean)
-    opts.validate()
-    return opts
+__all__ = ["TrainOptions", "TrainResult", "make_options", "train"]
 
 
 def train(

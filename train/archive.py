@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -30,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from aaae_cli.atomic import atomic_open
-from aaae_cli.dataset_archive import FORMAT, FORMATS, LABELS, MANIFEST, VERSION, member_name
+from aaae_cli.dataset_archive import FORMAT, FORMATS, LABELS, MANIFEST, VERSION, member_name, read_manifest
 from aaae_cli.datasets import detect_source
 from aaae_cli.errors import UserError
 
@@ -80,6 +81,24 @@ def write_archive(
             archive.writestr(member_name(index, fmt), buffer.getvalue())
 
 
+def check_output(out: Path, inputs: list[Path]) -> None:
+    """Refuse an ``-o`` that cannot be written, or could not be trained on, before anything is decoded (issue #23:
+    a folder, a missing folder or an unwritable one failed only after every image had been decoded)."""
+    out = out.expanduser()
+    if out.suffix.lower() != ".zip":
+        raise UserError(f"-o {out}: name the archive *.zip ('aaae train' takes a .zip as a prepared dataset)")
+    if out.is_dir():
+        raise UserError(f"-o {out}: is a folder; name the .zip to write")
+    parent = out.parent
+    if not parent.is_dir():
+        raise UserError(f"-o {out}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"-o {out}: cannot write in {parent} (permission denied)")
+    for source in inputs:
+        if out.exists() and source.exists() and os.path.samefile(out, source):
+            raise UserError(f"-o {out}: is one of the data paths and would be replaced; choose another name")
+
+
 def main(argv: list[str] | None = None) -> int:
     from aaae_train.data import Preprocessing, default_cache_dir, load_dataset
     from aaae_train.options import TrainOptions
@@ -92,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("data", nargs="+", help="image folders, a CelebA folder or MNIST idx files")
     parser.add_argument("-o", "--out", required=True, help="the .zip to write")
-    parser.add_argument("--align", choices=("none", "face"), default="none")
+    parser.add_argument("--align", choices=("none", "face"), default=None, help="face or none (default)")
     parser.add_argument("--resolution", type=int, default=None)
     parser.add_argument("--channels", type=int, default=None)
     parser.add_argument("--crop", type=float, default=None)
@@ -105,10 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         if not 1 <= args.quality <= 100:  # checked before hours of decoding, not after
             raise UserError("--quality must be from 1 to 100")
         sources = [detect_source(p) for p in args.data]
+        check_output(Path(args.out), [s.path for s in sources])
+        archives = [s for s in sources if s.kind == "archive"]  # re-packed as prepared, as training takes them
+        prepared = read_manifest(archives[0].path)["preprocessing"] if archives else None
         opts = TrainOptions(
             data=args.data, out=args.out, resolution=args.resolution, channels=args.channels, crop=args.crop,
             align=args.align,
-        ).resolve([s.kind for s in sources])  # fmt: skip
+        ).resolve([s.kind for s in sources], prepared)  # fmt: skip
         assert opts.resolution is not None and opts.channels is not None and opts.crop is not None
         prep = Preprocessing(opts.resolution, opts.channels, opts.crop, opts.align)
         cache = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()

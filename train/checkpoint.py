@@ -99,3 +99,45 @@ def load_networks(checkpoint: dict) -> tuple[Encoder, Decoder, Approximator]:
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise UserError(f"checkpoint does not fit the networks it describes ({type(exc).__name__}: {exc})") from None
     return nets.encoder.eval(), nets.decoder.eval(), nets.approximator.eval()
+
+
+# What a run that takes another run's autoencoder (--autoencoder-from) reads of its checkpoint besides weights.
+PROGRESS_COUNTS = ("step", "epoch", "images_seen", "best_step")
+
+
+def autoencoder_source(checkpoint: dict[str, Any], where: str) -> tuple[dict, dict, dict]:
+    """The architecture, preprocessing and progress (``state``) of a checkpoint whose autoencoder a new run takes,
+    each checked for presence and type: a damaged but well-formed checkpoint (a dict of the right format with
+    parts missing or of the wrong type) is one :class:`UserError` naming ``where``, not a traceback (issue #23)."""
+    data = checkpoint.get("data")
+    arch, prep = checkpoint.get("arch"), data.get("preprocessing") if isinstance(data, dict) else None
+    state, models = checkpoint.get("state"), checkpoint.get("models")
+
+    def whole(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    parts = [
+        (isinstance(arch, dict), "its architecture"),
+        (
+            isinstance(prep, dict)
+            and isinstance(prep.get("crop"), int | float)
+            and prep.get("align", "none") in ("none", "face"),
+            "its preprocessing (crop, align)",
+        ),
+        (
+            isinstance(state, dict)
+            and all(whole(state.get(name)) and state[name] >= -1 for name in PROGRESS_COUNTS)
+            and isinstance(state.get("best_val_mse"), int | float),
+            "its training progress",
+        ),
+        (
+            isinstance(models, dict)
+            and all(isinstance(models.get(n), dict) for n in ("encoder", "decoder", "discriminator")),
+            "its autoencoder weights",
+        ),
+    ]
+    for ok, what in parts:
+        if not ok:
+            raise UserError(f"{where}: damaged checkpoint ({what} missing or of the wrong type)")
+    assert isinstance(arch, dict) and isinstance(prep, dict) and isinstance(state, dict)
+    return arch, prep, state

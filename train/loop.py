@@ -39,7 +39,13 @@ from aaae_cli.images import save_png
 from aaae_cli.progress import SILENT, Progress, Task, or_silent
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAETraining
-from aaae_train.checkpoint import find_checkpoint, load_checkpoint, sampling_weights, save_checkpoint
+from aaae_train.checkpoint import (
+    autoencoder_source,
+    find_checkpoint,
+    load_checkpoint,
+    sampling_weights,
+    save_checkpoint,
+)
 from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
 from aaae_train.distributed import DistInfo, barrier, broadcast, init_distributed, pick_device, shutdown
 from aaae_train.networks import build_networks
@@ -139,6 +145,8 @@ class Trainer:
         if dist.is_main:  # before the folder is read or written: a second 'aaae train' here gets one line
             self.folder.lock()
         resuming = self.folder.check_compatible(opts)
+        # --autoencoder-from is read and checked before the data is decoded and the networks are built (seconds)
+        taken = self._autoencoder_checkpoint(opts.autoencoder_from) if opts.autoencoder_from and not resuming else None
         barrier(dist)
         self.dataset = self._load_data()
         if len(self.dataset) < MIN_IMAGES:
@@ -178,8 +186,8 @@ class Trainer:
             self.state = TrainState(**checkpoint["state"])
             if dist.is_main and not self.folder.best.is_file():
                 self._rebuild_best()
-        elif opts.autoencoder_from:
-            self._take_autoencoder(opts.autoencoder_from)
+        elif taken is not None:
+            self._take_autoencoder(*taken)
         if dist.is_main:
             self.folder.remove_stale_temporaries()
             self.folder.write_options(opts)
@@ -341,33 +349,51 @@ class Trainer:
         with open(self.folder.last, "rb") as source, atomic_open(self.folder.best, "wb") as target:
             shutil.copyfileobj(source, target, 1 << 20)
 
-    def _take_autoencoder(self, source: Path) -> None:
-        """Start from another run's trained autoencoder (``--autoencoder-from``): only the approximator trains."""
+    def _autoencoder_checkpoint(self, source: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+        """The checkpoint ``--autoencoder-from`` names, checked against this run: (its path, the checkpoint, its
+        progress). Damaged parts, another shape, crop or alignment are one :class:`UserError`."""
         path = find_checkpoint(source) if source.is_dir() else source
         if not path.is_file():
             raise UserError(f"--autoencoder-from {source}: no such run folder or checkpoint")
         checkpoint = load_checkpoint(path, self.device)
-        theirs, ours = checkpoint["arch"], self.opts.arch().to_dict()
+        where = f"--autoencoder-from {source}"
+        theirs, prep, done = autoencoder_source(checkpoint, where)
+        ours = self.opts.arch().to_dict()
         for key in ("resolution", "channels", "width", "c_dim"):
             if theirs.get(key) != ours[key]:
                 raise UserError(
-                    f"--autoencoder-from {source}: its {key} is {theirs.get(key)}, this run's is {ours[key]} "
+                    f"{where}: its {key} is {theirs.get(key)}, this run's is {ours[key]} "
                     "(give the same --resolution, --channels and --width)"
                 )
-        crop = checkpoint["data"]["preprocessing"]["crop"]
-        if crop != self.opts.crop:
-            raise UserError(f"--autoencoder-from {source}: trained with --crop {crop}, this run with {self.opts.crop}")
-        for name in ("encoder", "decoder", "discriminator"):
-            getattr(self.model.nets, name).load_state_dict(checkpoint["models"][name])
-            if name in self.model.ema:  # the weights the source run samples and exports with
-                self.model.ema[name].module.load_state_dict(sampling_weights(checkpoint, name))
-        done = checkpoint["state"]
+        if prep["crop"] != self.opts.crop:
+            raise UserError(f"{where}: trained with --crop {prep['crop']}, this run with {self.opts.crop}")
+        align = prep.get("align", "none")  # checkpoints from before --align are unaligned
+        if align != self.opts.align:
+            raise UserError(
+                f"{where}: trained with --align {align}, this run with --align {self.opts.align} (the encoder and "
+                "decoder know faces framed one way only; give the same --align)"
+            )
+        weights = {"models": checkpoint["models"], "ema": checkpoint.get("ema")}  # not its optimizer state
+        return path, weights, done
+
+    def _take_autoencoder(self, path: Path, checkpoint: dict[str, Any], done: dict[str, Any]) -> None:
+        """Start from another run's trained autoencoder (``--autoencoder-from``, checked by
+        :meth:`_autoencoder_checkpoint`): only the approximator trains."""
+        where = f"--autoencoder-from {self.opts.autoencoder_from}"
+        try:
+            for name in ("encoder", "decoder", "discriminator"):
+                getattr(self.model.nets, name).load_state_dict(checkpoint["models"][name])
+                if name in self.model.ema:  # the weights the source run samples and exports with
+                    self.model.ema[name].module.load_state_dict(sampling_weights(checkpoint, name))
+        except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise UserError(f"{where}: its weights do not fit the networks it describes ({reason})") from None
         self.state = TrainState(
             phase="approximator",
             step=done["step"],
             epoch=done["epoch"],
             images_seen=done["images_seen"],
-            best_val_mse=done["best_val_mse"],
+            best_val_mse=float(done["best_val_mse"]),
             best_step=done["best_step"],
             autoencoder_from=str(path),
         )

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aaae_cli.dataset_kinds import SOURCE_KINDS, SOURCE_KINDS_TEXT
 from aaae_cli.errors import UserError
@@ -182,7 +182,7 @@ class TrainOptions:
             ),
             (self.align in (None, "none", "face"), "--align must be none or face"),
             (
-                self.align == "none" or self.channels in (None, 3),
+                self.align != "face" or self.channels in (None, 3),  # None: not given, "none" once resolved
                 "--align face needs colour images (--channels 3)",
             ),
             (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "--device: auto, cpu or cuda"),
@@ -235,3 +235,18 @@ class TrainOptions:
             for name in mine
             if name not in RUNTIME_OPTIONS and name != "out" and mine[name] != theirs[name]
         ]
+
+
+def make_options(data: list[str | Path] | str | Path, out: str | Path, **options: Any) -> TrainOptions:
+    """Build and check :class:`TrainOptions` (the data-dependent defaults stay None until
+    :meth:`TrainOptions.resolve`); data paths become absolute so a run resumes from any folder. Torch-free, so
+    ``aaae train`` refuses bad options before it imports torch."""
+    paths = [data] if isinstance(data, (str, Path)) else list(data)
+    if not paths:
+        raise UserError("give at least one data folder or file")
+    clean = {k: v for k, v in options.items() if v is not None or k == "max_steps"}
+    if clean.get("autoencoder_from"):
+        clean["autoencoder_from"] = Path(clean["autoencoder_from"]).expanduser().resolve()
+    opts = TrainOptions(data=[Path(p).expanduser().resolve() for p in paths], out=Path(out), **clean)
+    opts.validate()
+    return opts

@@ -16,7 +16,7 @@ from aaae_cli.dataset_kinds import SOURCE_KINDS_TEXT
 from aaae_cli.progress import RichProgress, err
 from aaae_cli.terminal import shown
 from aaae_cli.torch_side import torch_module
-from aaae_train.options import TrainOptions
+from aaae_train.options import TrainOptions, make_options
 
 _DEFAULT = {f.name: f.default for f in fields(TrainOptions)}  # one source of truth for defaults
 
@@ -164,6 +164,7 @@ def _train(options: dict[str, Any]) -> int:
     """Run :func:`aaae_train.api.train` with the parsed options and say how it ended; returns the exit code."""
     options = dict(options)
     data, out = options.pop("data"), options.pop("out")
+    make_options(data, out, **options)  # bad options are one line before torch is imported (seconds)
     with RichProgress(err) as progress:  # the run itself shows bars only with --progress
         result = torch_module().train(data, out, report=progress, **options)
     state = result.state
