@@ -292,6 +292,8 @@ class Model:
         template = self.landmark_template
         assert template is not None
         usable = [f for f in faces if f.eye_distance >= MIN_EYE_DISTANCE]
+        if not usable:
+            return self.frames(photo, every=True), []  # says that the faces are too small to align
         reasons = dict(zip(map(id, usable), skip_reasons(pixels, usable, template), strict=True))
         skipped = [
             (number, "too small" if f.eye_distance < MIN_EYE_DISTANCE else str(reasons[id(f)]))
