@@ -27,7 +27,7 @@ from aaae_cli.cli._options import (
 )
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
-from aaae_cli.overwrite import refuse_overwriting_inputs
+from aaae_cli.overwrite import refuse_overwriting_inputs, refuse_writing_into_model
 from aaae_cli.progress import RichProgress, out
 from aaae_cli.terminal import shown as _e
 
@@ -143,6 +143,7 @@ def edit(
         target = check_output_path(output if output is not None else default_output(source), suffixes)
         refuse_overwriting_inputs([target], [source], overwrite)
     net = load_model(model, device, crop, align)
+    refuse_writing_into_model([None if source.is_dir() else target], net.bundle.path, target)
     if sweep is not None or compare:  # a row that aaae could not read back is refused up front
         tile = TILE if net.aligns_faces else net.resolution
         check_grid_size(len(strengths) + 2 * compare, tile * zoom_by, "images in a row")
@@ -276,6 +277,7 @@ def faces(
         Path | None,
         typer.Option("--out", "-o", help="Also write the aligned faces as a row of tiles.", show_default=False),
     ] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """List the faces found in a photo, numbered from the left, as '--face N' counts them."""
     from aaae_cli.align import cut
@@ -283,7 +285,9 @@ def faces(
     target = check_output_path(output) if output is not None else None
     if not image.expanduser().is_file():
         raise UserError(f"{image}: no such file")
+    refuse_overwriting_inputs([target], [image], overwrite)  # issue 23: -o PHOTO replaced the photo
     net = load_model(model, "cpu")
+    refuse_writing_into_model([target], net.bundle.path)
     photo = net.load_photo(image.expanduser())
     found = net.find_faces(photo)
     if not found:
