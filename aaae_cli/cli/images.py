@@ -31,7 +31,7 @@ from aaae_cli.cli._options import (
 )
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
-from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder
+from aaae_cli.output import ImageFolderWriter, check_gif_size, check_grid_size, check_output_folder
 from aaae_cli.overwrite import refuse_overwriting_inputs, refuse_writing_into_model
 from aaae_cli.progress import RichProgress
 from aaae_cli.terminal import shown as _e  # control characters and markup in names: issue #13
@@ -232,13 +232,14 @@ def interpolate(
     refuse_writing_into_model([path], net.bundle.path)
     if path.suffix.lower() != ".gif":  # a row that aaae could not read back (issue #13): refused up front
         check_grid_size(steps + 2 * with_inputs, net.resolution * zoom_by, "images in a row")
+    else:  # and a GIF of gigabytes (issue 23)
+        check_gif_size(steps + 2 * with_inputs, net.resolution * zoom_by)
     ends = net.prepare_batch([a.expanduser(), b.expanduser()])  # read, and faces found, once
     frames = net.interpolate(ends[0], ends[1], steps, refine=net.default_refine if refine is None else refine)
     if with_inputs:
         frames = np.concatenate([ends[:1], frames, ends[1:]])
-    frames = zoom(frames, zoom_by)
     if path.suffix.lower() == ".gif":
-        write_gif(list(frames), path, duration_ms=duration)
+        write_gif(list(frames), path, duration_ms=duration, enlarge=zoom_by)  # enlarged a frame at a time
     else:
-        save_image(make_grid(frames, cols=len(frames)), path)
+        save_image(make_grid(zoom(frames, zoom_by), cols=len(frames)), path)
     said(f"wrote {_e(str(path))}: {steps} steps from {_e(a.name)} to {_e(b.name)}")
