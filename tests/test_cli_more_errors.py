@@ -113,3 +113,15 @@ def test_training_options_out_of_range(option: str, value: int) -> None:
 
     with pytest.raises(UserError):
         TrainOptions(data=[str(MNIST)], out="run", **{option: value}).validate()
+
+
+def test_an_attribute_kept_twice_is_named_once(tmp_path: Path) -> None:
+    """``--keep digit_2,DIGIT_2 --keep digit_2`` said "keeping digit_2, digit_2, digit_2" (issue 23)."""
+    image = tmp_path / "a.png"
+    Image.new("L", (28, 28), 0).save(image)
+    out = tmp_path / "b.png"
+    keep = ["--keep", "digit_2,DIGIT_2", "--keep", "digit_2"]
+    result = run_cli("edit", str(image), "--attr", "digit_1", *keep, "-o", str(out), "--model", "digits")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "keeping digit_2)" in text, text

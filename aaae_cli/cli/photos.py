@@ -154,7 +154,7 @@ def edit(
         resolved[key] = resolved.get(key, 0.0) + value
     net.attributes.shift(resolved, keep=kept, photo=True)  # a bad --keep fails before any photo is read
     shown = ", ".join(f"{k} {v * strengths[0]:+g}" for k, v in resolved.items())
-    held = f", keeping {', '.join(net.attributes.resolve(k) for k in kept)}" if kept else ""
+    held = f", keeping {', '.join(dict.fromkeys(net.attributes.resolve(k) for k in kept))}" if kept else ""
     if source.is_dir():
         done, skipped = _edit_folder(net, source, target, resolved, strengths[0], kept, face, overwrite)
         said(f"wrote {done} photo(s) to {_e(str(target))} ({_e(shown)}{_e(held)}){skipped}")
