@@ -35,7 +35,7 @@ from aaae_cli.errors import UserError
 from aaae_cli.images import to_model_input
 from aaae_cli.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
 from aaae_cli.progress import Progress, or_silent
-from aaae_cli.runtime import create_session
+from aaae_cli.runtime import check_declared, check_returned, create_session, run_session
 
 EVALUATOR_FILE, EVALUATOR_CARD = "evaluator.onnx", "evaluator.json"
 
@@ -58,8 +58,14 @@ class Evaluator:
         for key in ("task", "classes", "kind"):
             if key not in self.card:
                 raise UserError(f"{card_path}: no {key!r}; not an evaluator card")
-        self.session = create_session(graph_path.read_bytes(), device, f"evaluator {folder.name}")
-        self.input_name = self.session.get_inputs()[0].name
+        self.label = f"evaluator {folder.name}"
+        self.session = create_session(graph_path.read_bytes(), device, self.label)
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 2:
+            raise UserError(f"{self.label}: expected one input and two outputs, found {len(inputs)} and {len(outputs)}")
+        self.input_name = inputs[0].name
+        check_declared(inputs[0], self.label, "input")
+        self.output_shapes = [check_declared(output, self.label, "output") for output in outputs]
 
     @property
     def name(self) -> str:
@@ -77,7 +83,12 @@ class Evaluator:
         """uint8 NHWC images -> (probabilities, features)."""
         probs, feats = [], []
         for start in range(0, len(images), batch):
-            logits, features = self.session.run(None, {self.input_name: to_model_input(images[start : start + batch])})
+            chunk = to_model_input(images[start : start + batch])
+            outputs = run_session(self.session, {self.input_name: chunk}, self.label)
+            logits, features = (
+                check_returned(value, len(chunk), shape, self.label)
+                for value, shape in zip(outputs, self.output_shapes, strict=True)
+            )
             probs.append(1 / (1 + np.exp(-logits)) if self.multilabel else _softmax(logits))
             feats.append(features)
         return np.concatenate(probs), np.concatenate(feats)

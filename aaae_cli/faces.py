@@ -84,8 +84,10 @@ class FaceDetector:
         }
 
     def _run(self, name: str, x: np.ndarray) -> list[np.ndarray]:
+        from aaae_cli.runtime import run_session  # Ctrl-C and SIGTERM end it while it runs; errors one line
+
         session = self.sessions[name]
-        return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})
+        return run_session(session, {session.get_inputs()[0].name: x.astype(np.float32)}, f"face detector {name}")
 
     def detect(self, image: np.ndarray, min_face: int = MIN_FACE) -> list[Face]:
         """Faces in an RGB uint8 (H, W, 3) image, searched on a copy of at most :data:`DETECT_SIDE` pixels."""

@@ -8,19 +8,54 @@ ran every ``except``/``finally`` that removes them. :func:`treat_sigterm_like_ct
 Temporary folders are named ``.<target>.aaae-<pid>-<random><suffix>``: one whose process no longer exists is
 a leftover of a ``kill -9`` or a power cut, and :func:`remove_stale` deletes it the next time aaae writes the
 same target. A folder of a process that is still running is never touched.
+
+A signal that arrives while onnxruntime runs a graph (in a worker thread, see :func:`aaae_cli.runtime.run_session`)
+asks it to stop at its next operator; one operator of a hostile graph can take much longer. A Python daemon
+thread still inside C++ code when the interpreter shuts down aborts the process ("terminate called without an
+active exception"), so :func:`exit_now` ends the process directly while such a call is still in flight
+(:func:`native_call` counts them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 _OWNER = {"pid": -1}
+_IN_FLIGHT = {"calls": 0}
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def native_call() -> Iterator[None]:
+    """Count a call into native code (onnxruntime's ``run``) made by a worker thread while it lasts."""
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT["calls"] += 1
+    try:
+        yield
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT["calls"] -= 1
+
+
+def exit_now(code: int) -> NoReturn:
+    """``sys.exit(code)``, or, while a worker thread is still in native code, end the process at once (its
+    output flushed): shutting the interpreter down around that thread would abort the process."""
+    if _IN_FLIGHT["calls"]:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -11,6 +11,11 @@ protobuf wire format directly. It walks every place a TensorProto can sit: graph
 sparse), node attributes (``Constant``'s ``value``, any tensor or tensor list, sparse ones too), subgraphs
 (``If``/``Loop``/``Scan`` bodies, at any depth), model-local functions and training-info graphs. Anything it
 cannot parse is refused too: a graph that is not well-formed protobuf is not one to hand to onnxruntime.
+
+It also refuses what ``aaae export`` never writes and a hostile graph uses to run forever (issue 23): control
+flow (``Loop``, ``Scan``, ``If``, ``SequenceMap``; a ``Loop`` of 10^15 iterations ran for 43 minutes) and
+operators outside the standard ONNX domains (``ai.onnx``, ``ai.onnx.ml``), such as onnxruntime's own
+``com.microsoft`` kernels or a model-local function.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ _MODEL_GRAPH, _MODEL_TRAINING_INFO, _MODEL_FUNCTIONS = 7, 20, 25
 _TRAINING_GRAPHS = (1, 2)  # TrainingInfoProto: initialization, algorithm
 _GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_SPARSE_INITIALIZER = 1, 5, 15
 _FUNCTION_NODE = 7
-_NODE_ATTRIBUTE = 5
+_NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 4, 5, 7
 _ATTR_TENSOR, _ATTR_GRAPH, _ATTR_TENSORS, _ATTR_GRAPHS, _ATTR_SPARSE, _ATTR_SPARSES = 5, 6, 10, 11, 22, 23
 _SPARSE_VALUES, _SPARSE_INDICES = 1, 2
 _TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 8, 13, 14
 _MAX_DEPTH = 64  # nested subgraphs; a real model has a handful at most
+CONTROL_FLOW = frozenset({"Loop", "Scan", "If", "SequenceMap"})
+STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 
 _VARINT, _FIXED64, _LENGTH, _START_GROUP, _END_GROUP, _FIXED32 = 0, 1, 2, 3, 4, 5
 
@@ -99,6 +106,28 @@ def _check_sparse(data: memoryview, where: str) -> None:
         _check_tensor(tensor, where)
 
 
+def _text(node: memoryview, number: int) -> str:
+    values = [
+        bytes(value).decode("utf-8", "replace") for n, wire, value in _fields(node) if n == number and wire == _LENGTH
+    ]  # type: ignore[arg-type]
+    return values[-1] if values else ""
+
+
+def _check_operator(node: memoryview, where: str) -> None:
+    """Refuse control flow and operators outside the standard domains (see the module docstring)."""
+    op_type, domain = _text(node, _NODE_OP_TYPE), _text(node, _NODE_DOMAIN)
+    if domain not in STANDARD_DOMAINS:
+        raise GraphRefused(
+            f"{where}: operator {op_type[:60]!r} of domain {domain[:60]!r} is not standard ONNX; refusing to load "
+            "it (aaae's exporter writes only standard operators)"
+        )
+    if op_type in CONTROL_FLOW:
+        raise GraphRefused(
+            f"{where}: control flow ({op_type}) could run for ever; refusing to load it (aaae's exporter never "
+            "writes it)"
+        )
+
+
 def _check_nodes(nodes: list[memoryview], where: str, depth: int) -> None:
     for node in nodes:
         for attribute in _messages(node, _NODE_ATTRIBUTE):
@@ -112,6 +141,7 @@ def _check_nodes(nodes: list[memoryview], where: str, depth: int) -> None:
                     _check_sparse(value, where)
                 elif number in (_ATTR_GRAPH, _ATTR_GRAPHS):
                     _check_graph(value, where, depth + 1)
+        _check_operator(node, where)  # after its attributes: a tensor stored outside the graph is named first
 
 
 def _check_graph(data: memoryview, where: str, depth: int) -> None:
@@ -132,7 +162,8 @@ def _check_graph(data: memoryview, where: str, depth: int) -> None:
 
 
 def check_self_contained(model: bytes, where: str) -> None:
-    """Raise :class:`GraphRefused` unless every tensor of the serialized ONNX ``model`` is stored inline."""
+    """Raise :class:`GraphRefused` unless every tensor of the serialized ONNX ``model`` is stored inline and
+    every operator is standard ONNX without control flow."""
     try:
         for number, wire, value in _fields(memoryview(model)):
             if wire != _LENGTH:

@@ -43,6 +43,17 @@ def check_grid_size(count: int, resolution: int, what: str = "images") -> None:
         )
 
 
+def check_gif_size(count: int, resolution: int) -> None:
+    """Refuse an animation of more pixels than one grid may hold (:data:`MAX_GRID_PIXELS`, summed over its
+    frames): ``interpolate --steps 256 --zoom 16 -o x.gif`` took 3.76 GB for a 66 MB GIF (issue 23)."""
+    if count * resolution * resolution > MAX_GRID_PIXELS:
+        limit = MAX_GRID_PIXELS // (resolution * resolution)
+        raise UserError(
+            f"{count} frames are too many for one GIF at {resolution}x{resolution} (at most {limit}); "
+            "use fewer --steps or a smaller --zoom, or write a .png row"
+        )
+
+
 def check_output_folder(folder: Path) -> Path:
     """A folder we may create files in (it may not exist yet, but its parent must)."""
     folder = folder.expanduser()

@@ -226,7 +226,7 @@ class Studio:
         chosen = {model.attributes.resolve(k): float(v) for k, v in edits.items() if v}
         if not all(np.isfinite(v) and abs(v) <= SLIDER_LIMIT for v in chosen.values()):
             raise UserError(f"strengths run from {-SLIDER_LIMIT:g} to {SLIDER_LIMIT:g}")
-        kept = [model.attributes.resolve(k) for k in keep]
+        kept = list(dict.fromkeys(model.attributes.resolve(k) for k in keep))  # "keeping Male, Male" (issue 23)
         dropped = [k for k in kept if k in chosen]
         kept = [k for k in kept if k not in chosen]
         notes = [f"{', '.join(dropped)} is being edited, so not kept"] if dropped else []

@@ -34,6 +34,7 @@ from aaae_cli.studio import (
     Studio,
     ordered_attributes,
 )
+from aaae_cli.terminal import plain
 
 DOWNLOAD_DELAY = 0.2  # seconds between showing an edit and writing its full-size download
 STATE_SECONDS = 3600  # a visitor's photo is forgotten an hour after their last action
@@ -103,6 +104,36 @@ def _error(exc: BaseException) -> str:
         return f"**error:** {_md(str(exc))}"
     traceback.print_exception(exc, file=sys.stderr)  # for whoever runs the server; the page gets one line
     return f"**error:** something went wrong ({_md(type(exc).__name__)}); the details are in the terminal"
+
+
+class _OneLineTracebacks:
+    """Gradio's ``traceback`` module, as its server modules see it, with ``print_exc`` writing one line.
+
+    Gradio prints a full traceback for every request it refuses before any aaae callback runs (a file path that
+    was not uploaded, too few inputs, a malformed payload): a visitor probing the API filled the server's
+    terminal with them (issue 23). aaae's callbacks catch their own errors (:func:`_guarded`), so what reaches
+    Gradio's handler is a refused request, said in one line (control characters made visible)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(traceback, name)
+
+    @staticmethod
+    def print_exc(limit: int | None = None, file: Any = None, chain: bool = True) -> None:
+        exc = sys.exc_info()[1]
+        if exc is None:
+            return
+        message = plain(" ".join(str(exc).split()))[:300]
+        print(f"aaae studio: refused a request ({type(exc).__name__}: {message})", file=file or sys.stderr)
+
+
+def _quiet_refusals() -> None:
+    """Give Gradio's request handlers :class:`_OneLineTracebacks` (where they print tracebacks for refusals)."""
+    import importlib
+
+    for name in ("gradio.queueing", "gradio.routes"):
+        module = importlib.import_module(name)
+        if getattr(module, "traceback", None) is traceback:
+            module.traceback = _OneLineTracebacks()  # type: ignore[attr-defined]
 
 
 def _guarded(fallback: Callable[[str], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -369,6 +400,7 @@ def build_app(studio: Studio) -> gr.Blocks:
 
 def launch(app: gr.Blocks, host: str, port: int, share: bool, browser: bool) -> str:
     """Start serving ``app`` (without blocking) and return its local URL."""
+    _quiet_refusals()
     app.queue(default_concurrency_limit=1)
     app.launch(
         server_name=host,

@@ -87,9 +87,41 @@ def test_a_gif_frame_duration_beyond_what_gif_stores(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_a_gif_is_capped_like_a_grid(tmp_path: Path) -> None:
+    """``interpolate --steps 256 --zoom 16 -o x.gif`` had no cap (3.76 GB for a 66 MB GIF with the faces model):
+    frames are counted as a grid's images are, and refused before any work (issue 23)."""
+    a = tmp_path / "a.png"
+    Image.new("L", (28, 28), 0).save(a)
+    out = tmp_path / "m.gif"
+    m = ["--model", "digits"]
+    result = run_cli(
+        "interpolate", str(a), str(a), "--steps", "256", "--with-inputs", "--zoom", "16", "-o", str(out), *m
+    )
+    assert_user_error(result, "258 frames are too many for one GIF at 512x512 (at most 256)", "--steps")
+    assert not out.exists()
+    b = tmp_path / "b.png"
+    Image.new("L", (28, 28), 255).save(b)
+    result = run_cli("interpolate", str(a), str(b), "--steps", "4", "--zoom", "2", "-o", str(out), *m)
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as gif:  # there and back: 4 frames, then the middle two again
+        assert (gif.n_frames, gif.size) == (6, (64, 64))
+
+
 @pytest.mark.parametrize(("option", "value"), [("patience", -1), ("seed", -1), ("approx_steps", -5), ("z_dim", 0)])
 def test_training_options_out_of_range(option: str, value: int) -> None:
     from aaae_train.options import TrainOptions
 
     with pytest.raises(UserError):
         TrainOptions(data=[str(MNIST)], out="run", **{option: value}).validate()
+
+
+def test_an_attribute_kept_twice_is_named_once(tmp_path: Path) -> None:
+    """``--keep digit_2,DIGIT_2 --keep digit_2`` said "keeping digit_2, digit_2, digit_2" (issue 23)."""
+    image = tmp_path / "a.png"
+    Image.new("L", (28, 28), 0).save(image)
+    out = tmp_path / "b.png"
+    keep = ["--keep", "digit_2,DIGIT_2", "--keep", "digit_2"]
+    result = run_cli("edit", str(image), "--attr", "digit_1", *keep, "-o", str(out), "--model", "digits")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "keeping digit_2)" in text, text

@@ -4,6 +4,10 @@ one ``error:`` line before onnxruntime or the commands act on it, and nothing fr
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +167,80 @@ def test_a_hostile_evaluator_card_is_one_error(tmp_path: Path) -> None:
     (evaluator / "evaluator.json").write_text(hostile.deep(200_000))
     result = run_cli("eval", "--model", "digits", "--data", str(MNIST), "-n", "2", "--evaluator", str(evaluator))
     assert_user_error(result, "evaluator.json", "nested more than")
+
+
+# ---------------------------------------------------------------- issue 23: hostile graphs (items 5, 6 and 13)
+
+GRAPH_CASES = {  # attack: what the one error line says
+    "loop": "control flow (Loop)",
+    "custom_domain": "of domain 'com.microsoft' is not standard ONNX",
+    "allocate": "onnxruntime failed running this graph (Non-zero status code returned while running ConstantOfShape",
+    "nan": "returned NaN or infinite values",
+    "first_row_only": "returned an output of shape (1, 1, 32, 32) for a batch of 4",
+    "fixed_batch": "declares a fixed batch of 2",
+    "bool_output": "declared as tensor(bool), not a float tensor",
+    "string_output": "declared as tensor(string), not a float tensor",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(GRAPH_CASES))
+def test_a_hostile_decoder_is_one_error_and_no_sample(digits_copy: Path, tmp_path: Path, attack: str) -> None:
+    """A verified bundle whose decoder runs for ever, allocates terabytes, or returns NaN, the wrong batch or
+    bools and strings: one ``error:`` line naming it, nothing written (tracebacks, a hang, or a NaN sample before)."""
+    hostile.make_hostile_graph_bundle(digits_copy, attack)
+    out = tmp_path / "out.png"
+    result = run_cli("sample", "-n", "4", str(out), "--seed", "0", "--model", str(digits_copy), timeout=120)
+    assert_user_error(result, "decoder", GRAPH_CASES[attack])
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("graph", "attack"), [("decoder", "allocate"), ("encoder", "nan"), ("encoder", "bool_output")])
+def test_hostile_graphs_in_reconstruct_and_edit(digits_copy: Path, tmp_path: Path, graph: str, attack: str) -> None:
+    hostile.make_hostile_graph_bundle(digits_copy, attack, graph=graph)
+    image = tmp_path / "in.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
+    out = tmp_path / "out.png"
+    m = ["--model", str(digits_copy)]
+    assert_user_error(run_cli("reconstruct", str(image), "-o", str(out), *m), graph, GRAPH_CASES[attack])
+    assert_user_error(run_cli("edit", str(image), "--attr", "digit_1", "-o", str(out), *m), graph, GRAPH_CASES[attack])
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_a_command_while_onnxruntime_runs(digits_copy: Path, tmp_path: Path, signum: int) -> None:
+    """SIGTERM and Ctrl-C were handled only once onnxruntime's ``run`` returned (a hostile decoder of minutes of
+    matrix products, or a Loop: 43 minutes until SIGKILL). Now the command ends within seconds, exit 130."""
+    graph = onnx.load(str(digits_copy / "decoder.onnx"))
+    hostile.slow(graph)  # about 3 TFLOP: minutes on a laptop, tens of seconds on a large server
+    (digits_copy / "decoder.onnx").write_bytes(graph.SerializeToString())
+    hostile.write_manifest(digits_copy)
+    out = tmp_path / "out.png"
+    command = [sys.executable, "-m", "aaae_cli", "sample", "-n", "1", str(out), "--model", str(digits_copy)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(6)  # the model loads in about 2 s (CPU-2): by now onnxruntime runs the decoder
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signum)
+        sent = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert time.monotonic() - sent < 15, "the command ran on after the signal"
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("attack", "fragment"), [("nan", "returned NaN"), ("bool_output", "tensor(bool)")])
+def test_a_hostile_evaluator_graph_is_one_error(tmp_path: Path, attack: str, fragment: str) -> None:
+    """``--evaluator DIR`` is a graph from outside too: its declared outputs and returned values are checked."""
+    from tests.conftest import MNIST
+
+    evaluator = Path(shutil.copytree(DIGITS.parent / "evaluator-digits", tmp_path / "judge"))
+    graph = onnx.load(str(evaluator / "evaluator.onnx"))
+    hostile.GRAPH_ATTACKS[attack](graph)
+    (evaluator / "evaluator.onnx").write_bytes(graph.SerializeToString())
+    result = run_cli("eval", "--model", "digits", "--data", str(MNIST), "-n", "2", "--evaluator", str(evaluator))
+    assert_user_error(result, "evaluator judge", fragment)

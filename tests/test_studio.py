@@ -68,6 +68,13 @@ def test_keep_of_an_edited_attribute_is_dropped_and_said(studio: Studio) -> None
     assert np.array_equal(np.asarray(rendered.full), np.asarray(expected))
 
 
+def test_an_attribute_kept_twice_is_named_once(studio: Studio) -> None:
+    """Each name is said once: it was "keeping Young, Young" and "Male, Male is being edited" (issue 23)."""
+    session = studio.open_photo(None, str(ASTRONAUT))
+    rendered = studio.render(session, {"Male": 1.0}, keep=["young", "Young", "male", "Male"])
+    assert "keeping Young;" in rendered.message and "; Male is being edited, so not kept" in rendered.message
+
+
 def test_one_face_of_two(studio: Studio) -> None:
     canvas = Image.new("RGB", (1100, 620), (200, 200, 200))
     canvas.paste(Image.open(ASTRONAUT), (10, 50))

@@ -16,6 +16,7 @@ from aaae_cli.atomic import atomic_write_text
 from aaae_cli.checks import check_finite, check_output_parent, check_seed
 from aaae_cli.cli._options import DeviceOption, ModelOption, load_model
 from aaae_cli.errors import UserError
+from aaae_cli.overwrite import refuse_replacing, refuse_writing_into_model
 from aaae_cli.progress import RichProgress, err, out
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
@@ -64,7 +65,10 @@ def eval_command(
         json_out = check_output_parent(json_out, "--json")
     if not data.expanduser().exists():
         raise UserError(f"{data}: no such file or folder")
+    if json_out is not None:
+        _refuse_replacing_inputs(json_out, data.expanduser(), labels, evaluator)
     net = load_model(model, device)
+    refuse_writing_into_model([json_out], net.bundle.path)
     with RichProgress() as progress:
         progress.status("evaluating")
         report = evaluate(
@@ -90,6 +94,18 @@ def eval_command(
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
         err.print(f"wrote {json_out}")
+
+
+def _refuse_replacing_inputs(json_out: Path, data: Path, labels: Path | None, evaluator: str | None) -> None:
+    """``--json`` must not replace what the evaluation reads: the data file, a file in the data folder (a label
+    file found there), the ``--labels`` file, or a file of an ``--evaluator`` folder (issue 23)."""
+    if data.is_dir() and json_out.exists() and data.resolve() in json_out.resolve().parents:
+        raise UserError(f"--json {json_out}: is a file in the --data folder and would be replaced; choose another")
+    refuse_replacing([json_out], [data], "the --data file")
+    refuse_replacing([json_out], [labels] if labels is not None else [], "the --labels file")
+    folder = Path(evaluator).expanduser() if evaluator else None
+    if folder is not None and folder.is_dir():
+        refuse_replacing([json_out], [p for p in folder.iterdir() if p.is_file()], "a file of the --evaluator")
 
 
 def _table(report: dict[str, Any]) -> Table:

@@ -31,8 +31,8 @@ from aaae_cli.cli._options import (
 )
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
-from aaae_cli.output import ImageFolderWriter, check_grid_size, check_output_folder
-from aaae_cli.overwrite import refuse_overwriting_inputs
+from aaae_cli.output import ImageFolderWriter, check_gif_size, check_grid_size, check_output_folder
+from aaae_cli.overwrite import refuse_overwriting_inputs, refuse_writing_into_model
 from aaae_cli.progress import RichProgress
 from aaae_cli.terminal import shown as _e  # control characters and markup in names: issue #13
 
@@ -79,6 +79,7 @@ def sample(
     if separate is not None:
         check_output_folder(separate)
     net = load_model(model, device)
+    refuse_writing_into_model([grid_path], net.bundle.path, separate)
     if grid_path is not None:
         check_grid_size(n, net.resolution * zoom_by, "samples")
     seed = secrets.randbelow(2**31) if seed is None else check_seed(seed)  # issue #13: -1 was a traceback
@@ -165,6 +166,7 @@ def reconstruct(
     files = _expand_inputs(images)
     refuse_overwriting_inputs([grid_path], files, overwrite, separate, (f"{p.stem}.png" for p in files))  # #13
     net = load_model(model, device, crop, align, face)
+    refuse_writing_into_model([grid_path], net.bundle.path, separate, (f"{p.stem}.png" for p in files))
     if grid_path is not None:
         check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
     tiles: list[np.ndarray] = []
@@ -227,15 +229,17 @@ def interpolate(
     path = check_output_path(output, (*STILL_SUFFIXES, ".gif"))
     refuse_overwriting_inputs([path], [a, b], overwrite)  # issue #13
     net = load_model(model, device, crop, align, face)
+    refuse_writing_into_model([path], net.bundle.path)
     if path.suffix.lower() != ".gif":  # a row that aaae could not read back (issue #13): refused up front
         check_grid_size(steps + 2 * with_inputs, net.resolution * zoom_by, "images in a row")
+    else:  # and a GIF of gigabytes (issue 23)
+        check_gif_size(steps + 2 * with_inputs, net.resolution * zoom_by)
     ends = net.prepare_batch([a.expanduser(), b.expanduser()])  # read, and faces found, once
     frames = net.interpolate(ends[0], ends[1], steps, refine=net.default_refine if refine is None else refine)
     if with_inputs:
         frames = np.concatenate([ends[:1], frames, ends[1:]])
-    frames = zoom(frames, zoom_by)
     if path.suffix.lower() == ".gif":
-        write_gif(list(frames), path, duration_ms=duration)
+        write_gif(list(frames), path, duration_ms=duration, enlarge=zoom_by)  # enlarged a frame at a time
     else:
-        save_image(make_grid(frames, cols=len(frames)), path)
+        save_image(make_grid(zoom(frames, zoom_by), cols=len(frames)), path)
     said(f"wrote {_e(str(path))}: {steps} steps from {_e(a.name)} to {_e(b.name)}")

@@ -27,7 +27,7 @@ from aaae_cli.cli._options import (
 )
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
-from aaae_cli.overwrite import refuse_overwriting_inputs
+from aaae_cli.overwrite import refuse_overwriting_inputs, refuse_writing_into_model
 from aaae_cli.progress import RichProgress, out
 from aaae_cli.terminal import shown as _e
 
@@ -155,6 +155,8 @@ def edit(
         target = check_output_path(output if output is not None else default_output(source), suffixes)
         refuse_overwriting_inputs([target], [source], overwrite)
     net = load_model(model, device, crop, align)
+    if not source.is_dir():
+        refuse_writing_into_model([target], net.bundle.path)
     if sweep is not None or compare:  # a row that aaae could not read back is refused up front
         tile = TILE if net.aligns_faces else net.resolution
         check_grid_size(len(strengths) + 2 * compare, tile * zoom_by, "images in a row")
@@ -164,9 +166,9 @@ def edit(
         resolved[key] = resolved.get(key, 0.0) + value
     net.attributes.shift(resolved, keep=kept, photo=True)  # a bad --keep fails before any photo is read
     shown = ", ".join(f"{k} {v * strengths[0]:+g}" for k, v in resolved.items())
-    held = f", keeping {', '.join(net.attributes.resolve(k) for k in kept)}" if kept else ""
+    held = f", keeping {', '.join(dict.fromkeys(net.attributes.resolve(k) for k in kept))}" if kept else ""
     if source.is_dir():
-        done, skipped = _edit_folder(net, source, target, resolved, strengths[0], kept, face, all_faces)
+        done, skipped = _edit_folder(net, source, target, resolved, strengths[0], kept, face, overwrite, all_faces)
         said(f"wrote {done} photo(s) to {_e(str(target))} ({_e(shown)}{_e(held)}){skipped}")
         return
     photo = net.load_photo(source)
@@ -245,23 +247,27 @@ def _edit_folder(
     strength: float,
     keep: list[str],
     face: int | None,
+    overwrite: bool = False,
     all_faces: bool = False,
 ) -> tuple[int, str]:
-    """Edit every photo below ``source`` into ``target`` (same relative names and formats); skip and count
-    photos that cannot be read or have no face to edit. Each output file is written atomically."""
+    """Edit every photo below ``source`` into ``target`` (same relative names and formats, clashes renamed);
+    skip and count photos that cannot be read or have no face to edit. The output folder is checked before any
+    photo is edited, and the photos appear there only once all were written (:mod:`aaae_cli.folder_output`)."""
+    from aaae_cli.folder_output import StagedFolder, check_targets, plan_names
     from aaae_cli.images import ImageReadError
 
+    # An output folder inside the input folder is not read as input; one that holds the input folder (-o .) is.
     inside = target.resolve()
-    files = [f for f in list_images(source) if inside not in f.resolve().parents]
+    nested = inside in source.resolve().parents
+    files = [f for f in list_images(source) if nested or inside not in f.resolve().parents]
     if not files:
         raise UserError(f"{source}: no image files in this folder")
+    names, renamed = plan_names(files, source, STILL_SUFFIXES)
+    check_targets(target, names, overwrite)
+    refuse_writing_into_model([target / name for name in names], net.bundle.path, target)
     done, no_face, unreadable = 0, 0, 0
-    with RichProgress().task("editing", len(files)) as task:
-        for path in files:
-            relative = path.relative_to(source)
-            written = target / relative
-            if written.suffix.lower() not in STILL_SUFFIXES:
-                written = written.with_suffix(".png")
+    with StagedFolder(target) as staged, RichProgress().task("editing", len(files)) as task:
+        for path, name in zip(files, names, strict=True):
             try:
                 photo = net.load_photo(path)
                 result = net.edit_loaded_photo(photo, edits, strength, keep, face, all_faces)
@@ -276,11 +282,13 @@ def _edit_folder(
                 no_face += 1
                 task.advance(1)
                 continue
-            written.parent.mkdir(parents=True, exist_ok=True)
-            _save(edited, written, photo)
+            _save(edited, staged.path(name), photo)
             done += 1
             task.advance(1)
     notes = []
+    if renamed:
+        example = f"{files[renamed[0]].relative_to(source)} -> {names[renamed[0]]}"
+        notes.append(f"{len(renamed)} renamed so that no two photos share a name (e.g. {example})")
     if no_face:
         notes.append(f"{no_face} without a face" + (f" number {face}" if face else "") + " skipped")
     if unreadable:
@@ -298,6 +306,7 @@ def faces(
         Path | None,
         typer.Option("--out", "-o", help="Also write the aligned faces as a row of tiles.", show_default=False),
     ] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """List the faces found in a photo, numbered from the left, as '--face N' counts them."""
     from aaae_cli.align import cut
@@ -305,7 +314,9 @@ def faces(
     target = check_output_path(output) if output is not None else None
     if not image.expanduser().is_file():
         raise UserError(f"{image}: no such file")
+    refuse_overwriting_inputs([target], [image], overwrite)  # issue 23: -o PHOTO replaced the photo
     net = load_model(model, "cpu")
+    refuse_writing_into_model([target], net.bundle.path)
     photo = net.load_photo(image.expanduser())
     found = net.find_faces(photo)
     if not found:
