@@ -112,3 +112,12 @@ def test_a_full_disk_leaves_no_partial_output_folder(tmp_path: Path) -> None:
         assert _tree(disk / "out") == {"old.png": b"kept"}
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_an_output_folder_holding_the_input_folder_reads_its_photos(tmp_path: Path) -> None:
+    """``aaae edit photos -o .`` said "no image files": the photos were taken for outputs (issue 23 item 16)."""
+    _digit(tmp_path / "photos" / "a.png")
+    result = run_cli("edit", "photos", "-o", ".", *M, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 1 photo(s)" in result.stderr
+    assert (tmp_path / "a.png").is_file()
