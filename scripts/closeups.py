@@ -1,0 +1,55 @@
+"""Close-ups of photo edits for the README and BENCHMARKS.md: the face of each photo, before and after, side by side.
+
+    python scripts/closeups.py docs/closeups.png tests/data/astronaut.jpg docs/astronaut-blond.jpg ...
+
+The first photo is the original; each following one an edit of it (or ``--pairs`` to give original/edit pairs).
+Every tile is the largest face's neighbourhood (its box enlarged 2x) cut at the photo's own resolution and shown at
+``--tile`` pixels, so a soft change over a sharp photo would show.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import aaae_cli as aaae
+
+
+def face_box(model: aaae.Model, path: Path, grow: float) -> tuple[int, int, int, int]:
+    """The largest face's box in ``path``, enlarged ``grow`` times about its centre (a square)."""
+    face = max(model.find_faces(path), key=lambda f: f.eye_distance)
+    x0, y0, x1, y1 = face.box
+    side = grow * max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - 0.1 * side
+    return round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("photos", type=Path, nargs="+")
+    parser.add_argument("--pairs", action="store_true", help="photos are original, edit, original, edit, ...")
+    parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--grow", type=float, default=2.0)
+    args = parser.parse_args()
+    model = aaae.load("faces", device="cpu")
+    groups = (
+        [args.photos[i : i + 2] for i in range(0, len(args.photos), 2)] if args.pairs else [args.photos]
+    )
+    tiles = []
+    for group in groups:
+        box = face_box(model, group[0], args.grow)
+        for path in group:
+            crop = Image.open(path).convert("RGB").crop(box)
+            tiles.append(np.asarray(crop.resize((args.tile, args.tile), Image.Resampling.LANCZOS)))
+    gap = np.full((args.tile, 4, 3), 255, np.uint8)
+    row = np.concatenate([part for tile in tiles for part in (tile, gap)][:-1], axis=1)
+    Image.fromarray(row).save(args.out)
+    print(f"wrote {args.out}: {len(tiles)} close-ups")
+
+
+if __name__ == "__main__":
+    main()
