@@ -67,6 +67,8 @@ class EditLook:
 
 
 DEFAULT_LOOK = EditLook()
+# Faces whose changes are made and laid into the photo together (a change is up to 1024 x 1024 x 3 floats).
+FACES_PER_STEP = 16
 
 
 def frame_mask(size: int, look: EditLook = DEFAULT_LOOK) -> np.ndarray:
@@ -171,10 +173,12 @@ def frame_changes(
     strengths: Sequence[float],
     look: EditLook = DEFAULT_LOOK,
     masked: bool = True,
+    views: np.ndarray | None = None,
 ) -> list[list[FaceChange]]:
-    """For each strength, each frame's change (one encoder call and one decoder call for everything)."""
+    """For each strength, each frame's change (one encoder call and one decoder call for everything); ``views``:
+    what the model sees of each frame, when already cut (:func:`model_view`)."""
     r = model.resolution
-    views = np.stack([model_view(pixels, frame, r) for frame in frames])
+    views = np.stack([model_view(pixels, frame, r) for frame in frames]) if views is None else views
     codes = model.encode(views)
     factors = np.asarray(strengths, dtype=np.float32)
     moved = codes[None, :, :] + factors[:, None, None] * shift[None, None, :]
@@ -276,6 +280,13 @@ def edit_pixels(
     shift = model.attributes.shift(edits, keep=keep, photo=True)
     if not frames:
         return [photo.pixels.copy() for _ in strengths]
-    rows = frame_changes(model, photo.pixels, frames, shift, strengths, look)
-    last = len(rows) - 1
-    return [apply_changes(photo.pixels, row, in_place=in_place and k == last) for k, row in enumerate(rows)]
+    # Faces are changed FACES_PER_STEP at a time, so a crowd's changes (up to 12 MB a face) are never all held at
+    # once; every face is seen as it was in the photo (views cut before any face is changed).
+    views = np.stack([model_view(photo.pixels, frame, model.resolution) for frame in frames])
+    last = len(strengths) - 1
+    outs = [photo.pixels if in_place and k == last else photo.pixels.copy() for k in range(len(strengths))]
+    for start in range(0, len(frames), FACES_PER_STEP):
+        step = slice(start, start + FACES_PER_STEP)
+        rows = frame_changes(model, photo.pixels, frames[step], shift, strengths, look, views=views[step])
+        outs = [apply_changes(out, row, in_place=True) for out, row in zip(outs, rows, strict=True)]
+    return outs
