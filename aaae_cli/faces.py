@@ -113,8 +113,7 @@ class FaceDetector:
         factor = min(1.0, DETECT_SIDE / max(height, width))
         small = image
         if factor < 1.0:
-            size = (max(1, round(width * factor)), max(1, round(height * factor)))
-            small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BOX))
+            small = _shrink(image, (max(1, round(width * factor)), max(1, round(height * factor))))
         faces = self._detect(small.astype(np.float32), min_face)
         if factor < 1.0:
             scale = np.array([width / small.shape[1], height / small.shape[0]])
@@ -253,6 +252,22 @@ class FaceDetector:
 
 
 # ---------------------------------------------------------------- helpers of the cascade
+
+
+def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` (H, W, 3 uint8) box-resized to ``size`` (width, height), a strip of rows at a time: PIL keeps 4
+    bytes a pixel, and a whole 88-megapixel photo handed to it took another 350 MB (issue #23)."""
+    height, width = image.shape[:2]
+    scale = height / size[1]
+    out = np.empty((size[1], size[0], 3), dtype=np.uint8)
+    rows = max(1, (1 << 20) // max(1, int(width * scale)))  # output rows per strip: about a megapixel read
+    for top in range(0, size[1], rows):
+        bottom = min(size[1], top + rows)
+        first, last = int(np.floor(top * scale)), min(height, int(np.ceil(bottom * scale)))
+        strip = Image.fromarray(np.ascontiguousarray(image[first:last]))
+        box = (0.0, top * scale - first, float(width), bottom * scale - first)
+        out[top:bottom] = np.asarray(strip.resize((size[0], bottom - top), Image.Resampling.BOX, box=box))
+    return out
 
 
 def _normalise(pixels: np.ndarray) -> np.ndarray:
