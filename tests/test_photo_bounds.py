@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from tests.conftest import DATA
+from tests.conftest import ASTRONAUT, DATA, assert_user_error, run_cli
 
 FACE = DATA / "astronaut-face.jpg"
 
@@ -61,10 +60,10 @@ def test_a_photo_tiled_with_small_faces_is_searched_in_bounded_memory_and_time(t
     assert path.stat().st_size < 200_000
     result, peak_mb, seconds = run_measured("faces", str(path))
     assert result.returncode == 0, result.stderr
-    found = result.stdout.count("confidence")
-    assert 100 < found <= MAX_CANDIDATES, found
     assert peak_mb < 800, peak_mb
     assert seconds < 120, seconds
+    found = result.stdout.count("confidence")
+    assert 100 < found <= MAX_CANDIDATES, found
 
 
 def test_a_crowd_is_edited_a_few_faces_at_a_time(monkeypatch) -> None:
@@ -90,3 +89,126 @@ def test_a_crowd_is_edited_a_few_faces_at_a_time(monkeypatch) -> None:
     assert max(sizes) <= photo_edit.FACES_PER_STEP and sum(sizes) == 25
     tiles = (edited != original).any(axis=2).reshape(5, 128, 5, 128).any(axis=(1, 3))
     assert tiles.all(), tiles
+
+
+# ---------------------------------------------------------------- item 4: transparent photos come back as they were
+
+
+def _transparent_astronaut(path: Path) -> np.ndarray:
+    """The astronaut with alpha falling from 255 (top) to 0 (bottom) and noise as the colour of the fully
+    transparent rows: every pixel below the top rows is semi- or fully transparent. Returns the RGBA array."""
+    rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB")).copy()
+    height, width = rgb.shape[:2]
+    alpha = np.broadcast_to(np.clip(np.linspace(400, -40, height), 0, 255).astype(np.uint8)[:, None], (height, width))
+    clear = alpha == 0
+    rgb[clear] = np.random.default_rng(0).integers(0, 256, (int(clear.sum()), 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, alpha])
+    Image.fromarray(rgba, "RGBA").save(path)
+    return rgba
+
+
+def test_a_transparent_photo_comes_back_bit_for_bit_at_strength_0(tmp_path: Path) -> None:
+    """Every semi-transparent pixel's colour changed (composited on white and written with the old alpha), and the
+    colour of fully transparent pixels was lost, even at strength 0."""
+    source = tmp_path / "cutout.png"
+    rgba = _transparent_astronaut(source)
+    assert ((rgba[:, :, 3] > 0) & (rgba[:, :, 3] < 255)).mean() > 0.5
+    out = tmp_path / "same.png"
+    result = run_cli("edit", str(source), "--attr", "male", "--strength", "0", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as img:
+        assert img.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(img), rgba)
+
+
+def test_a_transparent_photo_changes_only_in_the_edited_face(tmp_path: Path) -> None:
+    import aaae_cli as aaae
+
+    source = tmp_path / "cutout.png"
+    rgba = _transparent_astronaut(source)
+    out = tmp_path / "edited.png"
+    result = run_cli("edit", str(source), "--attr", "blond_hair", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    edited = np.asarray(Image.open(out))
+    changed = (edited != rgba).any(axis=2)
+    assert changed.any()
+    np.testing.assert_array_equal(edited[:, :, 3], rgba[:, :, 3])  # alpha untouched
+    model = aaae.load("faces", device="cpu")
+    (frame,) = model.frames(model.load_photo(source))
+    x0, y0 = np.floor(frame.corners().min(0)).astype(int) - 2
+    x1, y1 = np.ceil(frame.corners().max(0)).astype(int) + 2
+    outside = np.ones_like(changed)
+    outside[max(0, y0) : y1, max(0, x0) : x1] = False
+    assert not changed[outside].any()
+
+
+# ---------------------------------------------------------------- item 15: only metadata that describes the output
+
+
+def _profile(space: bytes) -> bytes:
+    """A (minimal) ICC profile header declaring colour space ``space``: all a writer looks at."""
+    header = bytearray(128)
+    header[0:4] = (128).to_bytes(4, "big")
+    header[12:16] = b"mntr"
+    header[16:20] = space
+    header[20:24] = b"XYZ "
+    header[36:40] = b"acsp"
+    return bytes(header)
+
+
+def test_a_cmyk_or_grayscale_profile_is_not_put_on_an_rgb_output(tmp_path: Path) -> None:
+    """An RGB edit of a CMYK photo carried its CMYK profile: viewers then showed its colours wrong."""
+    cases = {
+        "cmyk.jpg": (Image.open(ASTRONAUT).convert("CMYK"), b"CMYK", None),
+        "gray.png": (Image.open(ASTRONAUT).convert("L"), b"GRAY", None),
+        "rgb.png": (Image.open(ASTRONAUT).convert("RGB"), b"RGB ", _profile(b"RGB ")),
+    }
+    for name, (img, space, kept) in cases.items():
+        source = tmp_path / name
+        img.save(source, icc_profile=_profile(space))
+        out = tmp_path / f"out-{name}"
+        result = run_cli("edit", str(source), "--attr", "male", "-o", str(out))
+        assert result.returncode == 0, (name, result.stderr)
+        with Image.open(out) as edited:
+            assert edited.mode == "RGB", name
+            assert edited.info.get("icc_profile") == kept, name
+
+
+def test_a_tiff_with_many_strips_is_saved_as_jpeg_without_its_layout_tags(tmp_path: Path) -> None:
+    """Pillow reads a TIFF's layout (strip offsets and sizes) as EXIF; written into a JPEG it was too long for a
+    large TIFF ("EXIF data is too long", exit 2) and wrong for any."""
+    canvas = Image.new("RGB", (512, 8400), (120, 120, 120))
+    canvas.paste(Image.open(ASTRONAUT).convert("RGB"), (0, 0))
+    source = tmp_path / "tall.tif"
+    exif = Image.Exif()
+    exif[0x010F] = "aaae test camera"  # Make: describes the picture, is kept
+    canvas.save(source, compression="tiff_deflate", strip_size=512 * 3, exif=exif)
+    with Image.open(source) as img:
+        assert len(img.getexif().tobytes()) > 65_533  # 8,400 strips: more than a JPEG's EXIF can hold
+    out = tmp_path / "out.jpg"
+    result = run_cli("edit", str(source), "--attr", "male", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as img:
+        written = img.getexif()
+        assert img.size == (512, 8400)
+    assert 273 not in written and 279 not in written and 256 not in written  # strip offsets, counts, width
+    assert written.get(0x010F) == "aaae test camera"
+
+
+# ---------------------------------------------------------------- item 16: photos up to the stated 100 MP limit
+
+
+def test_a_90_megapixel_photo_is_read_and_a_larger_one_refused(tmp_path: Path) -> None:
+    """PIL warns from 89.5 MP on, and the warning was taken as a decompression bomb: the stated limit is 100 MP."""
+    from aaae_cli.images import MAX_PIXELS
+
+    legal = tmp_path / "legal.png"
+    Image.new("L", (9500, 9450), 90).save(legal)  # 89.8 MP, a few kB
+    assert 89_478_485 < 9500 * 9450 < MAX_PIXELS
+    out = tmp_path / "out.png"
+    result = run_cli("reconstruct", str(legal), "--model", "digits", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.exists()
+    over = tmp_path / "over.png"
+    Image.new("1", (10_100, 10_000)).save(over)  # 101 MP
+    assert_user_error(run_cli("reconstruct", str(over), "--model", "digits", "-o", str(out)), "megapixel limit")
