@@ -212,3 +212,61 @@ def test_a_90_megapixel_photo_is_read_and_a_larger_one_refused(tmp_path: Path) -
     over = tmp_path / "over.png"
     Image.new("1", (10_100, 10_000)).save(over)  # 101 MP
     assert_user_error(run_cli("reconstruct", str(over), "--model", "digits", "-o", str(out)), "megapixel limit")
+
+
+# ---------------------------------------------------------------- item 7: a frame is cut reduced, its template bounded
+
+
+def test_a_template_that_frames_faces_many_times_their_size_is_refused(tmp_path: Path) -> None:
+    """Eyes 0.05 of the frame apart passed the check: frames 20 faces wide, 9.4 GiB cut from a large photo."""
+    import shutil
+
+    from aaae_cli.align import FACE_TEMPLATE
+    from tests.hostile import rewrite_json
+
+    bundle = tmp_path / "faces"
+    shutil.copytree(Path(__file__).parents[1] / "models" / "faces", bundle)
+    centre = FACE_TEMPLATE.mean(0)
+    shrunk = centre + (FACE_TEMPLATE - centre) * 0.2  # eyes 0.056 apart: a frame 18 eye distances across
+
+    def hostile(config: dict) -> None:
+        config["preprocessing"]["landmarks"]["points"] = shrunk.tolist()
+
+    rewrite_json(bundle, "config.json", hostile)
+    out = tmp_path / "out.jpg"
+    result = run_cli("edit", str(ASTRONAUT), "--attr", "male", "--model", str(bundle), "-o", str(out))
+    assert_user_error(result, "landmark template's eyes are too close together")
+    assert not out.exists()
+
+
+def test_a_frame_much_larger_than_the_photo_is_cut_from_the_photos_pixels_only() -> None:
+    """``cut`` built the frame's whole bounding box at photo resolution before reducing it (108 MB here, 9.4 GiB
+    for the hostile template on a large photo); reduced first, it reads the photo once and holds little more."""
+    import tracemalloc
+
+    from aaae_cli.align import Frame, cut
+
+    rng = np.random.default_rng(0)
+    photo = np.asarray(Image.fromarray(rng.integers(0, 256, (150, 150, 3), dtype=np.uint8)).resize((1500, 1500)))
+    side = 6000.0  # centred on the photo: four times its size
+    frame = Frame(np.array([[1 / side, 0, 0.5 + 750 / side * -1], [0, 1 / side, 0.5 - 750 / side]]))
+    tracemalloc.start()
+    tile = cut(photo, frame, 256)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert tile.shape == (256, 256, 3)
+    assert peak < 30e6, peak
+    # The pixels of reducing the whole region (edges repeated) with PIL, on a smaller frame partly outside (PIL
+    # rounds some exact halves down: one grey level at most).
+    small = photo[:400, :300]
+    frame = Frame(np.array([[1 / 900, 0, 100 / 900], [0, 1 / 900, 50 / 900]]))  # x -100..800, y -50..850
+    factor = int(900 / 64 / 1.5)
+    assert factor > 1
+    from aaae_cli.align import _region, reduced_region
+
+    x0, y0, x1, y1 = _region(frame, 300, 400)
+    rows, cols = np.clip(np.arange(y0, y1), 0, 399), np.clip(np.arange(x0, x1), 0, 299)
+    whole = np.asarray(Image.fromarray(small[rows[:, None], cols[None, :]]).reduce(factor))
+    reduced = reduced_region(small, (x0, y0, x1, y1), factor)
+    assert reduced.shape == whole.shape
+    assert np.abs(reduced.astype(int) - whole).max() <= 1
