@@ -270,3 +270,18 @@ def test_a_frame_much_larger_than_the_photo_is_cut_from_the_photos_pixels_only()
     reduced = reduced_region(small, (x0, y0, x1, y1), factor)
     assert reduced.shape == whole.shape
     assert np.abs(reduced.astype(int) - whole).max() <= 1
+
+
+# ---------------------------------------------------------------- item 10: large legal photos under 1 GB
+
+
+def test_a_float_tiff_is_read_a_strip_at_a_time(tmp_path: Path) -> None:
+    """A float TIFF was converted through whole-photo float64 copies: 2.4 GB for one of 42 MB. This one is 16 MP
+    (64 MB of floats in a 2 MB file): 510 MB before, the photo's own size and a strip now."""
+    gray = np.asarray(Image.open(ASTRONAUT).convert("L"), np.float32)[:500, :500] / 255.0
+    source = tmp_path / "float.tif"
+    Image.fromarray(np.kron(gray, np.ones((8, 8), np.float32)), "F").save(source, compression="tiff_deflate")
+    result, peak_mb, _ = run_measured("faces", str(source))
+    assert result.returncode == 0, result.stderr
+    assert "1: box" in result.stdout
+    assert peak_mb < 420, peak_mb
