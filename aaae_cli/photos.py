@@ -60,8 +60,7 @@ def load_photo(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray
         fmt = img.format
         img.load()
         orientation = img.getexif().get(_ORIENTATION, 1)
-        photo = _from_pil(img, channels, name)
-        img.close()  # PIL's copy of the pixels is released now, before any rotation
+        photo = _from_pil(img, channels, name, release=True)  # PIL's copy released before any rotation
     photo.format = fmt
     if orientation in _TURNS:
         _turn_upright(photo, orientation)
@@ -103,34 +102,38 @@ def _strip_rows(width: int) -> int:
     return max(1, STRIP_PIXELS // max(1, width))
 
 
-def _from_pil(img: Image.Image, channels: int, name: str) -> Photo:
+def _from_pil(img: Image.Image, channels: int, name: str, release: bool = False) -> Photo:
+    """The photo of a decoded image: its pixels read a strip at a time in the model's mode (``release``: the image's
+    own pixels are released once read, before a transparent photo's composite is made)."""
     out_mode = "L" if channels == 1 else "RGB"
     info = _kept_info(img, out_mode)
     framed = img.info.get(FRAMED_KEY) == FRAMED_VALUE
+    source = img
     if img.mode.startswith("I;16") or img.mode in ("I", "F"):
         img = _to_8bit(img)
     has_alpha = img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info)
     width, height = img.size
-    pixels = np.empty((height, width, channels), dtype=np.uint8)  # writable: edits may go in place
+    own = np.empty((height, width, channels), dtype=np.uint8)  # writable: edits may go in place
     alpha = np.empty((height, width), dtype=np.uint8) if has_alpha else None
-    colour: np.ndarray | None = None
     rows = _strip_rows(width)
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
         strip = img.crop((0, top, width, bottom))
         if alpha is None:
-            pixels[top:bottom] = np.asarray(_to_mode(strip, channels)).reshape(bottom - top, width, channels)
+            own[top:bottom] = np.asarray(_to_mode(strip, channels)).reshape(bottom - top, width, channels)
             continue
         rgba = strip.convert("RGBA")
         alpha[top:bottom] = np.asarray(rgba)[:, :, 3]
-        own = np.asarray(rgba.convert("RGB").convert(out_mode)).reshape(bottom - top, width, channels)
-        pixels[top:bottom] = composite(own, alpha[top:bottom])
-        if colour is None and (alpha[top:bottom] < 255).any():
-            colour = np.empty_like(pixels)
-            colour[:top] = pixels[:top]  # opaque so far: the colour is what the model sees
-        if colour is not None:
-            colour[top:bottom] = own
-    return Photo(pixels, name, None, alpha, info, framed, colour)
+        own[top:bottom] = np.asarray(rgba.convert("RGB").convert(out_mode)).reshape(bottom - top, width, channels)
+    del img  # the 8-bit copy of a 16-bit or float image, if one was made
+    if release:
+        source.close()
+    if alpha is None or alpha.min() == 255:  # opaque: the photo's colour is what the model sees
+        return Photo(own, name, None, alpha, info, framed)
+    pixels = np.empty_like(own)
+    for top in range(0, height, rows):
+        pixels[top : top + rows] = composite(own[top : top + rows], alpha[top : top + rows])
+    return Photo(pixels, name, None, alpha, info, framed, own)
 
 
 def composite(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
