@@ -252,7 +252,7 @@ class Model:
         copy of a large photo); returns the edited image and how many faces (frames) were edited."""
         frames = self.frames(photo, every=face is None, face=face)
         pixels = edit_pixels(self, photo, frames, edits, [strength], keep, in_place=True)[0]
-        return photo_to_pil(photo, pixels), len(frames)
+        return photo_to_pil(photo, pixels, in_place=True), len(frames)
 
     # ------------------------------------------------------------------ images in
 

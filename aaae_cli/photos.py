@@ -26,8 +26,8 @@ class Photo:
     """A photo as shown (upright): ``pixels`` uint8 (H, W, C), and what is needed to write it back alike.
 
     ``pixels`` is what the model sees: a transparent photo composited on white. Its own colour and alpha are
-    kept beside it (``colour`` only where some pixel is not opaque, else the two are equal), so that writing it
-    back changes nothing but what an edit changed (issue #23).
+    kept beside it (``straight``, only when some pixel is not opaque, else the colour is ``pixels``), so that
+    writing it back changes nothing but what an edit changed (issue #23).
     """
 
     pixels: np.ndarray
@@ -36,11 +36,16 @@ class Photo:
     alpha: np.ndarray | None = None  # uint8 (H, W), put back on save
     info: dict[str, Any] = field(default_factory=dict)  # icc_profile, exif (orientation removed), dpi
     framed: bool = False  # a single model image aaae wrote (already in the model's frame)
-    colour: np.ndarray | None = None  # uint8 (H, W, C): the photo's own colour, not composited (when not opaque)
+    straight: np.ndarray | None = None  # uint8 (H, W, C + 1): own colour (not composited) and alpha, if not opaque
 
     @property
     def size(self) -> tuple[int, int]:
         return self.pixels.shape[1], self.pixels.shape[0]
+
+    @property
+    def colour(self) -> np.ndarray | None:
+        """The photo's own colour, uint8 (H, W, C), when some pixel is not opaque (else it is ``pixels``)."""
+        return None if self.straight is None else self.straight[:, :, :-1]
 
 
 def load_photo(source: str | os.PathLike[str] | bytes | Image.Image | np.ndarray, channels: int = 3) -> Photo:
@@ -84,10 +89,11 @@ def _turn_upright(photo: Photo, orientation: int) -> None:
     """Apply an EXIF ``orientation`` to the photo's arrays (one at a time: one extra copy at most)."""
     turn = _TURNS[orientation]
     photo.pixels = np.ascontiguousarray(turn(photo.pixels))
-    if photo.alpha is not None:
+    if photo.straight is not None:
+        photo.straight = np.ascontiguousarray(turn(photo.straight))
+        photo.alpha = photo.straight[:, :, -1]
+    elif photo.alpha is not None:
         photo.alpha = np.ascontiguousarray(turn(photo.alpha))
-    if photo.colour is not None:
-        photo.colour = np.ascontiguousarray(turn(photo.colour))
     dpi = photo.info.get("dpi")
     if orientation >= 5 and isinstance(dpi, tuple) and len(dpi) == 2:
         photo.info["dpi"] = (dpi[1], dpi[0])
@@ -113,26 +119,30 @@ def _from_pil(img: Image.Image, channels: int, name: str, release: bool = False)
         img = _to_8bit(img)
     has_alpha = img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info)
     width, height = img.size
-    own = np.empty((height, width, channels), dtype=np.uint8)  # writable: edits may go in place
-    alpha = np.empty((height, width), dtype=np.uint8) if has_alpha else None
+    # Own colour, then alpha (one array: written back as it is, in place); writable: edits may go in place.
+    own = np.empty((height, width, channels + has_alpha), dtype=np.uint8)
     rows = _strip_rows(width)
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
         strip = img.crop((0, top, width, bottom))
-        if alpha is None:
+        if not has_alpha:
             own[top:bottom] = np.asarray(_to_mode(strip, channels)).reshape(bottom - top, width, channels)
             continue
         rgba = strip.convert("RGBA")
-        alpha[top:bottom] = np.asarray(rgba)[:, :, 3]
-        own[top:bottom] = np.asarray(rgba.convert("RGB").convert(out_mode)).reshape(bottom - top, width, channels)
+        own[top:bottom, :, -1] = np.asarray(rgba)[:, :, 3]
+        colour = np.asarray(rgba.convert("RGB").convert(out_mode)).reshape(bottom - top, width, channels)
+        own[top:bottom, :, :channels] = colour
     del img  # the 8-bit copy of a 16-bit or float image, if one was made
     if release:
         source.close()
-    if alpha is None or alpha.min() == 255:  # opaque: the photo's colour is what the model sees
-        return Photo(own, name, None, alpha, info, framed)
-    pixels = np.empty_like(own)
+    if not has_alpha:
+        return Photo(own, name, None, None, info, framed)
+    alpha = own[:, :, -1]
+    if alpha.min() == 255:  # opaque: the photo's colour is what the model sees
+        return Photo(np.ascontiguousarray(own[:, :, :-1]), name, None, alpha.copy(), info, framed)
+    pixels = np.empty((height, width, channels), dtype=np.uint8)
     for top in range(0, height, rows):
-        pixels[top : top + rows] = composite(own[top : top + rows], alpha[top : top + rows])
+        pixels[top : top + rows] = composite(own[top : top + rows, :, :-1], alpha[top : top + rows])
     return Photo(pixels, name, None, alpha, info, framed, own)
 
 
@@ -179,27 +189,33 @@ def profile_space(profile: bytes) -> bytes:
     return profile[16:20] if len(profile) >= 128 else b""
 
 
-def photo_to_pil(photo: Photo, pixels: np.ndarray | None = None) -> Image.Image:
+def photo_to_pil(photo: Photo, pixels: np.ndarray | None = None, in_place: bool = False) -> Image.Image:
     """``pixels`` (default: the photo's own) as a PIL image, with the photo's transparency put back.
 
     A transparent photo gets its own colour and alpha back wherever ``pixels`` equal what the model saw, and
-    its colour plus the edit's change elsewhere: at strength 0 the photo comes back bit for bit."""
+    its colour plus the edit's change elsewhere: at strength 0 the photo comes back bit for bit. ``in_place``
+    (the photo's pixels were edited in place, the photo is done with): its own colour is changed to match, and
+    the image shares that memory instead of copying an 88-megapixel photo once more."""
     array = photo.pixels if pixels is None else pixels
     channels = array.shape[2]
+    mode = "L" if channels == 1 else "RGB"
     if photo.alpha is None:
-        img = Image.fromarray(array[:, :, 0], "L") if channels == 1 else Image.fromarray(array, "RGB")
+        img = Image.fromarray(array[:, :, 0], mode) if channels == 1 else Image.fromarray(array, mode)
     else:
         height, width = photo.alpha.shape
-        img = Image.new("LA" if channels == 1 else "RGBA", (width, height))
+        straight = photo.straight
+        out = straight if in_place and straight is not None else np.empty((height, width, channels + 1), np.uint8)
         rows = _strip_rows(width)
         for top in range(0, height, rows):
             part = slice(top, min(height, top + rows))
-            colour = (
-                array[part]
-                if photo.colour is None
-                else _with_change(photo.colour[part], photo.alpha[part], array[part])
-            )
-            img.paste(Image.fromarray(np.dstack([colour, photo.alpha[part]]), img.mode), (0, top))
+            if straight is None:  # opaque: the pixels as they are
+                out[part, :, :channels] = array[part]
+            else:
+                out[part, :, :channels] = _with_change(straight[part, :, :channels], photo.alpha[part], array[part])
+            if out is not straight:
+                out[part, :, channels] = photo.alpha[part]
+        alpha_mode = "LA" if channels == 1 else "RGBA"
+        img = Image.frombuffer(alpha_mode, (width, height), out, "raw", alpha_mode, 0, 1)
     for key, value in photo.info.items():
         img.info[key] = value
     return img

@@ -7,7 +7,9 @@ every command runs in a fresh process under a small wrapper that reports the com
 * ``crowd-100``: 1280x1280 PNG tiled with the public-domain astronaut's face (tests/data) at 128 px: 100 faces;
 * ``crowd-1024``: the same at 40 px, 1,024 faces, a ~150 KB PNG (the red team's hostile upload);
 * ``88MP.jpg``: 10880x8096 JPEG, the astronaut enlarged to the photo's height on grey;
-* ``float.tif``: a 42 MB float32 grayscale TIFF (3240x3240) of the astronaut.
+* ``float.tif``: a 42 MB float32 grayscale TIFF (3240x3240) of the astronaut;
+* ``88MP-float.tif``: 9400x9400 float32 (353 MB of values, deflated);
+* ``88MP-rgba.png``: 10880x8096 RGBA, alpha falling from opaque to clear down the photo.
 
     python tests/bench/photo_memory.py                  # every case
     python tests/bench/photo_memory.py --only crowd     # cases whose name contains 'crowd'
@@ -57,6 +59,19 @@ def make_photos(folder: Path) -> dict[str, str]:
     gray = np.asarray(portrait.convert("L").resize((3240, 3240), Image.Resampling.BILINEAR), np.float32) / 255.0
     paths["float.tif"] = str(folder / "float.tif")
     Image.fromarray(gray, "F").save(paths["float.tif"])
+    # 88 MP of float32 (353 MB of values), deflated: the astronaut enlarged 18.8 times, nearest neighbour.
+    small = np.asarray(portrait.convert("L").resize((500, 500), Image.Resampling.BILINEAR), np.float32) / 255.0
+    paths["88MP-float.tif"] = str(folder / "88MP-float.tif")
+    Image.fromarray(np.kron(small, np.ones((19, 19), np.float32))[:9400, :9400], "F").save(
+        paths["88MP-float.tif"], compression="tiff_deflate"
+    )
+    # 88 MP RGBA, alpha falling from opaque (top) to clear (bottom): most pixels semi-transparent.
+    rgba = Image.new("RGBA", (10880, 8096), (128, 128, 128, 255))
+    rgba.paste(portrait.resize((8096, 8096), Image.Resampling.BILINEAR), ((10880 - 8096) // 2, 0))
+    ramp = np.clip(np.linspace(400, -40, 8096), 0, 255).astype(np.uint8)
+    rgba.putalpha(Image.fromarray(np.repeat(ramp[:, None], 10880, axis=1), "L"))
+    paths["88MP-rgba.png"] = str(folder / "88MP-rgba.png")
+    rgba.save(paths["88MP-rgba.png"], compress_level=1)
     return paths
 
 
@@ -70,6 +85,10 @@ CASES = [
     ("float.tif", "faces"),
     ("float.tif", "edit"),
     ("float.tif", "reconstruct"),
+    ("88MP-float.tif", "faces"),
+    ("88MP-float.tif", "edit"),
+    ("88MP-rgba.png", "faces"),
+    ("88MP-rgba.png", "edit"),
 ]
 
 
@@ -77,7 +96,7 @@ def command(kind: str, photo: str, out: Path) -> list[str]:
     if kind == "faces":
         return ["faces", photo]
     if kind == "edit":
-        suffix = ".jpg" if photo.endswith(".jpg") else ".png"
+        suffix = ".jpg" if photo.endswith((".jpg", ".tif")) else ".png"
         return ["edit", photo, "--attr", "smiling", "-o", str(out / f"edited{suffix}"), "--overwrite"]
     return ["reconstruct", photo, "-o", str(out / "reconstructed.png"), "--overwrite"]
 
@@ -94,8 +113,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        made = subprocess.run([sys.executable, __file__, "--make", str(folder)], capture_output=True, text=True)
-        paths = json.loads(made.stdout)
+        listing = folder / "photos.json"  # photos kept (--keep) by an earlier run are used again
+        if not listing.exists():
+            made = subprocess.run([sys.executable, __file__, "--make", str(folder)], capture_output=True, text=True)
+            listing.write_text(made.stdout)
+        paths = json.loads(listing.read_text())
         for photo, kind in CASES:
             if args.only not in f"{photo} {kind}":
                 continue
@@ -105,7 +127,7 @@ def main() -> None:
             size = Path(paths[photo]).stat().st_size / 1e6
             note = "" if result["code"] == 0 else f"  exit {result['code']}: {result['err'].strip()[-160:]}"
             print(
-                f"aaae {kind:12s} {photo:11s} ({size:5.1f} MB)  peak {result['peak_mb']:6.0f} MB  "
+                f"aaae {kind:12s} {photo:14s} ({size:5.1f} MB)  peak {result['peak_mb']:6.0f} MB  "
                 f"{result['seconds']:6.1f} s{note}",
                 flush=True,
             )
