@@ -16,6 +16,7 @@ Coordinates are continuous: pixel ``i`` covers ``[i, i + 1)``, its centre is ``i
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -132,14 +133,14 @@ def cut(
     """
     height, width, channels = photo.shape
     x0, y0, x1, y1 = _region(frame, width, height)
-    # The neighbourhood, indices clipped to the photo: pixels beyond its edge repeat the edge ones.
-    rows = np.clip(np.arange(y0, y1), 0, height - 1)
-    cols = np.clip(np.arange(x0, x1), 0, width - 1)
-    region = photo[rows[:, None], cols[None, :]]
     factor = max(1, int(frame.side / size / 1.5))
+    if factor > 1:  # reduced first, reading only the photo's pixels: never the whole region at photo resolution
+        region = reduced_region(photo, (x0, y0, x1, y1), factor)
+    else:  # the neighbourhood, indices clipped to the photo: pixels beyond its edge repeat the edge ones
+        rows = np.clip(np.arange(y0, y1), 0, height - 1)
+        cols = np.clip(np.arange(x0, x1), 0, width - 1)
+        region = photo[rows[:, None], cols[None, :]]
     image = Image.fromarray(region[:, :, 0] if channels == 1 else region)
-    if factor > 1:
-        image = image.reduce(factor)
     # Output pixel (u, v) of the cut -> frame units (u / size) -> photo -> region (reduced) coordinates.
     to_photo = frame.inverse @ np.diag([1.0 / size, 1.0 / size, 1.0])
     to_region = to_photo - np.array([[0, 0, x0], [0, 0, y0]], dtype=np.float64)
@@ -147,6 +148,58 @@ def cut(
     out = image.transform((size, size), Image.Transform.AFFINE, tuple(to_region.ravel()), resample)
     array = np.asarray(out, dtype=np.uint8)
     return array[:, :, None] if array.ndim == 2 else array
+
+
+def reduced_region(photo: np.ndarray, box: tuple[int, int, int, int], factor: int) -> np.ndarray:
+    """The region ``box`` (x0, y0, x1, y1; may leave the photo, whose edge pixels then repeat) of ``photo``
+    (H, W, C uint8) averaged over ``factor`` x ``factor`` blocks (partial blocks at the far edges over what they
+    hold, as PIL's ``reduce``): uint8 (ceil(h / factor), ceil(w / factor), C).
+
+    Memory and time follow the part of the region inside the photo and the small result, not the region: a frame
+    20 times a face's size (a landmark template the config check allowed) asked 9.4 GiB before (issue #23). Rows
+    of blocks are summed a few at a time; repeated edge pixels are counted, not copied."""
+    width, channels = photo.shape[1:]
+    x0, y0, x1, y1 = box
+    col_edges = _block_edges(x0, x1, factor)
+    row_edges = _block_edges(y0, y1, factor)
+    # The photo columns the region reads (at least one, the nearest edge, when it lies wholly outside).
+    c0, c1 = min(max(x0, 0), width - 1), max(min(x1, width), 1)
+    inside = _inside_counts(col_edges, 0, width)  # (blocks, 3): columns left of, within and right of the photo
+    out = np.empty((len(row_edges) - 1, len(col_edges) - 1, channels), dtype=np.uint8)
+    group = max(1, (1 << 22) // max(1, (c1 - c0) * channels * factor))  # block rows summed together
+    for first in range(0, len(row_edges) - 1, group):
+        edges = row_edges[first : first + group + 1]
+        sums = np.stack([_row_sum(photo, a, b, c0, c1) for a, b in itertools.pairwise(edges)])
+        cumulative = np.concatenate([np.zeros_like(sums[:, :1]), np.cumsum(sums, axis=1)], axis=1)
+        lo = np.clip(col_edges[:-1], 0, width) - c0
+        hi = np.clip(col_edges[1:], 0, width) - c0
+        block = cumulative[:, np.clip(hi, 0, c1 - c0)] - cumulative[:, np.clip(lo, 0, c1 - c0)]
+        block += inside[None, :, 0:1] * sums[:, None, 0] + inside[None, :, 2:3] * sums[:, None, -1]
+        area = (np.diff(edges)[:, None] * np.diff(col_edges)[None, :])[:, :, None].astype(np.int64)
+        out[first : first + len(edges) - 1] = ((block + area // 2) // area).astype(np.uint8)
+    return out
+
+
+def _block_edges(start: int, stop: int, factor: int) -> np.ndarray:
+    """Edges of blocks of ``factor`` from ``start`` to ``stop`` (the last block partial)."""
+    return np.append(np.arange(start, stop, factor), stop).astype(np.int64)
+
+
+def _inside_counts(edges: np.ndarray, low: int, high: int) -> np.ndarray:
+    """For each block between ``edges``: how many of its indices lie below ``low``, in [low, high), above it."""
+    a, b = edges[:-1], edges[1:]
+    below = np.clip(np.minimum(b, low) - a, 0, None)
+    above = np.clip(b - np.maximum(a, high), 0, None)
+    return np.stack([below, b - a - below - above, above], axis=1)
+
+
+def _row_sum(photo: np.ndarray, a: int, b: int, c0: int, c1: int) -> np.ndarray:
+    """Rows a..b of ``photo`` (clipped: rows outside repeat the edge rows) summed, columns c0..c1: int64 (w, C)."""
+    height = photo.shape[0]
+    lo, hi = min(max(a, 0), height), max(min(b, height), 0)
+    total = photo[lo:hi, c0:c1].sum(axis=0, dtype=np.int64) if hi > lo else 0
+    above, below = max(0, min(b, 0) - a), max(0, b - max(a, height))
+    return total + above * photo[0, c0:c1].astype(np.int64) + below * photo[height - 1, c0:c1].astype(np.int64)
 
 
 def paste_change(
@@ -169,27 +222,36 @@ def paste_change(
     result = photo if in_place else photo.copy()
     if x1 <= x0 or y1 <= y0:
         return result
-    # Region pixel (x, y) -> photo (x + x0, y + y0) -> frame units -> cut pixels (x size).
-    to_cut = np.diag([size, size]) @ frame.matrix @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64)
-    region = result[y0:y1, x0:x1]
+    planes = [Image.fromarray(np.ascontiguousarray(change[:, :, k], dtype=np.float32), "F") for k in range(channels)]
+    gain_plane = (
+        Image.fromarray(np.ascontiguousarray(gain[:, :, 0], dtype=np.float32), "F")
+        if gain is not None and gain.any()
+        else None
+    )
+    rows = max(1, (1 << 20) // (x1 - x0))  # a strip of rows at a time: a frame as large as the photo is bounded
+    for top in range(y0, y1, rows):
+        bottom = min(y1, top + rows)
+        # Strip pixel (x, y) -> photo (x + x0, y + top) -> frame units -> cut pixels (x size).
+        shift = np.array([[1, 0, x0], [0, 1, top], [0, 0, 1]], dtype=np.float64)
+        to_cut = np.diag([size, size]) @ frame.matrix @ shift
+        region = result[top:bottom, x0:x1]
 
-    def warped(plane: np.ndarray) -> np.ndarray:
-        image = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), "F")
-        moved = image.transform(
-            (x1 - x0, y1 - y0), Image.Transform.AFFINE, tuple(to_cut.ravel()), Image.Resampling.BILINEAR
-        )
-        return np.asarray(moved, dtype=np.float32)
+        def warped(plane: Image.Image) -> np.ndarray:
+            moved = plane.transform(
+                (x1 - x0, bottom - top), Image.Transform.AFFINE, tuple(to_cut.ravel()), Image.Resampling.BILINEAR
+            )
+            return np.asarray(moved, dtype=np.float32)
 
-    factor = warped(gain[:, :, 0]) if gain is not None and gain.any() else None
-    for channel in range(channels):
-        moved = warped(change[:, :, channel])
-        if factor is not None:
-            moved = moved + region[:, :, channel].astype(np.float32) * factor
-        moved = np.rint(moved)
-        if not moved.any():
-            continue
-        values = region[:, :, channel].astype(np.int16) + moved.astype(np.int16)
-        region[:, :, channel] = np.clip(values, 0, 255).astype(np.uint8)
+        factor = warped(gain_plane) if gain_plane is not None else None
+        for channel, plane in enumerate(planes):
+            moved = warped(plane)
+            if factor is not None:
+                moved = moved + region[:, :, channel].astype(np.float32) * factor
+            moved = np.rint(moved)
+            if not moved.any():
+                continue
+            values = region[:, :, channel].astype(np.int16) + moved.astype(np.int16)
+            region[:, :, channel] = np.clip(values, 0, 255).astype(np.uint8)
     return result
 
 

@@ -369,7 +369,7 @@ class Model:
         copy of a large photo): the edited image, how many faces (frames) were edited and which were skipped."""
         frames, skipped = self.face_plan(photo, face, all_faces)
         pixels = edit_pixels(self, photo, frames, edits, [strength], keep, in_place=True)[0]
-        return EditedPhoto(photo_to_pil(photo, pixels), len(frames), skipped)
+        return EditedPhoto(photo_to_pil(photo, pixels, in_place=True), len(frames), skipped)
 
     # ------------------------------------------------------------------ images in
 

@@ -94,6 +94,12 @@ class GraphSpec(Block):
     output: str = ""
 
 
+# The least distance between a landmark template's eyes, in frame units. A face's frame spans 1 / this many of its
+# eye distances: 0.05 let a bundle ask for frames 20 faces wide, 9.4 GiB cut from a large photo (issue #23); CelebA's
+# faces have their eyes 0.28 apart in the usual crop and 0.22 uncropped.
+MIN_TEMPLATE_EYES = 0.1
+
+
 @dataclass(frozen=True, eq=False)
 class LandmarkTemplate(Block):
     """``preprocessing.landmarks``: mean face landmarks (5, 2) of the training images in the model's frame (0..1),
@@ -110,8 +116,11 @@ class LandmarkTemplate(Block):
             raise BundleError(f"{where}: unreadable landmark template ({type(exc).__name__})") from None
         if points.shape != (5, 2) or not np.all(np.isfinite(points)) or np.abs(points - 0.5).max() > 1.0:
             raise BundleError(f"{where}: landmark template must be five (x, y) pairs within the model's frame")
-        if np.linalg.norm(points[1] - points[0]) < 0.05:
-            raise BundleError(f"{where}: landmark template's eyes are too close together")
+        if np.linalg.norm(points[1] - points[0]) < MIN_TEMPLATE_EYES:
+            raise BundleError(
+                f"{where}: landmark template's eyes are too close together (at least {MIN_TEMPLATE_EYES} of the "
+                "frame apart: the frame is at most ten eye distances across)"
+            )
         return cls(points, extra={k: v for k, v in block.items() if k != "points"})
 
     @classmethod

@@ -100,7 +100,8 @@ def open_image(path: str | os.PathLike[str] | bytes) -> Iterator[Image.Image]:
         check_regular_file(path, ImageReadError)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # PIL warns from 89.5 MP on; the limit here is MAX_PIXELS, checked below (PIL itself errs from 179 MP).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(source) as img:
                 if img.width * img.height > MAX_PIXELS:
                     raise ImageReadError(
@@ -227,15 +228,8 @@ def _reduce_16bit(img: Image.Image, box: tuple[int, int, int, int], factor: int)
 
 def _to_mode(img: Image.Image, channels: int) -> Image.Image:
     """Convert any PIL mode to 'L' or 'RGB'; transparent pixels are composited on white."""
-    if img.mode.startswith("I;16"):  # integer arithmetic: no float64 copy of a large image
-        values = np.asarray(img, dtype=np.uint16).astype(np.uint32)
-        img = Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8), "L")
-    elif img.mode in ("I", "F"):
-        values = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        if img.mode == "F":
-            top = max(1.0, float(values.max(initial=1.0)))
-        img = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        img = _to_8bit(img)
     if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -243,6 +237,37 @@ def _to_mode(img: Image.Image, channels: int) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba).convert("RGB")
     return img.convert("L" if channels == 1 else "RGB")
+
+
+# Rows of a 16-bit, 32-bit or float image converted at a time: no whole-image float64 copy (a 100-megapixel
+# float TIFF took 2.4 GB that way; issue #23).
+_STRIP_PIXELS = 1 << 20
+
+
+def _strips(img: Image.Image) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, the rows' values as an array) for strips of about :data:`_STRIP_PIXELS` pixels of ``img``."""
+    rows = max(1, _STRIP_PIXELS // max(1, img.width))
+    for top in range(0, img.height, rows):
+        yield top, np.asarray(img.crop((0, top, img.width, min(img.height, top + rows))))
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """A 16-bit ('I;16'), 32-bit integer ('I') or float ('F') image as 8-bit 'L', a strip at a time: 16-bit
+    scaled from 0..65535; 'I' from 0..255, or 0..65535 when a value exceeds 255; 'F' from 0..its maximum (at
+    least 1); NaN as 0."""
+    sixteen = img.mode.startswith("I;16")
+    top = 65535.0
+    if not sixteen:
+        peak = max((float(np.nanmax(values, initial=0)) for _, values in _strips(img)), default=0.0)
+        top = max(1.0, peak) if img.mode == "F" else 65535.0 if peak > 255 else 255.0
+    out = np.empty((img.height, img.width), dtype=np.uint8)
+    for first, values in _strips(img):
+        if sixteen:  # integer arithmetic
+            scaled = (values.astype(np.uint32) * 255 + 32767) // 65535
+        else:
+            scaled = np.nan_to_num(np.clip(values.astype(np.float32) / np.float32(top) * 255.0 + 0.5, 0, 255))
+        out[first : first + len(values)] = scaled.astype(np.uint8)
+    return Image.fromarray(out, "L")
 
 
 def _crop_and_resize(img: Image.Image, resolution: int, crop: float, channels: int) -> np.ndarray:

@@ -83,6 +83,8 @@ class EditLook:
 
 
 DEFAULT_LOOK = EditLook()
+# Faces whose changes are made and laid into the photo together (a change is up to 1024 x 1024 x 3 floats).
+FACES_PER_STEP = 16
 
 
 def frame_mask(size: int, look: EditLook = DEFAULT_LOOK) -> np.ndarray:
@@ -324,13 +326,16 @@ def frame_changes(
     look: EditLook = DEFAULT_LOOK,
     masked: bool = True,
     scope: EditScope = EditScope(),
+    views: np.ndarray | None = None,
+    subjects: Sequence[np.ndarray | None] | None = None,
 ) -> list[list[FaceChange]]:
     """For each strength, each frame's change (one encoder call and one decoder call for everything). ``scope``:
-    what the edit may touch (:meth:`EditScope.of` the edits); hue never on a monochrome photo."""
+    what the edit may touch (:meth:`EditScope.of` the edits); hue never on a monochrome photo. ``views`` and
+    ``subjects``: what the model sees of each frame and its :func:`subject_gate`, when already made."""
     r = model.resolution
-    views = np.stack([model_view(pixels, frame, r) for frame in frames])
+    views = np.stack([model_view(pixels, frame, r) for frame in frames]) if views is None else views
     covers = [frame_inside(frame, pixels.shape[1], pixels.shape[0], r) for frame in frames]
-    subjects = [subject_gate(pixels, frame, look) for frame in frames]
+    subjects = [subject_gate(pixels, frame, look) for frame in frames] if subjects is None else subjects
     scope = replace(scope, colour=scope.colour and not is_monochrome(pixels))
     codes = model.encode(views)
     factors = np.asarray(strengths, dtype=np.float32)
@@ -552,6 +557,17 @@ def edit_pixels(
     if not frames:
         return [photo.pixels.copy() for _ in strengths]
     scope = EditScope.of({model.attributes.resolve(k): v for k, v in edits.items()})
-    rows = frame_changes(model, photo.pixels, frames, shift, strengths, look, scope=scope)
-    last = len(rows) - 1
-    return [apply_changes(photo.pixels, row, in_place=in_place and k == last) for k, row in enumerate(rows)]
+    scope = replace(scope, colour=scope.colour and not is_monochrome(photo.pixels))
+    # Faces are changed FACES_PER_STEP at a time, so a crowd's changes (up to 12 MB a face) are never all held at
+    # once; every face is seen as it was in the photo (views and subject gates made before any face is changed).
+    views = np.stack([model_view(photo.pixels, frame, model.resolution) for frame in frames])
+    subjects = [subject_gate(photo.pixels, frame, look) for frame in frames]
+    last = len(strengths) - 1
+    outs = [photo.pixels if in_place and k == last else photo.pixels.copy() for k in range(len(strengths))]
+    for start in range(0, len(frames), FACES_PER_STEP):
+        step = slice(start, start + FACES_PER_STEP)
+        rows = frame_changes(
+            model, photo.pixels, frames[step], shift, strengths, look, True, scope, views[step], subjects[step]
+        )
+        outs = [apply_changes(out, row, in_place=True) for out, row in zip(outs, rows, strict=True)]
+    return outs

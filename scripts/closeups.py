@@ -36,9 +36,7 @@ def main() -> None:
     parser.add_argument("--grow", type=float, default=2.0)
     args = parser.parse_args()
     model = aaae.load("faces", device="cpu")
-    groups = (
-        [args.photos[i : i + 2] for i in range(0, len(args.photos), 2)] if args.pairs else [args.photos]
-    )
+    groups = [args.photos[i : i + 2] for i in range(0, len(args.photos), 2)] if args.pairs else [args.photos]
     tiles = []
     for group in groups:
         box = face_box(model, group[0], args.grow)
