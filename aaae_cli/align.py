@@ -223,28 +223,19 @@ def paste_change(
     if x1 <= x0 or y1 <= y0:
         return result
     planes = [Image.fromarray(np.ascontiguousarray(change[:, :, k], dtype=np.float32), "F") for k in range(channels)]
-    gain_plane = (
-        Image.fromarray(np.ascontiguousarray(gain[:, :, 0], dtype=np.float32), "F")
-        if gain is not None and gain.any()
-        else None
-    )
+    has_gain = gain is not None and bool(gain.any())
+    gain_plane = Image.fromarray(np.ascontiguousarray(gain[:, :, 0], dtype=np.float32), "F") if has_gain else None
     rows = max(1, (1 << 20) // (x1 - x0))  # a strip of rows at a time: a frame as large as the photo is bounded
     for top in range(y0, y1, rows):
         bottom = min(y1, top + rows)
         # Strip pixel (x, y) -> photo (x + x0, y + top) -> frame units -> cut pixels (x size).
         shift = np.array([[1, 0, x0], [0, 1, top], [0, 0, 1]], dtype=np.float64)
-        to_cut = np.diag([size, size]) @ frame.matrix @ shift
+        to_cut = tuple((np.diag([size, size]) @ frame.matrix @ shift).ravel())
+        strip = (x1 - x0, bottom - top)
         region = result[top:bottom, x0:x1]
-
-        def warped(plane: Image.Image) -> np.ndarray:
-            moved = plane.transform(
-                (x1 - x0, bottom - top), Image.Transform.AFFINE, tuple(to_cut.ravel()), Image.Resampling.BILINEAR
-            )
-            return np.asarray(moved, dtype=np.float32)
-
-        factor = warped(gain_plane) if gain_plane is not None else None
+        factor = _warped(gain_plane, strip, to_cut) if gain_plane is not None else None
         for channel, plane in enumerate(planes):
-            moved = warped(plane)
+            moved = _warped(plane, strip, to_cut)
             if factor is not None:
                 moved = moved + region[:, :, channel].astype(np.float32) * factor
             moved = np.rint(moved)
@@ -253,6 +244,12 @@ def paste_change(
             values = region[:, :, channel].astype(np.int16) + moved.astype(np.int16)
             region[:, :, channel] = np.clip(values, 0, 255).astype(np.uint8)
     return result
+
+
+def _warped(plane: Image.Image, size: tuple[int, int], to_cut: tuple[float, ...]) -> np.ndarray:
+    """A float plane of the cut warped (bilinear) onto ``size`` pixels of the photo by the affine map ``to_cut``."""
+    moved = plane.transform(size, Image.Transform.AFFINE, to_cut, Image.Resampling.BILINEAR)
+    return np.asarray(moved, dtype=np.float32)
 
 
 def template_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
