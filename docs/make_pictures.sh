@@ -21,6 +21,18 @@ aaae edit tests/data/grace_hopper.jpg --attr black_hair -o docs/hopper-black-hai
 aaae edit tests/data/grace_hopper.jpg --attr eyeglasses --keep male -o docs/hopper-glasses.jpg
 aaae edit tests/data/astronaut.jpg --attr male --sweep 0:2:5 --compare -o docs/astronaut-male-sweep.png
 aaae faces tests/data/grace_hopper.jpg -o docs/hopper-aligned.png
+# A black-and-white photo and two people in one photo, made from the two public-domain portraits (made here, not
+# found: no other public-domain group or black-and-white portrait is in the repository)
+python scripts/closeups.py --make-inputs docs
+aaae edit docs/hopper-bw.jpg --attr smiling -o docs/hopper-bw-smiling.jpg
+aaae edit docs/hopper-bw.jpg --attr blond_hair -o docs/hopper-bw-blond.jpg
+aaae edit docs/two-portraits.jpg --attr young -o docs/two-portraits-young.jpg
+aaae edit docs/two-portraits.jpg --attr smiling -o docs/two-portraits-smiling.jpg
+# Close-ups at the photo's own resolution: the face before, then each edit
+python scripts/closeups.py docs/closeups-astronaut.png tests/data/astronaut.jpg docs/astronaut-blond.jpg \
+  docs/astronaut-serious.jpg docs/astronaut-glasses.jpg
+python scripts/closeups.py docs/closeups-hopper-bw.png docs/hopper-bw.jpg docs/hopper-bw-smiling.jpg \
+  docs/hopper-bw-blond.jpg
 # The model's own view: reconstruction and interpolation of the aligned faces, edits of its own samples
 aaae reconstruct tests/data/astronaut.jpg tests/data/grace_hopper.jpg -o docs/reconstruct.png --zoom 2
 aaae reconstruct tests/data/astronaut.jpg tests/data/grace_hopper.jpg --refine 0 -o docs/reconstruct-encoder.png --zoom 2

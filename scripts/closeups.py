@@ -3,8 +3,9 @@
     python scripts/closeups.py docs/closeups.png tests/data/astronaut.jpg docs/astronaut-blond.jpg ...
 
 The first photo is the original; each following one an edit of it (or ``--pairs`` to give original/edit pairs).
-Every tile is the largest face's neighbourhood (its box enlarged 2x) cut at the photo's own resolution and shown at
-``--tile`` pixels, so a soft change over a sharp photo would show.
+Every tile is the largest face's neighbourhood (its box enlarged 2x) cut at the photo's own resolution and shown
+at ``--tile`` pixels, so a soft change over a sharp photo would show. ``--make-inputs DIR`` instead writes the
+README's made inputs (a black-and-white Grace Hopper; the astronaut and Grace Hopper side by side).
 """
 
 from __future__ import annotations
@@ -27,14 +28,32 @@ def face_box(model: aaae.Model, path: Path, grow: float) -> tuple[int, int, int,
     return round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2)
 
 
+def make_inputs(folder: Path) -> None:
+    """A black-and-white photo and a photo of two people, made from the two public-domain portraits in tests/data."""
+    data = Path(__file__).parent.parent / "tests" / "data"
+    Image.open(data / "grace_hopper.jpg").convert("L").save(folder / "hopper-bw.jpg", quality=95)
+    left = Image.open(data / "astronaut.jpg").convert("RGB")
+    right = Image.open(data / "grace_hopper.jpg").convert("RGB").resize((437, 512), Image.Resampling.LANCZOS)
+    pair = Image.new("RGB", (left.width + right.width, 512))
+    pair.paste(left, (0, 0))
+    pair.paste(right, (left.width, 0))
+    pair.save(folder / "two-portraits.jpg", quality=95)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("photos", type=Path, nargs="+")
+    parser.add_argument("out", type=Path, help="the PNG to write (with --make-inputs: the folder)")
+    parser.add_argument("photos", type=Path, nargs="*")
+    parser.add_argument(
+        "--make-inputs", action="store_true", help="write hopper-bw.jpg and two-portraits.jpg into OUT instead"
+    )
     parser.add_argument("--pairs", action="store_true", help="photos are original, edit, original, edit, ...")
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--grow", type=float, default=2.0)
     args = parser.parse_args()
+    if args.make_inputs:
+        make_inputs(args.out)
+        return
     model = aaae.load("faces", device="cpu")
     groups = [args.photos[i : i + 2] for i in range(0, len(args.photos), 2)] if args.pairs else [args.photos]
     tiles = []
