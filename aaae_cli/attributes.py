@@ -36,11 +36,19 @@ class Attribute:
     projection: dict[str, dict[str, float]] = field(default_factory=dict)  # {"positive"|"negative": {mean, std}}
     source: dict[str, Any] = field(default_factory=dict)  # where the labels came from
     photo_scale: float | None = None  # strength 1 on a photo (the change added to the real photo) moves this far
+    # strength -1 on a photo (removing the attribute) moves this far; None: as far as adding it (photo_scale)
+    photo_scale_remove: float | None = None
 
     @property
     def scale_for_photos(self) -> float:
         """The scale of photo edits: a change added to a real photo needs further than the model's own image."""
         return self.scale if self.photo_scale is None else self.photo_scale
+
+    def photo_scale_for(self, strength: float) -> float:
+        """The photo scale for a strength: removing an attribute (strength < 0) may need another distance."""
+        if strength < 0 and self.photo_scale_remove is not None:
+            return self.photo_scale_remove
+        return self.scale_for_photos
 
     @property
     def separation(self) -> float:
@@ -58,6 +66,7 @@ class Attribute:
             "negative": self.negative,
             "scale": self.scale,
             **({"photo_scale": self.photo_scale} if self.photo_scale is not None else {}),
+            **({"photo_scale_remove": self.photo_scale_remove} if self.photo_scale_remove is not None else {}),
             "norm": float(np.linalg.norm(self.direction)),
             "projection": self.projection,
             "source": self.source,
@@ -76,9 +85,19 @@ class Attribute:
             negative=int(data["negative"]),
             scale=float(data.get("scale", 1.0)),
             photo_scale=float(data["photo_scale"]) if data.get("photo_scale") is not None else None,
+            photo_scale_remove=_positive(data.get("photo_scale_remove"), data.get("name")),
             projection={k: {kk: float(vv) for kk, vv in v.items()} for k, v in (data.get("projection") or {}).items()},
             source=dict(data.get("source") or {}),
         )
+
+
+def _positive(value: Any, name: Any) -> float | None:
+    """An optional scale from a bundle: ``None``, or a finite number above 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < float(value) < 1e6:
+        raise ValueError(f"attribute {name!r}: photo_scale_remove must be a positive number")
+    return float(value)
 
 
 class AttributeSet(Mapping[str, Attribute]):
@@ -145,7 +164,7 @@ class AttributeSet(Mapping[str, Attribute]):
             direction = attribute.direction.astype(np.float64)
             if basis is not None:
                 direction = direction - basis.T @ (basis @ direction)
-            scale = attribute.scale_for_photos if photo else attribute.scale
+            scale = attribute.photo_scale_for(strength) if photo else attribute.scale
             total += strength * scale * direction
         return total.astype(np.float32)
 

@@ -166,3 +166,20 @@ def test_the_part_of_a_tight_crop_outside_the_photo_is_filled_smoothly() -> None
     assert np.array_equal(filled[16:], streaks[16:])
     across = np.abs(np.diff(filled[:12], axis=1)).mean()
     assert across < 0.2 * np.abs(np.diff(streaks[:12].astype(np.float32), axis=1)).mean()
+
+
+def test_removing_an_attribute_may_have_its_own_photo_scale() -> None:
+    from aaae_cli.attributes import Attribute, AttributeSet
+    from aaae_cli.errors import UserError
+
+    direction = np.ones(4, np.float32)
+    smile = Attribute("Smiling", direction, 10, 10, scale=1.0, photo_scale=2.0, photo_scale_remove=3.0)
+    attributes = AttributeSet([smile])
+    assert np.allclose(attributes.shift({"smiling": 1.0}, photo=True), 2.0)
+    assert np.allclose(attributes.shift({"smiling": -1.0}, photo=True), -3.0)
+    assert np.allclose(attributes.shift({"smiling": -1.0}), -1.0)
+    again = AttributeSet.from_json(attributes.to_json(4), 4, "attributes.json")
+    assert again["smiling"].photo_scale_remove == 3.0
+    broken = attributes.to_json(4).replace('"photo_scale_remove": 3.0', '"photo_scale_remove": -1')
+    with pytest.raises(UserError, match="photo_scale_remove"):
+        AttributeSet.from_json(broken, 4, "attributes.json")
