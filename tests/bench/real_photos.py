@@ -22,11 +22,11 @@ Smiling, Male, Eyeglasses, Blond_Hair, Young and Smiling=-1, at the bundle's pho
 4. the mean and max absolute change (grey levels) outside the face-and-hair region (each truth, optional or
    detected box widened by half a box width each side, 0.8 box heights up and 0.3 down);
 5. realism: KID (unbiased, cubic polynomial kernel; Binkowski et al. 2018) of Inception-v3 pool features of
-   face crops at the photo's resolution (1.6 x the detector's box, square; NVIDIA's bilinear resize to 299) of
-   the edited and of the unedited faces against real faces framed alike from held-out CelebA full-resolution
-   images; reported as KID(edited) - KID(unedited) x 1e3, with its noise (paired half-samples, and two disjoint
-   halves of the unedited crops); ``matched``: the same with every crop first brought to the reference
-   crops' size (CelebA's faces are small), so that sharpness is compared like for like;
+   face crops at the photo's resolution (1.6 x the detector's box, square, kept inside the photo; NVIDIA's
+   bilinear resize to 299) of the edited and of the unedited faces (eyes >= 40 px) against real faces framed
+   alike from held-out CelebA full-resolution images; reported as KID(edited) - KID(unedited) x 1e3, with its
+   noise (paired half-samples, and two disjoint halves of the unedited crops); ``matched``: the same with every
+   crop first brought to the reference crops' size (CelebA's faces are small), so sharpness compares alike;
 6. faces skipped and why (from the API), and detections that are not faces (nor optional faces) but were edited;
 7. ``--timing`` (alone): cold ``aaae edit`` processes of a 1- and a 12-megapixel photo made from the public-domain
    Grace Hopper portrait in tests/data (median of 3);
@@ -338,14 +338,14 @@ def box_change(before: np.ndarray, after: np.ndarray, box: np.ndarray) -> float:
 
 
 def square_crop(pixels: np.ndarray, box: Any, enlarge: float = CROP_ENLARGE) -> np.ndarray:
-    """A square of ``enlarge`` x the box's longer side around its centre (edges repeated outside the photo)."""
+    """A square of ``enlarge`` x the box's longer side around its centre, moved inside the photo where it would
+    leave it (and shrunk to the photo's shorter side if larger): no repeated-edge streaks for Inception to see."""
     x0, y0, x1, y1 = (float(v) for v in box)
-    side = max(8, round(enlarge * max(x1 - x0, y1 - y0)))
-    left, top = round((x0 + x1) / 2 - side / 2), round((y0 + y1) / 2 - side / 2)
     h, w = pixels.shape[:2]
-    pad = max(0, -left, -top, left + side - w, top + side - h)
-    src = np.pad(pixels[:, :, :3], ((pad, pad), (pad, pad), (0, 0)), mode="edge") if pad else pixels[:, :, :3]
-    return np.ascontiguousarray(src[top + pad : top + pad + side, left + pad : left + pad + side])
+    side = min(h, w, max(8, round(enlarge * max(x1 - x0, y1 - y0))))
+    left = min(max(0, round((x0 + x1) / 2 - side / 2)), w - side)
+    top = min(max(0, round((y0 + y1) / 2 - side / 2)), h - side)
+    return np.ascontiguousarray(pixels[top : top + side, left : left + side, :3])
 
 
 def inception_input(crop: np.ndarray, side: int | None = None) -> np.ndarray:
@@ -407,7 +407,7 @@ def reference_features(args: argparse.Namespace, inception: Inception) -> tuple[
     ``--out``; and the median crop side (what ``matched`` crops are brought to)."""
     files = [f for f in held_out_files(args.data) if f.parent.parent.name == "extra_fullres"][: args.ref_count]
     key = hashlib.sha1(
-        json.dumps([[f.name for f in files], CROP_ENLARGE, inception.sha1, "nv-bilinear-boxreduce-v1"]).encode()
+        json.dumps([[f.name for f in files], CROP_ENLARGE, inception.sha1, "nv-bilinear-boxreduce-inside-v2"]).encode()
     ).hexdigest()[:12]
     cache = args.out / f"kid-reference-{key}.npz"
     if cache.is_file():
