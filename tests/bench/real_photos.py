@@ -18,7 +18,8 @@ Smiling, Male, Eyeglasses, Blond_Hair, Young and Smiling=-1, at the bundle's pho
    resolution);
 3. chroma (max(R,G,B) - min(R,G,B)) added on monochrome photos (the notes say grayscale, sepia, black-and-white
    or old print, or the photo measures as monochrome) and on grayscale and sepia copies of colour photos: the max
-   and 99.9th percentile of max(0, chroma_out - chroma_in), and the same off the photo's own tint curve;
+   and 99.9th percentile of max(0, chroma_out - chroma_in); "tint-aware": per pixel the smaller of that and the
+   chroma added off the photo's own tint curve (a sepia photo may change along its tint);
 4. the mean and max absolute change (grey levels) outside the face-and-hair region (each truth, optional or
    detected box widened by half a box width each side, 0.8 box heights up and 0.3 down);
 5. realism: KID (unbiased, cubic polynomial kernel; Binkowski et al. 2018) of Inception-v3 pool features of
@@ -306,11 +307,14 @@ def chroma_added(before: np.ndarray, after: np.ndarray) -> dict:
     added = np.maximum(0, chroma(after) - chroma(before))
     curve = tint_curve(before)
     off = np.maximum(0.0, off_tint(after, curve) - off_tint(before, curve))
+    either = np.minimum(added, off)  # colour that neither a grey change nor one along the photo's tint explains
     return {
         "max": int(added.max()),
         "p999": float(np.percentile(added, 99.9)),
         "off_tint_max": round(float(off.max()), 2),
         "off_tint_p999": round(float(np.percentile(off, 99.9)), 2),
+        "tint_aware_max": round(float(either.max()), 2),
+        "tint_aware_p999": round(float(np.percentile(either, 99.9)), 2),
     }
 
 
@@ -651,6 +655,9 @@ def run(args: argparse.Namespace) -> dict:
             "chroma_added_p999_max": max((c["p999"] for _, c in chroma_rows), default=None),
             "off_tint_added_max": max((c["off_tint_max"] for _, c in chroma_rows), default=None),
             "off_tint_added_p999_max": max((c["off_tint_p999"] for _, c in chroma_rows), default=None),
+            "tint_aware_added_max": max((c["tint_aware_max"] for _, c in chroma_rows), default=None),
+            "tint_aware_added_p999_max": max((c["tint_aware_p999"] for _, c in chroma_rows), default=None),
+            "chroma_added_by_photo": {p: c["max"] for p, c in chroma_rows},
             "mono_photos": len(chroma_rows),
             "outside_mean": round(float(np.mean(outside_means)), 4),
             "outside_max": int(max(outside_max)),
@@ -678,14 +685,14 @@ def run(args: argparse.Namespace) -> dict:
         "attributes": attribute_rows,
         "photos": photos_out,
     }
-    if inception is not None and kid_faces:
-        results["kid"] = kid_section(args, inception, kid_faces, crops_unedited, kid_crops, rng)
     if crops_dir:
         labels = ["original"] + [label for label, _, _ in attributes]
         for n, ((name, k), tiles) in enumerate(crop_tiles.items()):
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
             save_row(crops_dir / f"{n:02d}-{safe}-face{k}.png", tiles, labels)
         results["crops_saved_to"] = str(crops_dir)
+    if inception is not None and kid_faces:
+        results["kid"] = kid_section(args, inception, kid_faces, crops_unedited, kid_crops, rng)
     results["seconds"] = round(time.perf_counter() - start, 1)
     return results
 
@@ -806,7 +813,7 @@ def print_table(results: dict) -> None:
         s = results["smiling_truth_check"]
         print(f"judge's Smiling vs truth on one-face photos: {s['agree']} of {s['photos']} agree")
     head = (
-        "| attribute | eligible | read as done | same person (eligible / all) | chroma added max / p99.9 (off-tint) "
+        "| attribute | eligible | read as done | same person (eligible / all) | chroma added max / p99.9 (tint-aware) "
         "| outside mean / max | faces edited | skipped | non-face edits |"
     )
     print("\n" + head + "\n" + "|---" * 9 + "|")
@@ -815,8 +822,8 @@ def print_table(results: dict) -> None:
         print(
             f"| {r['attribute']} | {r['eligible_faces']} | {_pct(r['read_as_done'])} | "
             f"{_pct(r['same_person_eligible'])} / {_pct(r['same_person_all_judged'])} | "
-            f"{r['chroma_added_max']} / {r['chroma_added_p999_max']} ({r['off_tint_added_max']} / "
-            f"{r['off_tint_added_p999_max']}) | {r['outside_mean']:.3f} / {r['outside_max']} | "
+            f"{r['chroma_added_max']} / {r['chroma_added_p999_max']} ({r['tint_aware_added_max']} / "
+            f"{r['tint_aware_added_p999_max']}) | {r['outside_mean']:.3f} / {r['outside_max']} | "
             f"{r['faces_measured_edited']} | {skipped} | {len(r['non_face_edits'])} |"
         )
     kid = results.get("kid")
