@@ -558,6 +558,7 @@ def run(args: argparse.Namespace) -> dict:
             judged += [
                 (item, k) for k, f in enumerate(item.faces) if f.detection is not None and f.eyes >= args.min_eyes
             ]
+    save_partial(args, {"command": " ".join(sys.argv), "judge": args.judge, "detection": detection_summary(items)})
     probs_before = {}
     for item in items:
         faces = [f for f in item.faces if f.frame is not None]
@@ -574,7 +575,7 @@ def run(args: argparse.Namespace) -> dict:
     crops_unedited = {(i.name, k): square_crop(i.photo.pixels, i.faces[k].detection.box) for i, k in kid_faces}
     closeups = sorted(judged, key=lambda ik: -ik[0].faces[ik[1]].eyes)[: args.crops]
     closeups += [(i, max(range(len(i.faces)), key=lambda k: i.faces[k].eyes)) for i in items if i.mono and i.faces]
-    closeups = [(i, k) for i, k in closeups if i.faces[k].detection is not None]
+    closeups = list({(i.name, k): (i, k) for i, k in closeups if i.faces[k].detection is not None}.values())
     crop_tiles: dict[tuple[str, int], list[np.ndarray]] = {
         (i.name, k): [square_crop(i.photo.pixels, i.faces[k].detection.box)] for i, k in closeups
     }
@@ -685,6 +686,7 @@ def run(args: argparse.Namespace) -> dict:
         "attributes": attribute_rows,
         "photos": photos_out,
     }
+    save_partial(args, results)
     if crops_dir:
         labels = ["original"] + [label for label, _, _ in attributes]
         for n, ((name, k), tiles) in enumerate(crop_tiles.items()):
@@ -695,6 +697,12 @@ def run(args: argparse.Namespace) -> dict:
         results["kid"] = kid_section(args, inception, kid_faces, crops_unedited, kid_crops, rng)
     results["seconds"] = round(time.perf_counter() - start, 1)
     return results
+
+
+def save_partial(args: argparse.Namespace, results: dict) -> None:
+    """The results so far into ``--json`` (a slow KID section or a crash later loses nothing measured)."""
+    if args.json:
+        args.json.write_text(json.dumps({**results, "partial": True}, indent=1) + "\n")
 
 
 def detection_summary(items: list[Item]) -> dict:
