@@ -63,7 +63,7 @@ from photo_canvases import held_out_files
 from photo_edits import SAME_PERSON, Identity
 
 from aaae_cli.align import Frame, face_frame
-from aaae_cli.api import Model
+from aaae_cli.api import EditedPhoto, Model
 from aaae_cli.errors import UserError
 from aaae_cli.evaluate import Evaluator
 from aaae_cli.faces import Face, find_faces
@@ -120,6 +120,10 @@ def edit_photo(
         result = model.edit_loaded_photo(photo, edits, strength, **kwargs)
     except UserError as exc:  # e.g. "no face found": the photo comes back as it was
         return Edited(photo.pixels.copy(), 0, None, str(exc))
+    if isinstance(result, EditedPhoto):  # the faces skipped, by number (1 = leftmost of Model.find_faces)
+        faces = model.find_faces(photo) if result.skipped else []
+        skipped = [{"box": [float(v) for v in faces[n - 1].box], "reason": why} for n, why in result.skipped]
+        return Edited(np.asarray(result.image.convert("RGB"), dtype=np.uint8), result.edited, skipped)
     image, report = (result[0], result[1]) if isinstance(result, tuple) else (result, None)
     pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
     edited, skipped = read_report(report)
