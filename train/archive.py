@@ -34,6 +34,7 @@ from aaae_cli.atomic import atomic_open
 from aaae_cli.dataset_archive import FORMAT, FORMATS, LABELS, MANIFEST, VERSION, member_name, read_manifest
 from aaae_cli.datasets import detect_source
 from aaae_cli.errors import UserError
+from aaae_cli.images import check_output_path
 
 
 def write_archive(
@@ -87,13 +88,7 @@ def check_output(out: Path, inputs: list[Path]) -> None:
     out = out.expanduser()
     if out.suffix.lower() != ".zip":
         raise UserError(f"-o {out}: name the archive *.zip ('aaae train' takes a .zip as a prepared dataset)")
-    if out.is_dir():
-        raise UserError(f"-o {out}: is a folder; name the .zip to write")
-    parent = out.parent
-    if not parent.is_dir():
-        raise UserError(f"-o {out}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"-o {out}: cannot write in {parent} (permission denied)")
+    check_output_path(out, (".zip",))  # a folder, a missing or unwritable folder
     for source in inputs:
         if out.exists() and source.exists() and os.path.samefile(out, source):
             raise UserError(f"-o {out}: is one of the data paths and would be replaced; choose another name")
