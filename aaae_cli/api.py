@@ -46,6 +46,12 @@ ALIGN_MODES = ("auto", "face", "none")
 # A face whose frame the model reconstructs worse than this (RMS grey levels over its middle; 99% of the dev photos'
 # faces: 24) may be upside down; the half-turned photo's face is taken when reconstructed this much better.
 UPSIDE_DOWN_SUSPECT = 26.0
+# A photo searched turned must show a face this large (eye distance, share of its shorter side): a turned photo is
+# a portrait someone forgot to turn, and in the dev photos the only face "found" this way below it was a pattern in a
+# photo of dogs (1.8%; the two portraits turned: 8% and 17%).
+TURNED_MIN_EYES = 0.025
+# ... and found with this confidence (the two portraits turned: 0.985-1.0; patterns in the dogs photo: 0.81, 0.925).
+TURNED_MIN_SCORE = 0.95
 UPSIDE_DOWN_MARGIN = 1.0
 
 # From this many images on, the encoder runs in a session optimised for throughput (slower to create).
@@ -222,7 +228,13 @@ class Model:
             best = UPSIDE_DOWN_SUSPECT * 4
             for turns in (1, 2, 3):
                 found = self._faces_turned(pixels, turns)
-                plausible = [f for f in found if _plausible(pixels, f, template)]
+                plausible = [
+                    f
+                    for f in found
+                    if _plausible(pixels, f, template)
+                    and f.score >= TURNED_MIN_SCORE
+                    and f.eye_distance >= TURNED_MIN_EYES * min(pixels.shape[:2])
+                ]
                 if plausible:
                     error = self._frame_error(pixels, max(plausible, key=lambda f: f.eye_distance), template)
                     if error < best:
