@@ -33,7 +33,7 @@ from aaae_cli.attributes import AttributeSet
 from aaae_cli.bundle import Bundle
 from aaae_cli.checks import check_seed
 from aaae_cli.errors import UserError
-from aaae_cli.faces import MIN_EYE_DISTANCE, Face, find_faces
+from aaae_cli.faces import DETECT_SIDE, MIN_EYE_DISTANCE, Face, find_faces
 from aaae_cli.images import check_image_array, load_image, prepare_pil, to_model_input, to_pil, to_uint8
 from aaae_cli.locate import open_model
 from aaae_cli.photo_edit import edit_pixels, model_view
@@ -53,6 +53,8 @@ TURNED_MIN_EYES = 0.025
 # ... and found with this confidence (the two portraits turned: 0.985-1.0; patterns in the dogs photo: 0.81, 0.925).
 TURNED_MIN_SCORE = 0.95
 UPSIDE_DOWN_MARGIN = 1.0
+# The neighbourhood of a suspect face (3 times its box) is searched half-turned on a copy of at most this many pixels.
+NEIGHBOURHOOD = 320
 
 # From this many images on, the encoder runs in a session optimised for throughput (slower to create).
 BULK = 16
@@ -243,41 +245,51 @@ class Model:
             faces = self._upright(pixels, faces, template)
         return sorted(faces, key=lambda f: f.box[0])
 
-    def _faces_turned(self, pixels: np.ndarray, turns: int) -> list[Face]:
-        """The faces of ``pixels`` turned by ``turns`` quarter turns, in the coordinates of ``pixels``."""
-        turned = find_faces(np.ascontiguousarray(np.rot90(pixels, turns)))
-        return [_turned_back(f, turns, pixels.shape[1], pixels.shape[0]) for f in turned]
+    def _faces_turned(self, pixels: np.ndarray, turns: int, side: int = DETECT_SIDE) -> list[Face]:
+        """The faces of ``pixels`` turned by ``turns`` quarter turns, in the coordinates of ``pixels``, searched on a
+        copy of at most about ``side`` pixels."""
+        height, width = pixels.shape[:2]
+        factor = max(1, int(np.ceil(max(height, width) / side)))
+        small = pixels if factor == 1 else np.asarray(Image.fromarray(pixels).reduce(factor))
+        turned = find_faces(np.ascontiguousarray(np.rot90(small, turns)))
+        scale = np.array([width / small.shape[1], height / small.shape[0]])
+        found = [_turned_back(f, turns, small.shape[1], small.shape[0]) for f in turned]
+        return [
+            Face(tuple(float(v) for v in (np.array(f.box).reshape(2, 2) * scale).ravel()), f.score, f.landmarks * scale)  # type: ignore[arg-type]
+            for f in found
+        ]
 
     def _upright(self, pixels: np.ndarray, faces: list[Face], template: np.ndarray) -> list[Face]:
-        """``faces`` with any sideways or upside-down face replaced by the same face found in the photo turned.
+        """``faces`` with any upside-down face replaced by the same face found in the photo turned by a half turn.
 
-        MTCNN finds a face lying on its side or upside down as an upright one, reading the eyes as eyes and the
-        forehead or a cheek as a mouth. Such a frame is one the model cannot draw; so when a face's frame is drawn
-        badly (reconstruction error above :data:`UPSIDE_DOWN_SUSPECT` grey levels), the photo is searched turned
-        by each quarter turn too and, where a turn holds the same face drawn clearly better, its landmarks are
-        taken."""
-        errors = [self._frame_error(pixels, f, template) for f in faces]
-        if not any(e > UPSIDE_DOWN_SUSPECT for e in errors):
-            return faces
-        candidates = [
-            (f, self._frame_error(pixels, f, template))
-            for turns in (1, 2, 3)
-            for f in self._faces_turned(pixels, turns)
-            if f.eye_distance >= MIN_EYE_DISTANCE
-        ]
+        MTCNN finds an upside-down face as an upright one, reading the eyes as eyes and the forehead as a mouth
+        (a face lying on its side is not found upright at all: :meth:`find_faces` turns the photo then). Such a
+        frame is one the model cannot draw; so when a face's frame is drawn badly (reconstruction error above
+        :data:`UPSIDE_DOWN_SUSPECT` grey levels), the half-turned photo is searched too and, where it holds the
+        same face drawn better (by :data:`UPSIDE_DOWN_MARGIN`), its landmarks are taken."""
         result = list(faces)
-        for i, (face, error) in enumerate(zip(faces, errors, strict=True)):
+        for i, face in enumerate(faces):
+            error = self._frame_error(pixels, face, template)
             if error <= UPSIDE_DOWN_SUSPECT:
                 continue
+            # The half-turned neighbourhood of this face only (a few hundred pixels: cheap to search).
+            x0, y0, x1, y1 = face.box
+            side = max(x1 - x0, y1 - y0)
+            left, top = max(0, int(x0 - side)), max(0, int(y0 - side))
+            right, bottom = min(pixels.shape[1], int(x1 + side) + 1), min(pixels.shape[0], int(y1 + side) + 1)
+            shift = np.array([left, top], dtype=np.float64)
             centre = face.landmarks.mean(0)
-            near = [
-                (twin, twin_error)
-                for twin, twin_error in candidates
-                if np.linalg.norm(twin.landmarks.mean(0) - centre) < max(face.eye_distance, 1.0)
-                and twin_error < error - UPSIDE_DOWN_MARGIN
-            ]
-            if near:
-                result[i] = min(near, key=lambda pair: pair[1])[0]
+            for twin in self._faces_turned(np.ascontiguousarray(pixels[top:bottom, left:right]), 2, NEIGHBOURHOOD):
+                twin = Face(
+                    (twin.box[0] + left, twin.box[1] + top, twin.box[2] + left, twin.box[3] + top),
+                    twin.score,
+                    twin.landmarks + shift,
+                )
+                near = np.linalg.norm(twin.landmarks.mean(0) - centre) < max(face.eye_distance, 1.0)
+                if near and twin.eye_distance >= MIN_EYE_DISTANCE:
+                    twin_error = self._frame_error(pixels, twin, template)
+                    if twin_error < error - UPSIDE_DOWN_MARGIN:
+                        result[i], error = twin, twin_error
         return result
 
     def _frame_error(self, pixels: np.ndarray, face: Face, template: np.ndarray) -> float:
