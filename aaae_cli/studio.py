@@ -197,14 +197,21 @@ class Studio:
         session = PhotoSession(model_name or self.default, photo, None, stem, folder)
         width, height = photo.size
         try:
-            frames = model.frames(photo, every=True)
+            frames, skipped = model.face_plan(photo)
         except UserError as exc:
             session.message = f"{width}x{height}: {str(exc).removeprefix(stem + ': ')}; nothing to edit"
+            return session
+        if not frames:
+            why = ", ".join(dict.fromkeys(reason for _, reason in skipped))
+            session.message = f"{width}x{height}: {len(skipped)} face(s) found, all skipped ({why}); nothing to edit"
             return session
         session.encoded = encode_frames(model, photo.pixels, frames)
         if model.aligns_faces and not photo.framed:
             session.faces = make_grid(np.stack([cut(photo.pixels, f, TILE) for f in frames]), padding=0)
             found = f"{len(frames)} face" + ("s" if len(frames) != 1 else "") + " found and aligned"
+            if skipped:
+                reasons = ", ".join(dict.fromkeys(reason for _, reason in skipped))
+                found += f", {len(skipped)} skipped ({reasons})"
         else:
             found = "the image is centre-cropped (this model does not align faces)"
         session.message = f"{width}x{height}: {found}"
