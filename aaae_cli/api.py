@@ -266,7 +266,9 @@ class Model:
         (a face lying on its side is not found upright at all: :meth:`find_faces` turns the photo then). Such a
         frame is one the model cannot draw; so when a face's frame is drawn badly (reconstruction error above
         :data:`UPSIDE_DOWN_SUSPECT` grey levels), the half-turned photo is searched too and, where it holds the
-        same face drawn better (by :data:`UPSIDE_DOWN_MARGIN`), its landmarks are taken."""
+        same face, found at least as confidently and drawn better (by :data:`UPSIDE_DOWN_MARGIN`), its landmarks
+        are taken (on the two portraits the detector is surer of the upright reading either way: 1.0 against
+        0.9991 and 0.9995)."""
         result = list(faces)
         for i, face in enumerate(faces):
             error = self._frame_error(pixels, face, template)
@@ -286,7 +288,8 @@ class Model:
                     twin.landmarks + shift,
                 )
                 near = np.linalg.norm(twin.landmarks.mean(0) - centre) < max(face.eye_distance, 1.0)
-                if near and twin.eye_distance >= MIN_EYE_DISTANCE:
+                # The detector must be at least as sure of the twin, and the model must draw it better.
+                if near and twin.eye_distance >= MIN_EYE_DISTANCE and twin.score >= face.score:
                     twin_error = self._frame_error(pixels, twin, template)
                     if twin_error < error - UPSIDE_DOWN_MARGIN:
                         result[i], error = twin, twin_error
