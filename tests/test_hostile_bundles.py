@@ -227,7 +227,7 @@ def test_a_signal_ends_a_command_while_onnxruntime_runs(digits_copy: Path, tmp_p
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert time.monotonic() - sent < 15, "the command ran on after the signal"
+    assert time.monotonic() - sent < 25, "the command ran on after the signal"  # one operator + 10 s of grace
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr, stderr
     assert not out.exists()

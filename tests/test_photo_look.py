@@ -126,7 +126,7 @@ def test_a_turned_photo_is_searched_turned_back_and_edited_upright(tmp_path: Pat
     got = _rgb(out) - turned.astype(np.int16)
     # The same change in the same place (up to the detector's few-pixel differences between the two searches).
     assert np.abs(expected).mean() > 0.3
-    assert np.abs(got - expected).mean() < 0.5 * np.abs(expected).mean()
+    assert np.abs(got - expected).mean() < 0.6 * np.abs(expected).mean()  # placed upside down: 1.3 x
 
 
 def test_pose_reads_a_turned_head_and_the_checks_name_it() -> None:
