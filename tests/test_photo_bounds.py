@@ -285,3 +285,18 @@ def test_a_float_tiff_is_read_a_strip_at_a_time(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "1: box" in result.stdout
     assert peak_mb < 420, peak_mb
+
+
+def test_a_transparent_photo_written_as_jpeg_is_composited_on_white(tmp_path: Path) -> None:
+    """A JPEG holds no transparency: the photo as the model saw it (on white), not its colour under clear pixels."""
+    pixels = np.asarray(Image.open(ASTRONAUT).convert("RGB")).copy()
+    alpha = np.full(pixels.shape[:2], 255, np.uint8)
+    alpha[-60:] = 0  # the bottom rows clear; their colour (dark) would show if the alpha were merely dropped
+    source = tmp_path / "clear.png"
+    Image.fromarray(np.dstack([pixels, alpha]), "RGBA").save(source)
+    out = tmp_path / "out.jpg"
+    result = run_cli("edit", str(source), "--attr", "smiling", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    written = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert written[-40:].min() >= 245
+    assert np.abs(written[:200, :100] - pixels[:200, :100]).mean() < 3  # away from the face: the photo itself

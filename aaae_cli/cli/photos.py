@@ -26,7 +26,7 @@ from aaae_cli.cli._options import (
     said,
 )
 from aaae_cli.errors import UserError
-from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
+from aaae_cli.images import IMAGE_FORMATS, STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
 from aaae_cli.overwrite import refuse_overwriting_inputs, refuse_writing_into_model
 from aaae_cli.progress import RichProgress, out
 from aaae_cli.terminal import shown as _e
@@ -185,8 +185,14 @@ def edit(
             f"{source.name}: {result.summary()}; nothing written (--faces all edits every face found, "
             "--face N the one you choose)"
         )
-    _save(result.image, target, photo)
     where = result.summary() if searched else "the image edited"
+    if photo.alpha is not None and IMAGE_FORMATS.get(target.suffix.lower()) == "JPEG":
+        from aaae_cli.photos import flatten
+
+        del result  # its image shares the transparent copy, which a JPEG cannot hold
+        _save(flatten(photo), target, photo)
+    else:
+        _save(result.image, target, photo)
     said(f"wrote {_e(str(target))}: {_e(source.name)}, {where} ({_e(shown)}{_e(held)})")
 
 
