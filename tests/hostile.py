@@ -193,8 +193,8 @@ def allocate(model: onnx.ModelProto) -> None:
     _merge_scalar(model, "hostile_huge", nodes)
 
 
-def slow(model: onnx.ModelProto, multiplications: int = 2000, side: int = 1536) -> None:
-    """A chain of ``multiplications`` products of (side x side) matrices of zeros: minutes of work (about 7
+def slow(model: onnx.ModelProto, multiplications: int = 400, side: int = 2048) -> None:
+    """A chain of ``multiplications`` products of (side x side) matrices of zeros: minutes of work (about 17
     GFLOP each) without control flow, made from the input so that none of it is done when the session is
     created, and nothing stored (the graph stays small)."""
     model.graph.initializer.append(numpy_helper.from_array(np.array([side, side], np.int64), "hostile_side"))
