@@ -238,7 +238,7 @@ class Model:
                     and f.eye_distance >= TURNED_MIN_EYES * min(pixels.shape[:2])
                 ]
                 if plausible:
-                    error = self._frame_error(pixels, max(plausible, key=lambda f: f.eye_distance), template)
+                    error = self._frame_errors(pixels, [max(plausible, key=lambda f: f.eye_distance)], template)[0]
                     if error < best:
                         faces, best = found, error
         elif template is not None:
@@ -270,8 +270,8 @@ class Model:
         are taken (on the two portraits the detector is surer of the upright reading either way: 1.0 against
         0.9991 and 0.9995)."""
         result = list(faces)
-        for i, face in enumerate(faces):
-            error = self._frame_error(pixels, face, template)
+        errors = self._frame_errors(pixels, faces, template)  # one encoder and decoder call for every face
+        for i, (face, error) in enumerate(zip(faces, errors, strict=True)):
             if error <= UPSIDE_DOWN_SUSPECT:
                 continue
             # The half-turned neighbourhood of this face only (a few hundred pixels: cheap to search).
@@ -290,18 +290,21 @@ class Model:
                 near = np.linalg.norm(twin.landmarks.mean(0) - centre) < max(face.eye_distance, 1.0)
                 # The detector must be at least as sure of the twin, and the model must draw it better.
                 if near and twin.eye_distance >= MIN_EYE_DISTANCE and twin.score >= face.score:
-                    twin_error = self._frame_error(pixels, twin, template)
+                    twin_error = self._frame_errors(pixels, [twin], template)[0]
                     if twin_error < error - UPSIDE_DOWN_MARGIN:
                         result[i], error = twin, twin_error
         return result
 
-    def _frame_error(self, pixels: np.ndarray, face: Face, template: np.ndarray) -> float:
-        """RMS error (grey levels) of the model's reconstruction over the middle of a face's frame."""
+    def _frame_errors(self, pixels: np.ndarray, faces: Sequence[Face], template: np.ndarray) -> list[float]:
+        """RMS error (grey levels) of the model's reconstruction over the middle of each face's frame."""
+        if not faces:
+            return []
         r = self.resolution
-        view = model_view(pixels if self.channels == 3 else pixels[:, :, :1], face_frame(face, template), r)
-        drawn = self.decode(self.encode(view[None]))[0].astype(np.float32)
+        seen = pixels if self.channels == 3 else pixels[:, :, :1]
+        views = np.stack([model_view(seen, face_frame(face, template), r) for face in faces])
+        drawn = self.decode(self.encode(views)).astype(np.float32)
         m = r // 8
-        return float(np.sqrt(((drawn - view)[m:-m, m:-m] ** 2).mean()))
+        return [float(np.sqrt(e)) for e in ((drawn - views)[:, m:-m, m:-m] ** 2).mean(axis=(1, 2, 3))]
 
     def face_plan(
         self, photo: Photo, face: int | None = None, all_faces: bool = False
