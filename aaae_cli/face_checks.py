@@ -85,11 +85,9 @@ def measure_face(photo: np.ndarray, face: Face, template: np.ndarray) -> FaceMea
 
 def face_detail(photo: np.ndarray, frame: Frame) -> float:
     """Fine detail of the face in ``frame``: high-pass energy over contrast on a 64-pixel cut of its centre."""
-    from aaae_cli.photo_edit import gaussian_blur
+    from aaae_cli.photo_edit import _luma, gaussian_blur
 
-    pixels = cut(photo, frame, 64).astype(np.float32)
-    luma = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-    centre = luma[16:56, 12:52]
+    centre = _luma(cut(photo, frame, 64).astype(np.float32))[16:56, 12:52]
     detail = centre - gaussian_blur(centre, 1.0)
     return float(np.sqrt((detail**2).mean()) / (centre.std() + 1e-3))
 
