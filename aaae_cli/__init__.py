@@ -11,6 +11,21 @@ and export live in :mod:`aaae_train`, installed with ``pip install "aaae[train]"
 
 ``load`` and ``Model`` (see :mod:`aaae_cli.api`) are imported on first use, so ``aaae --help`` does not load
 onnxruntime.
+
+The package, by layer (a module imports only from its own layer or lower ones; ``tests/test_layers.py``):
+
+==============================  =====================================================================
+``errors``                      the one user-error type (the lowest layer)
+``utils/``                      plumbing: atomic writes, interrupts, progress, terminal text, checks
+``images``, ``runtime``,        reading images as the models were trained on them; onnxruntime
+``refine``                      sessions; refining a code at reconstruction time
+``data/``                       what a data path is, dataset kinds, prepared archives
+``photos/``                     faces found, framed and edited in a user's photo
+``bundle/``                     the model bundle: files, config, attributes, writer, card, Hub
+``api``                         the Python API: :func:`load` and :class:`Model`
+``evaluation/``, ``studio/``    measuring models and deriving directions; the browser studio
+``cli/``                        the ``aaae`` command line, one module per command group
+==============================  =====================================================================
 """
 
 from __future__ import annotations
@@ -23,7 +38,7 @@ __all__ = ["Face", "Model", "UserError", "__version__", "find_faces", "load"]
 if TYPE_CHECKING:
     from aaae_cli.api import Model, load
     from aaae_cli.errors import UserError
-    from aaae_cli.faces import Face, find_faces
+    from aaae_cli.photos.detect import Face, find_faces
 
 
 def __getattr__(name: str) -> Any:
@@ -32,9 +47,9 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name in ("find_faces", "Face"):
-        from aaae_cli import faces
+        from aaae_cli.photos import detect
 
-        return getattr(faces, name)
+        return getattr(detect, name)
     if name == "UserError":
         from aaae_cli.errors import UserError
 

@@ -28,18 +28,18 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
-from aaae_cli.align import Frame, centre_frame, face_frame
-from aaae_cli.attributes import AttributeSet
-from aaae_cli.bundle import Bundle
-from aaae_cli.checks import check_seed
+from aaae_cli.bundle.attributes import AttributeSet
+from aaae_cli.bundle.folder import Bundle
+from aaae_cli.bundle.locate import open_model
 from aaae_cli.errors import UserError
-from aaae_cli.faces import DETECT_SIDE, MIN_EYE_DISTANCE, Face, find_faces
 from aaae_cli.images import check_image_array, load_image, prepare_pil, to_model_input, to_pil, to_uint8
-from aaae_cli.locate import open_model
-from aaae_cli.photo_edit import edit_pixels, model_view
-from aaae_cli.photos import Photo, load_photo, photo_to_pil
+from aaae_cli.photos.align import Frame, centre_frame, face_frame
+from aaae_cli.photos.detect import DETECT_SIDE, MIN_EYE_DISTANCE, Face, find_faces
+from aaae_cli.photos.edit import edit_pixels, model_view
+from aaae_cli.photos.io import Photo, load_photo, photo_to_pil
 from aaae_cli.refine import DEFAULT_STEPS, face_weights, refine_codes
 from aaae_cli.runtime import Graph, check_device, default_threads
+from aaae_cli.utils.checks import check_seed
 
 ALIGN_MODES = ("auto", "face", "none")
 
@@ -65,7 +65,7 @@ ImagesLike = ImageLike | Sequence[ImageLike]
 
 class EditedPhoto(NamedTuple):
     """A photo edit's result: the image, the number of faces (frames) edited, and the faces skipped as
-    (face number, reason) (:mod:`aaae_cli.face_checks`)."""
+    (face number, reason) (:mod:`aaae_cli.photos.checks`)."""
 
     image: Image.Image
     edited: int
@@ -73,7 +73,7 @@ class EditedPhoto(NamedTuple):
 
     def summary(self) -> str:
         """``2 faces edited, 1 skipped (turned away)``."""
-        from aaae_cli.face_checks import summary
+        from aaae_cli.photos.checks import summary
 
         return summary(self.edited, [reason for _, reason in self.skipped])
 
@@ -310,12 +310,12 @@ class Model:
         self, photo: Photo, face: int | None = None, all_faces: bool = False
     ) -> tuple[list[Frame], list[tuple[int, str]]]:
         """The frames to edit in ``photo`` and the faces skipped, as (face number, reason) (see
-        :mod:`aaae_cli.face_checks`): face number ``face`` only (whatever the checks say), every face found with
+        :mod:`aaae_cli.photos.checks`): face number ``face`` only (whatever the checks say), every face found with
         ``all_faces``, else every face the model can edit well. Models that do not align faces: the centre crop."""
         face = self.face if face is None else face
         if face is not None or all_faces or photo.framed or not self.aligns_faces:
             return self.frames(photo, every=face is None, face=face), []
-        from aaae_cli.face_checks import skip_reasons
+        from aaae_cli.photos.checks import skip_reasons
 
         faces = self._found_faces(photo)
         pixels = photo.pixels if photo.pixels.shape[2] == 3 else np.repeat(photo.pixels, 3, axis=2)
@@ -542,8 +542,8 @@ class Model:
 
 
 def _plausible(pixels: np.ndarray, face: Face, template: np.ndarray) -> bool:
-    """Whether a face's landmarks fit a face's geometry upright enough to align (see :mod:`aaae_cli.face_checks`)."""
-    from aaae_cli.face_checks import MAX_RESIDUAL, measure_face
+    """Whether a face's landmarks fit a face's geometry upright enough to align (see :mod:`aaae_cli.photos.checks`)."""
+    from aaae_cli.photos.checks import MAX_RESIDUAL, measure_face
 
     return face.eye_distance >= MIN_EYE_DISTANCE and measure_face(pixels, face, template).residual <= MAX_RESIDUAL
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
+from aaae_cli.utils.atomic import atomic_open
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Refuse images above this many pixels (decompression bombs); 178 MP is PIL's own error level.

@@ -29,8 +29,8 @@ import numpy as np
 import onnxruntime as ort
 
 from aaae_cli.errors import UserError
-from aaae_cli.interrupts import native_call
-from aaae_cli.onnx_scan import check_self_contained
+from aaae_cli.utils.interrupts import native_call
+from aaae_cli.utils.onnx_scan import check_self_contained
 
 DEVICES = ("auto", "cpu", "cuda")
 _QUIET, _ERRORS_ONLY = 4, 3
@@ -147,7 +147,7 @@ def run_session(session: Any, feeds: dict[str, np.ndarray], name: str) -> list[A
 
     In the main thread the graph runs in a worker thread that the main thread waits for; other threads (the
     studio's) receive no signals and run it themselves. A worker still in onnxruntime after :data:`STOP_WAIT_S`
-    is counted by :func:`aaae_cli.interrupts.native_call`, so that the CLI ends without waiting for it."""
+    is counted by :func:`aaae_cli.utils.interrupts.native_call`, so that the CLI ends without waiting for it."""
     options = ort.RunOptions()
     options.log_severity_level = _QUIET  # its error is reported once, below, not also by onnxruntime's logger
     if threading.current_thread() is not threading.main_thread():

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from aaae_cli.align import measure_template
 from aaae_cli.api import Model
-from aaae_cli.bundle import Bundle
-from aaae_cli.bundle_config import LandmarkTemplate
-from aaae_cli.bundle_writer import update_bundle
-from aaae_cli.datasets import in_validation
+from aaae_cli.bundle.config import LandmarkTemplate
+from aaae_cli.bundle.folder import Bundle
+from aaae_cli.bundle.writer import update_bundle
+from aaae_cli.data.sources import in_validation
 from aaae_cli.images import list_images, load_image
+from aaae_cli.photos.align import measure_template
 
 
 def main() -> None:

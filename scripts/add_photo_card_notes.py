@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from aaae_cli.bundle_writer import set_card_notes
+from aaae_cli.bundle.writer import set_card_notes
 
 MARK = "photo edit"  # every row and line this script writes starts with it, so a second run replaces them
 TARGET_FLIP, TARGET_IDENTITY = 0.7, 0.9

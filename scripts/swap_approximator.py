@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 import aaae_cli
-from aaae_cli.bundle import SAMPLE, Bundle
-from aaae_cli.bundle_config import BundleConfig
-from aaae_cli.bundle_writer import save_bundle
+from aaae_cli.bundle.config import BundleConfig
+from aaae_cli.bundle.folder import SAMPLE, Bundle
+from aaae_cli.bundle.writer import save_bundle
 from aaae_cli.errors import UserError
 
 APPROXIMATOR = "approximator.onnx"

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from aaae_cli.bundle_writer import set_card_notes
+from aaae_cli.bundle.writer import set_card_notes
 from aaae_train.checkpoint import load_checkpoint
 
 digits = json.loads(Path(sys.argv[1]).read_text())

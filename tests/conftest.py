@@ -88,7 +88,7 @@ def digit_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     import numpy as np
     from PIL import Image
 
-    from aaae_cli.datasets import in_validation, mnist_key, read_idx
+    from aaae_cli.data.sources import in_validation, mnist_key, read_idx
 
     images = read_idx(MNIST / "train-images-idx3-ubyte.gz")
     labels = read_idx(MNIST / "train-labels-idx1-ubyte.gz")

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from aaae_cli.bundle import write_manifest
+from aaae_cli.bundle.folder import write_manifest
 
 SECRET = b"TOP-SECRET-TOKEN-0123456789abcdef"[:32]  # 32 bytes = 8 float32 values
 

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aaae_cli.align import FACE_TEMPLATE
-from aaae_cli.dataset_archive import read_archive
+from aaae_cli.data.archive import read_archive
 from aaae_cli.errors import UserError
-from aaae_cli.photo_edit import aligned_face
+from aaae_cli.photos.align import FACE_TEMPLATE
+from aaae_cli.photos.edit import aligned_face
 from aaae_train.archive import main as archive_main
 from aaae_train.archive import write_archive
 from tests.conftest import ASTRONAUT, DATA, TINY, assert_user_error, run_cli
@@ -150,7 +150,7 @@ def test_training_on_a_face_archive_records_the_template_and_keeps_to_its_time(t
     assert model.aligns_faces
     assert np.array_equal(model.prepare(str(ASTRONAUT)), aligned_face(str(ASTRONAUT), 64, FACE_TEMPLATE))
     # aaae eval compares generated faces with real ones framed exactly as the model frames photos (aligned)
-    from aaae_cli.evaluate import load_eval_data
+    from aaae_cli.evaluation.evaluate import load_eval_data
 
     folder = tmp_path / "faces"
     data = load_eval_data(folder, None, model, "all", 100, 0, 0)
@@ -179,7 +179,7 @@ def test_slim_checkpoint_exports_like_the_full_one(tiny_run: Path, tmp_path: Pat
 def test_export_counts_the_data_paths_an_archive_was_made_of(tmp_path: Path) -> None:
     """Keys are "folder/name" when training read several paths; an archive of two paths must say so, or aaae eval
     would hold out other images than training did."""
-    from aaae_cli.datasets import key_sources
+    from aaae_cli.data.sources import key_sources
     from aaae_train.export import run_key_sources
 
     images = np.zeros((2, 32, 32, 1), dtype=np.uint8)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aaae_cli.datasets import read_idx
+from aaae_cli.data.sources import read_idx
 from tests.conftest import MNIST, assert_user_error, run_cli
 
 SHAPE = ["--channels", "1", "--resolution", "32", "--width", "0.125", "--no-progress", "--workers", "1"]

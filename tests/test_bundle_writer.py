@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import aaae_cli.bundle_writer as bundle_writer
-from aaae_cli.bundle import Bundle
-from aaae_cli.bundle_config import AttributesSummary, BundleConfig, LandmarkTemplate
-from aaae_cli.bundle_writer import set_card_notes, update_bundle
+import aaae_cli.bundle.writer as bundle_writer
+from aaae_cli.bundle.config import AttributesSummary, BundleConfig, LandmarkTemplate
+from aaae_cli.bundle.folder import Bundle
+from aaae_cli.bundle.writer import set_card_notes, update_bundle
 from aaae_models import ROOT
 from tests.conftest import MNIST, run_cli
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 import aaae_cli as aaae
-from aaae_cli.calibrate import LADDER
-from aaae_cli.evaluate import Evaluator, find_evaluator, load_eval_data
+from aaae_cli.evaluation.calibrate import LADDER
+from aaae_cli.evaluation.evaluate import Evaluator, find_evaluator, load_eval_data
 from tests.conftest import MNIST, assert_user_error, run_cli
 
 
@@ -64,7 +64,7 @@ def test_unreached_attributes_keep_the_scale_with_the_highest_rate() -> None:
     """Codes are decoded as themselves; the judge reads attribute k as present in a window of the edit."""
     from types import SimpleNamespace
 
-    from aaae_cli.calibrate import calibrate_scales
+    from aaae_cli.evaluation.calibrate import calibrate_scales
 
     windows = {"peaks": (1.4, 1.6, 1.0), "halfway": (0.9, 1.1, 0.5), "never": (0.0, 0.0, 0.0)}
     names = list(windows)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import aaae_cli
-from aaae_cli.bundle import write_manifest
+from aaae_cli.bundle.folder import write_manifest
 from aaae_cli.images import load_image
 from tests.conftest import ASTRONAUT
 

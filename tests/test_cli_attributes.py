@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import aaae_cli
-from aaae_cli.bundle import Bundle
-from aaae_cli.datasets import read_idx
+from aaae_cli.bundle.folder import Bundle
+from aaae_cli.data.sources import read_idx
 from tests.conftest import MNIST, assert_user_error, run_cli
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -107,7 +107,7 @@ def test_compute_refusals(tiny_bundle: Path, bundle_copy: Path, tmp_path: Path) 
 # A real `aaae` process that dies (os._exit, like kill -9) the moment the bundle's manifest is to be written.
 _DIES_BEFORE_THE_MANIFEST = """
 import os, sys
-import aaae_cli.bundle_writer as writer
+import aaae_cli.bundle.writer as writer
 writer.write_manifest = lambda *args, **kwargs: os._exit(9)
 from aaae_cli.cli import main
 sys.argv = ["aaae", *sys.argv[1:]]

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aaae_cli.attributes import Attribute, AttributeSet, compute_attributes, parse_edits, parse_sweep
-from aaae_cli.bundle import BundleConfig, BundleError, check_file_name, read_manifest
+from aaae_cli.bundle.attributes import Attribute, AttributeSet
+from aaae_cli.bundle.folder import BundleConfig, BundleError, check_file_name, read_manifest
+from aaae_cli.bundle.locate import _HUB_ID, open_model
+from aaae_cli.cli._options import parse_edits, parse_sweep
+from aaae_cli.cli._output import ImageFolderWriter
 from aaae_cli.errors import UserError
+from aaae_cli.evaluation.directions import compute_attributes
 from aaae_cli.images import check_output_path, zoom
-from aaae_cli.locate import _HUB_ID, open_model
-from aaae_cli.output import ImageFolderWriter
 from aaae_cli.runtime import check_device
 
 

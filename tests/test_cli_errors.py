@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aaae_cli.bundle import write_manifest
+from aaae_cli.bundle.folder import write_manifest
 from tests.conftest import ASTRONAUT, assert_user_error, run_cli
 
 

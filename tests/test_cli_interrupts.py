@@ -72,7 +72,7 @@ def test_a_killed_atomic_writes_temporary_file_is_removed_on_the_next_write(tmp_
 
 _FORKED = """
 import os, signal
-from aaae_cli.interrupts import treat_sigterm_like_ctrl_c
+from aaae_cli.utils.interrupts import treat_sigterm_like_ctrl_c
 treat_sigterm_like_ctrl_c()
 assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
 read, write = os.pipe()

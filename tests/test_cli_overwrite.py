@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aaae_cli.datasets import read_idx
+from aaae_cli.data.sources import read_idx
 from tests.conftest import ASTRONAUT, MNIST, assert_user_error, run_cli
 
 DIGITS = Path(__file__).parent.parent / "models" / "digits"

@@ -198,7 +198,7 @@ def test_info_and_attribute_list(tiny_bundle: Path) -> None:
 
 def test_info_says_how_a_face_model_frames_photos() -> None:
     """The built-in faces model aligns faces to its landmark template; info said "centre crop" (as the model card
-    does, both now from modelcard.framing)."""
+    does, both now from aaae_cli.bundle.card.framing)."""
     result = run_cli("info", "--model", "faces")
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aaae_cli.terminal import plain, shown
+from aaae_cli.utils.terminal import plain, shown
 from tests.conftest import assert_user_error, run_cli
 
 HOSTILE = "photo\x1b]0;owned\x07\x1b[2J\nerror: forged [red]x :b:.png"

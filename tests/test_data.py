@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aaae_cli.datasets import detect_source, in_validation, mnist_key, read_idx
+from aaae_cli.data.sources import detect_source, in_validation, mnist_key, read_idx
 from aaae_cli.errors import UserError
 from aaae_train.data import Preprocessing, load_dataset
 from tests.conftest import ASTRONAUT, MNIST

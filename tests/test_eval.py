@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from aaae_cli.api import Model
-from aaae_cli.datasets import in_validation
-from aaae_cli.evaluate import Evaluator, evaluate
+from aaae_cli.data.sources import in_validation
+from aaae_cli.evaluation.evaluate import Evaluator, evaluate
 from tests.conftest import MNIST, assert_user_error, run_cli
 
 
@@ -92,8 +92,8 @@ def test_eval_holds_out_what_multi_folder_training_held_out(digit_files: list[Pa
     """Trained on two folders, images are keyed "folder/file"; eval on either folder must split the same way."""
     from types import SimpleNamespace
 
-    from aaae_cli.datasets import detect_source
-    from aaae_cli.evaluate import read_as_trained
+    from aaae_cli.data.sources import detect_source
+    from aaae_cli.evaluation.evaluate import read_as_trained
     from aaae_train.data import Preprocessing, load_dataset
 
     folders = [tmp_path / "first" / "images", tmp_path / "second" / "images"]
@@ -114,7 +114,7 @@ def test_eval_holds_out_what_multi_folder_training_held_out(digit_files: list[Pa
 
 
 def test_latent_frechet_is_zero_for_the_same_codes_and_grows_with_a_shift() -> None:
-    from aaae_cli.evaluate import latent_frechet
+    from aaae_cli.evaluation.evaluate import latent_frechet
 
     rng = np.random.default_rng(0)
     held_out = rng.normal(3.0, 2.0, (4000, 8))

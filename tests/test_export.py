@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from aaae_cli.bundle import Bundle, sha256_file
+from aaae_cli.bundle.folder import Bundle, sha256_file
 from aaae_train.checkpoint import load_checkpoint
 from aaae_train.export import ExportDecoder
 from aaae_train.networks import ArchConfig, build_networks
@@ -223,7 +223,7 @@ def test_export_force_never_replaces_the_current_folder_the_run_or_a_non_bundle(
 
 
 def test_replaceable_bundle_checks(tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aaae_cli.bundle_swap import check_replaceable
+    from aaae_cli.bundle.swap import check_replaceable
     from aaae_cli.errors import UserError
 
     bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "b"))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aaae_cli.dataset_archive import read_archive
+from aaae_cli.data.archive import read_archive
 from tests.conftest import assert_user_error, run_cli
 from tests.hostile_archives import DAMAGED, good_archive, lying_manifest
 

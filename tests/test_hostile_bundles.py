@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from aaae_cli.errors import UserError
-from aaae_cli.onnx_scan import check_self_contained
+from aaae_cli.utils.onnx_scan import check_self_contained
 from tests import hostile
 from tests.conftest import assert_user_error, run_cli
 

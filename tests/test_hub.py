@@ -4,7 +4,7 @@
 Downloads run end to end against a real Hub-protocol server on loopback: ``olah`` serving git repositories
 offline (``[accessibility] offline = true``), with ``HF_ENDPOINT`` pointing at it and a fresh Hugging Face
 cache per test. olah refuses uploads (``create_repo`` gets 405), so a push is tested up to that refusal; the
-upload call itself is checked by recording what :func:`aaae_cli.hub.push_bundle` hands the real
+upload call itself is checked by recording what :func:`aaae_cli.bundle.hub.push_bundle` hands the real
 ``huggingface_hub`` client (no upload reaches a server in this suite).
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from aaae_cli.bundle import MANIFEST, Bundle, BundleError, read_manifest, sha256_file, write_manifest
+from aaae_cli.bundle.folder import MANIFEST, Bundle, BundleError, read_manifest, sha256_file, write_manifest
 from tests.conftest import ASTRONAUT, assert_user_error, run_cli
 
 TOKEN = "hf_test_token_not_real"
@@ -322,8 +322,8 @@ def test_push_http_statuses(tiny_bundle: Path) -> None:
     httpx = pytest.importorskip("httpx2" if _has("httpx2") else "httpx")
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+    from aaae_cli.bundle.hub import _hub_call
     from aaae_cli.errors import UserError
-    from aaae_cli.hub import _hub_call
 
     def response(status: int) -> object:
         return httpx.Response(status, request=httpx.Request("POST", "https://hub.example/api/repos/create"))
@@ -351,7 +351,7 @@ def test_push_uploads_one_commit_of_the_manifest_files(
     the manifest's files. The HfApi methods are replaced by recorders; nothing is uploaded."""
     from huggingface_hub import CommitInfo, HfApi, RepoUrl
 
-    from aaae_cli.hub import push_bundle
+    from aaae_cli.bundle.hub import push_bundle
 
     (bundle_copy / "notes.txt").write_text("not in the manifest: stays home")
     calls: list[tuple[str, dict]] = []
@@ -424,15 +424,15 @@ def test_export_push_to_hub(hub: OlahHub, tiny_run: Path, tmp_path: Path) -> Non
 
 def test_hub_module_stays_light() -> None:
     """Importing the push logic imports neither torch nor (until it runs) huggingface_hub."""
-    code = "import sys, aaae_cli.hub; print('torch' in sys.modules, 'huggingface_hub' in sys.modules)"
+    code = "import sys, aaae_cli.bundle.hub; print('torch' in sys.modules, 'huggingface_hub' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
     assert result.stdout.split() == ["False", "False"], result.stderr
 
 
 def test_a_built_in_models_card_is_pointed_at_the_repo() -> None:
     """The shipped cards name the model by its built-in name; pushed, they must name the repo."""
-    from aaae_cli.hub import _point_card_at
-    from aaae_cli.modelcard import usage_reference
+    from aaae_cli.bundle.card import usage_reference
+    from aaae_cli.bundle.hub import _point_card_at
     from aaae_models import ROOT
 
     card = (ROOT / "faces" / "README.md").read_bytes()

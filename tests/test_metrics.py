@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from aaae_cli.metrics import (
+from aaae_cli.evaluation.metrics import (
     GaussianDensity,
     GaussianMixture,
     frechet_distance,

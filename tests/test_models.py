@@ -11,8 +11,8 @@ from PIL import Image
 
 import aaae_cli as aaae
 import aaae_models
-from aaae_cli.datasets import in_validation, mnist_key, read_idx
-from aaae_cli.locate import builtin_models, default_model
+from aaae_cli.bundle.locate import builtin_models, default_model
+from aaae_cli.data.sources import in_validation, mnist_key, read_idx
 from tests.conftest import DATA, MNIST, run_cli
 
 BUILTIN = ("faces", "digits")

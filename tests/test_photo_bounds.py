@@ -53,7 +53,7 @@ def run_measured(*args: str, timeout: float = 300) -> tuple[subprocess.Completed
 
 def test_a_photo_tiled_with_small_faces_is_searched_in_bounded_memory_and_time(tmp_path: Path) -> None:
     """1,024 faces of 40 px in a 150 KB PNG made ~13,000 proposals, run in one batch: 6 GB and 40 s."""
-    from aaae_cli.faces import MAX_CANDIDATES
+    from aaae_cli.photos.detect import MAX_CANDIDATES
 
     path = tmp_path / "crowd.png"
     crowd(1280, 40).save(path, optimize=True)
@@ -70,7 +70,7 @@ def test_a_crowd_is_edited_a_few_faces_at_a_time(monkeypatch) -> None:
     """Each face's change is up to 12 MB: a crowd's changes are made and laid in FACES_PER_STEP at a time, and
     every face is still edited, each seen as it was in the photo."""
     import aaae_cli as aaae
-    from aaae_cli import photo_edit
+    from aaae_cli.photos import edit as photo_edit
 
     model = aaae.load("faces", device="cpu")
     photo = model.load_photo(np.asarray(crowd(640, 128)))  # 25 faces
@@ -221,7 +221,7 @@ def test_a_template_that_frames_faces_many_times_their_size_is_refused(tmp_path:
     """Eyes 0.05 of the frame apart passed the check: frames 20 faces wide, 9.4 GiB cut from a large photo."""
     import shutil
 
-    from aaae_cli.align import FACE_TEMPLATE
+    from aaae_cli.photos.align import FACE_TEMPLATE
     from tests.hostile import rewrite_json
 
     bundle = tmp_path / "faces"
@@ -244,7 +244,7 @@ def test_a_frame_much_larger_than_the_photo_is_cut_from_the_photos_pixels_only()
     for the hostile template on a large photo); reduced first, it reads the photo once and holds little more."""
     import tracemalloc
 
-    from aaae_cli.align import Frame, cut
+    from aaae_cli.photos.align import Frame, cut
 
     rng = np.random.default_rng(0)
     photo = np.asarray(Image.fromarray(rng.integers(0, 256, (150, 150, 3), dtype=np.uint8)).resize((1500, 1500)))
@@ -262,7 +262,7 @@ def test_a_frame_much_larger_than_the_photo_is_cut_from_the_photos_pixels_only()
     frame = Frame(np.array([[1 / 900, 0, 100 / 900], [0, 1 / 900, 50 / 900]]))  # x -100..800, y -50..850
     factor = int(900 / 64 / 1.5)
     assert factor > 1
-    from aaae_cli.align import _region, reduced_region
+    from aaae_cli.photos.align import _region, reduced_region
 
     x0, y0, x1, y1 = _region(frame, 300, 400)
     rows, cols = np.clip(np.arange(y0, y1), 0, 399), np.clip(np.arange(x0, x1), 0, 299)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from aaae_cli.face_checks import MAX_YAW, pose, summary
-from aaae_cli.photo_edit import EditScope, fill_outside, frame_inside, is_monochrome
+from aaae_cli.photos.checks import MAX_YAW, pose, summary
+from aaae_cli.photos.edit import EditScope, fill_outside, frame_inside, is_monochrome
 from tests.conftest import ASTRONAUT, DATA, run_cli
 
 HOPPER = DATA / "grace_hopper.jpg"
@@ -154,7 +154,7 @@ def test_monochrome_photos_are_told_from_colour_ones() -> None:
 
 def test_the_part_of_a_tight_crop_outside_the_photo_is_filled_smoothly() -> None:
     """Not with streaks of repeated edge pixels, which the model would copy into its rendering."""
-    from aaae_cli.align import Frame
+    from aaae_cli.photos.align import Frame
 
     rows = np.random.default_rng(0).integers(0, 255, (64, 64, 3)).astype(np.uint8)
     frame = Frame(np.array([[1 / 64, 0, 0], [0, 1 / 64, 16 / 64]]))  # the top quarter lies above the photo
@@ -169,7 +169,7 @@ def test_the_part_of_a_tight_crop_outside_the_photo_is_filled_smoothly() -> None
 
 
 def test_removing_an_attribute_may_have_its_own_photo_scale() -> None:
-    from aaae_cli.attributes import Attribute, AttributeSet
+    from aaae_cli.bundle.attributes import Attribute, AttributeSet
     from aaae_cli.errors import UserError
 
     direction = np.ones(4, np.float32)

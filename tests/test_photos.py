@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aaae_cli.align import Frame, centre_frame, cut, paste_change, umeyama
 from aaae_cli.errors import UserError
-from aaae_cli.faces import find_faces
+from aaae_cli.photos.align import Frame, centre_frame, cut, paste_change, umeyama
+from aaae_cli.photos.detect import find_faces
 from tests.conftest import ASTRONAUT, DATA, assert_user_error, run_cli
 
 HOPPER = DATA / "grace_hopper.jpg"
@@ -102,7 +102,7 @@ def test_cut_repeats_edge_pixels_where_the_frame_leaves_the_photo() -> None:
 
 
 def test_the_faces_model_was_trained_on_faces_aligned_to_its_template(faces_model) -> None:
-    from aaae_cli.align import FACE_TEMPLATE
+    from aaae_cli.photos.align import FACE_TEMPLATE
 
     template = faces_model.landmark_template
     assert template is not None and template.shape == (5, 2)
@@ -141,14 +141,14 @@ def test_edit_keeps_size_and_pixels_away_from_the_face(faces_model) -> None:
 
 
 def test_keep_reduces_the_kept_attributes_change(faces_model) -> None:
-    from aaae_cli.evaluate import Evaluator, evaluator_roots
+    from aaae_cli.evaluation.evaluate import Evaluator, evaluator_roots
 
     judge = Evaluator(next(r / "evaluator-faces" for r in evaluator_roots()), device="cpu")
     male = judge.classes.index("Male")
     frame = faces_model.frames(faces_model.load_photo(ASTRONAUT))[0]
 
     def male_probability(image) -> float:
-        from aaae_cli.photo_edit import model_view
+        from aaae_cli.photos.edit import model_view
 
         view = model_view(np.asarray(image), frame, faces_model.resolution)
         return float(judge.run(view[None])[0][0, male])
@@ -362,7 +362,7 @@ def test_a_25_megapixel_photo_is_edited_in_bounded_memory(tmp_path: Path) -> Non
 
 def test_a_template_is_measured_for_faces_and_not_for_other_images() -> None:
     """What 'aaae export' stores: the mean landmarks of framed faces; nothing for images that are not faces."""
-    from aaae_cli.align import measure_template
+    from aaae_cli.photos.align import measure_template
 
     rng = np.random.default_rng(0)
     crops = []

@@ -1,4 +1,4 @@
-"""The one progress convention (aaae_cli.progress): silent by default, hostile text shown safely."""
+"""The one progress convention (aaae_cli.utils.progress): silent by default, hostile text shown safely."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from aaae_cli.progress import SILENT, RichProgress, or_silent
+from aaae_cli.utils.progress import SILENT, RichProgress, or_silent
 
 
 def _console() -> tuple[Console, io.StringIO]:

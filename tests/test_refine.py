@@ -15,7 +15,7 @@ from tests.conftest import MNIST, run_cli
 def _digits(count: int) -> np.ndarray:
     from PIL import Image
 
-    from aaae_cli.datasets import read_idx
+    from aaae_cli.data.sources import read_idx
     from aaae_cli.images import prepare_pil
 
     raw = read_idx(next(MNIST.glob("*images*")))[-count:]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aaae_cli.datasets import read_idx
+from aaae_cli.data.sources import read_idx
 from tests.conftest import MNIST, assert_user_error, run_cli
 
 # No --batch-size: the default (100) is larger than every folder here.

@@ -1,4 +1,4 @@
-"""Data sources have one owner (aaae_cli.datasets): training, export, eval, attributes and calibrate read a data
+"""Data sources have one owner (aaae_cli.data.sources): training, export, eval, attributes and calibrate read a data
 path alike, key its images alike and hold out the same images."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aaae_cli.datasets import detect_source, held_out, in_validation, labelled_images, mnist_key
+from aaae_cli.data.sources import detect_source, held_out, in_validation, labelled_images, mnist_key
 from aaae_cli.errors import UserError
-from aaae_cli.evaluate import load_eval_data, training_photos
+from aaae_cli.evaluation.evaluate import load_eval_data, training_photos
 from aaae_train.data import Dataset, Preprocessing, load_dataset
 from tests.conftest import MNIST
 
@@ -42,8 +42,8 @@ def test_known_keys_stay_on_their_side_of_the_split() -> None:
 def test_the_faces_layout_keys_images_as_the_shipped_model_was_trained(tmp_path: Path) -> None:
     """The faces model read ``celeba`` (images/ + list_attr_celeba.txt) and ``celeba/extra_fullres/images``: two
     data paths, so every key is ``images/NAME`` in training, in the archive it went through and in eval."""
-    from aaae_cli.datasets import key_sources
-    from aaae_cli.evaluate import read_as_trained
+    from aaae_cli.data.sources import key_sources
+    from aaae_cli.evaluation.evaluate import read_as_trained
 
     root = tmp_path / "celeba"
     for folder, name in ((root / "images", "000001.jpg"), (root / "extra_fullres" / "images", "000002.jpg")):

@@ -18,8 +18,8 @@ from tests.conftest import ASTRONAUT, DATA
 
 pytest.importorskip("gradio", reason="the studio needs the 'studio' extra (gradio)")
 
-from aaae_cli import studio as studio_module
-from aaae_cli.studio import Studio, ordered_attributes, read_upload, safe_stem
+from aaae_cli.studio import core as studio_module
+from aaae_cli.studio.core import Studio, ordered_attributes, read_upload, safe_stem
 
 HOPPER = DATA / "grace_hopper.jpg"
 
@@ -193,7 +193,7 @@ def test_page_builds_and_its_upload_reads_nothing(studio: Studio) -> None:
     """The Gradio side: the page is built for every model on offer; an upload reaches aaae's reader unread."""
     from gradio.data_classes import ImageData
 
-    from aaae_cli.studio_app import PhotoInput, Upload, _error, build_app
+    from aaae_cli.studio.page import PhotoInput, Upload, _error, build_app
 
     app = build_app(studio)
     assert app.title == "aaae studio"
@@ -207,4 +207,4 @@ def test_page_builds_and_its_upload_reads_nothing(studio: Studio) -> None:
     assert photo.preprocess(ImageData(url=inline)) == Upload(b"\x89PNG...", "pasted")
     assert _error(UserError("a *b*")) == "**error:** a \\*b\\*"
     # Gradio writes a .pyi stub beside the module of each component class it sees; not into aaae's package.
-    assert not Path(studio_module.__file__).with_name("studio_app.pyi").exists()
+    assert not Path(studio_module.__file__).with_name("page.pyi").exists()

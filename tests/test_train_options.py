@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aaae_cli.datasets import read_idx
+from aaae_cli.data.sources import read_idx
 from aaae_cli.errors import UserError
 from aaae_train.options import make_options
 from tests.conftest import MNIST, assert_user_error, run_cli

@@ -13,7 +13,7 @@ squared error about 1.5e-4 in [0, 1] pixels on aligned 64x64 faces: small beside
 nothing; the archive records it).
 
 Reading an archive (as hostile input) is torch-free and lives with the other data sources:
-:mod:`aaae_cli.dataset_archive`.
+:mod:`aaae_cli.data.archive`.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from aaae_cli.atomic import atomic_open
-from aaae_cli.dataset_archive import FORMAT, FORMATS, LABELS, MANIFEST, VERSION, member_name, read_manifest
-from aaae_cli.datasets import detect_source
+from aaae_cli.data.archive import FORMAT, FORMATS, LABELS, MANIFEST, VERSION, member_name, read_manifest
+from aaae_cli.data.sources import detect_source
 from aaae_cli.errors import UserError
 from aaae_cli.images import check_output_path
+from aaae_cli.utils.atomic import atomic_open
 
 
 def write_archive(

@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
+from aaae_cli.utils.atomic import atomic_open
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, build_networks
 
 FORMAT = "aaae-checkpoint"

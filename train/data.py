@@ -1,4 +1,4 @@
-"""Training data: the data paths of :mod:`aaae_cli.datasets` decoded once into a cache.
+"""Training data: the data paths of :mod:`aaae_cli.data.sources` decoded once into a cache.
 
 Every source is decoded once, by worker processes, into a uint8 cache (an ``.npy`` file of shape
 ``(N, R, R, C)`` plus a JSON sidecar with the file keys, labels and skipped files), so training never
@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from aaae_cli.align import FACE_TEMPLATE
-from aaae_cli.atomic import atomic_write_text
-from aaae_cli.datasets import Source, SourceImages, held_out, key_prefix, read_source
+from aaae_cli.data.sources import Source, SourceImages, held_out, key_prefix, read_source
 from aaae_cli.errors import UserError
 from aaae_cli.images import ImageReadError, list_images, load_image, prepare_pil
-from aaae_cli.photo_edit import aligned_face
-from aaae_cli.progress import Progress, Task, or_silent
+from aaae_cli.photos.align import FACE_TEMPLATE
+from aaae_cli.photos.edit import aligned_face
+from aaae_cli.utils.atomic import atomic_write_text
+from aaae_cli.utils.progress import Progress, Task, or_silent
 
 CACHE_VERSION = 1
 
@@ -46,7 +46,7 @@ class Dataset:
         return len(self.keys)
 
     def split(self, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the training and validation images (:func:`aaae_cli.datasets.held_out`)."""
+        """Indices of the training and validation images (:func:`aaae_cli.data.sources.held_out`)."""
         is_val = held_out(self.keys, val_fraction)
         return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
@@ -61,7 +61,7 @@ class Preprocessing:
     resolution: int
     channels: int
     crop: float
-    align: str = "none"  # "face": the largest face aligned to FACE_TEMPLATE (photo_edit.aligned_face)
+    align: str = "none"  # "face": the largest face aligned to FACE_TEMPLATE (aaae_cli.photos.edit.aligned_face)
 
     def to_dict(self) -> dict[str, Any]:
         return {"resolution": self.resolution, "channels": self.channels, "crop": self.crop, "align": self.align}
@@ -146,7 +146,7 @@ def load_dataset(
     progress: Progress | None = None,
 ) -> Dataset:
     """Decode ``sources`` into the uint8 cache (once) and return the dataset; ``progress`` shows the decoding as a
-    task (:mod:`aaae_cli.progress`)."""
+    task (:mod:`aaae_cli.utils.progress`)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     key = cache_key(sources, prep)
     array_path, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"

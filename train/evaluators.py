@@ -12,7 +12,7 @@ is computed. That distance is *not* FID and is never called FID.
 
 (models/BUILD.md has the exact commands of the shipped evaluators.)
 
-Both train on the training split only (the hash split of :mod:`aaae_cli.datasets`), and report their
+Both train on the training split only (the hash split of :mod:`aaae_cli.data.sources`), and report their
 accuracy on the held-out split, which is stored in the evaluator's ``evaluator.json``.
 
 ``--balanced`` (attributes only) weighs each attribute's positives by its negatives-to-positives ratio
@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aaae_cli.atomic import atomic_write_text
-from aaae_cli.datasets import detect_source, held_out
+from aaae_cli.data.sources import detect_source, held_out
+from aaae_cli.utils.atomic import atomic_write_text
 from aaae_train.data import Preprocessing, default_cache_dir, load_dataset
 from aaae_train.snapshots import to_model_input
 

@@ -34,10 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from aaae_cli import __version__
-from aaae_cli.align import measure_template
-from aaae_cli.attributes import AttributeSet, compute_attributes
-from aaae_cli.bundle import SAMPLE
-from aaae_cli.bundle_config import (
+from aaae_cli.bundle.attributes import AttributeSet
+from aaae_cli.bundle.config import (
     BundleConfig,
     LandmarkTemplate,
     PreprocessingSpec,
@@ -45,14 +43,17 @@ from aaae_cli.bundle_config import (
     TrainingData,
     graph_specs,
 )
-from aaae_cli.bundle_swap import check_replaceable
-from aaae_cli.bundle_writer import BundleWriter
-from aaae_cli.datasets import detect_source, key_sources
+from aaae_cli.bundle.folder import SAMPLE
+from aaae_cli.bundle.swap import check_replaceable
+from aaae_cli.bundle.writer import BundleWriter
+from aaae_cli.data.sources import detect_source, key_sources
 from aaae_cli.errors import UserError
+from aaae_cli.evaluation.directions import compute_attributes
+from aaae_cli.evaluation.metrics import frechet_distance_between
 from aaae_cli.images import make_grid, save_png, to_model_input, to_uint8, zoom
-from aaae_cli.metrics import frechet_distance_between
-from aaae_cli.progress import Progress, or_silent
+from aaae_cli.photos.align import measure_template
 from aaae_cli.runtime import Graph
+from aaae_cli.utils.progress import Progress, or_silent
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, load_networks
 from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
 from aaae_train.half_weights import store_weights_fp16
@@ -165,7 +166,7 @@ def _col2im_stride2(y: list[torch.Tensor], size: int) -> torch.Tensor:
 
 
 def run_key_sources(checkpoint: dict, data: list[str] | None = None) -> int:
-    """:func:`aaae_cli.datasets.key_sources` of the run's data paths (``data`` where they have moved)."""
+    """:func:`aaae_cli.data.sources.key_sources` of the run's data paths (``data`` where they have moved)."""
     return key_sources(data or [s["path"] for s in checkpoint["data"].get("sources") or []])
 
 
@@ -290,7 +291,7 @@ def export_run(
     progress: Progress | None = None,
 ) -> ExportResult:
     """Export a run (folder or checkpoint file) to the bundle folder ``out``; see the module docstring. Each step
-    is a ``progress`` message (:mod:`aaae_cli.progress`; silent by default). ``match_code_moments`` first fits the
+    is a ``progress`` message (:mod:`aaae_cli.utils.progress`; silent by default). ``match_code_moments`` first fits the
     approximator's code mean and covariance to the training codes' (:mod:`aaae_train.moments`; not in the paper).
     ``weights`` ``fp16`` stores the graphs' weights in half precision (:mod:`aaae_train.half_weights`)."""
     report = or_silent(progress)

@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from torch.utils.data.distributed import DistributedSampler
 
-from aaae_cli.align import FACE_TEMPLATE
-from aaae_cli.atomic import atomic_open
-from aaae_cli.dataset_archive import read_manifest
-from aaae_cli.datasets import detect_source
+from aaae_cli.data.archive import read_manifest
+from aaae_cli.data.sources import detect_source
 from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
-from aaae_cli.progress import SILENT, Progress, Task, or_silent
+from aaae_cli.photos.align import FACE_TEMPLATE
+from aaae_cli.utils.atomic import atomic_open
+from aaae_cli.utils.progress import SILENT, Progress, Task, or_silent
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAETraining
 from aaae_train.checkpoint import (

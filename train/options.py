@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aaae_cli.dataset_kinds import SOURCE_KINDS, SOURCE_KINDS_TEXT
+from aaae_cli.data.kinds import SOURCE_KINDS, SOURCE_KINDS_TEXT
 from aaae_cli.errors import UserError
 from aaae_train.shapes import shape_problem
 
@@ -61,8 +61,8 @@ class TrainOptions:
     resolution: int | None = None  # None: 32 for MNIST, else 64
     channels: int | None = None  # None: 1 for MNIST, else 3
     crop: float | None = None  # None: CelebA's 140/178, else 1.0 (largest centred square); 1.0 with --align face
-    # "face": find each image's face and align it to aaae_cli.align.FACE_TEMPLATE, as the runtime frames photos for
-    # face models (images with no face are skipped); "none": the centre crop.
+    # "face": find each image's face and align it to aaae_cli.photos.align.FACE_TEMPLATE, as the runtime frames
+    # photos for face models (images with no face are skipped); "none": the centre crop.
     align: str | None = None  # None: a prepared archive's, else "none"
     width: float = 1.0
     z_dim: int = 64
@@ -223,7 +223,7 @@ class TrainOptions:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def save(self, path: Path) -> None:
-        from aaae_cli.atomic import atomic_write_text
+        from aaae_cli.utils.atomic import atomic_write_text
 
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 

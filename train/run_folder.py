@@ -22,8 +22,8 @@ import shutil
 from pathlib import Path
 from typing import IO, Any
 
-from aaae_cli.atomic import atomic_write_text
 from aaae_cli.errors import UserError
+from aaae_cli.utils.atomic import atomic_write_text
 from aaae_train.options import TrainOptions
 
 try:

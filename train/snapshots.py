@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from aaae_cli.evaluation.metrics import frechet_distance_between
 from aaae_cli.images import make_grid, to_uint8
-from aaae_cli.metrics import frechet_distance_between
 
 GRID_SEED = 20190215  # fixed noise for the sample grids, so successive grids are comparable
 

@@ -11,11 +11,14 @@
 =====================  ==========================================================================
 
 :mod:`.app` builds the typer app from them and holds :func:`main` (the ``aaae`` entry point); :mod:`._options`
-holds the options several commands share (``--model``, ``--device``, ...), :mod:`._usage` turns typer's usage
-errors into one ``error:`` line. Each command's ``--help`` examples sit on its decorator.
+holds the options several commands share (``--model``, ``--device``, ...) and the parsing of ``--attr``/``--sweep``,
+:mod:`._usage` turns typer's usage errors into one ``error:`` line. What only commands need: :mod:`._output`
+(image folders that appear whole, grid and GIF bounds), :mod:`._staged_folder` (a folder of edited photos),
+:mod:`._overwrite` (never write over an input or into a model) and :mod:`._torch` (the one door to
+``aaae_train``). Each command's ``--help`` examples sit on its decorator.
 
 Every command is a thin wrapper over the library beside this package (:mod:`aaae_cli.api`,
-:mod:`aaae_cli.photo_edit`, :mod:`aaae_cli.evaluate`, ...), which never imports it. Commands import the
+:mod:`aaae_cli.photos.edit`, :mod:`aaae_cli.evaluation.evaluate`, ...), which never imports it. Commands import the
 library inside their bodies, so ``aaae --help`` loads neither onnxruntime nor torch.
 """
 

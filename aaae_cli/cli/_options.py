@@ -7,12 +7,14 @@ One definition per option, so ``--model`` means and says the same in every comma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aaae_cli.progress import err
+from aaae_cli.errors import UserError
+from aaae_cli.utils.progress import err
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
@@ -95,5 +97,36 @@ def load_model(
 
 
 def said(message: str) -> None:
-    """What a command did, on stderr (rich markup allowed: escape names with :func:`aaae_cli.terminal.shown`)."""
+    """What a command did, on stderr (rich markup allowed: escape names with :func:`aaae_cli.utils.terminal.shown`)."""
     err.print(message, highlight=False, soft_wrap=True)
+
+
+def parse_edits(specs: Sequence[str], strength: float) -> dict[str, float]:
+    """``["male", "smiling=-1"]`` -> ``{"male": strength, "smiling": -1.0}``."""
+    edits: dict[str, float] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        name = name.strip()
+        if not name:
+            raise UserError(f"--attr {spec!r}: give an attribute name, optionally with =STRENGTH")
+        try:
+            edits[name] = float(value) if sep else strength
+        except ValueError:
+            raise UserError(f"--attr {spec!r}: {value!r} is not a number") from None
+    return edits
+
+
+def parse_sweep(spec: str) -> list[float]:
+    """``"-2:2:5"`` -> five strengths from -2 to 2."""
+    parts = spec.split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise UserError(f"--sweep {spec!r}: use START:STOP:COUNT, e.g. -2:2:5") from None
+    if not 2 <= count <= 64:
+        raise UserError(f"--sweep {spec!r}: COUNT must be between 2 and 64")
+    import numpy as np  # here, not at the top: every command imports this module, and --help stays light
+
+    return [float(v) for v in np.linspace(start, stop, count)]

@@ -13,9 +13,9 @@ from aaae_cli.cli import attributes, images, model, photos, studio, train
 from aaae_cli.cli import eval as eval_group
 from aaae_cli.cli._usage import Abort, ClickException, NoArgsIsHelpError, quiet_numpy_warnings, usage_error_line
 from aaae_cli.errors import UserError
-from aaae_cli.interrupts import exit_now, treat_sigterm_like_ctrl_c
-from aaae_cli.progress import err
-from aaae_cli.terminal import shown
+from aaae_cli.utils.interrupts import exit_now, treat_sigterm_like_ctrl_c
+from aaae_cli.utils.progress import err
+from aaae_cli.utils.terminal import shown
 
 app = typer.Typer(
     name="aaae",
@@ -63,5 +63,5 @@ def main() -> None:
         err.print(f"[bold red]error:[/] {shown(usage_error_line(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except Abort:  # Ctrl-C or SIGTERM outside a command's own handling
-        exit_now(130)  # at once if onnxruntime still runs a hostile graph's operator (aaae_cli.interrupts)
+        exit_now(130)  # at once if onnxruntime still runs a hostile graph's operator (aaae_cli.utils.interrupts)
     sys.exit(code if isinstance(code, int) else 0)  # as typer's standalone mode did: always a SystemExit

@@ -1,8 +1,9 @@
 """``aaae attributes list``, ``compute`` and ``calibrate``: the attribute directions (smiling, male, digit_3,
 ...) that ``aaae edit`` moves along.
 
-Thin wrappers over :mod:`aaae_cli.attributes` (what a bundle holds), :func:`aaae_cli.bundle_edit.compute_into_bundle`
-and :func:`aaae_cli.calibrate.calibrate_into_bundle`, imported when a command runs.
+Thin wrappers over :mod:`aaae_cli.bundle.attributes` (what a bundle holds),
+:func:`aaae_cli.evaluation.directions.compute_into_bundle` and
+:func:`aaae_cli.evaluation.calibrate.calibrate_into_bundle`, imported when a command runs.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import typer
 from rich.table import Table
 
 from aaae_cli.cli._options import DeviceOption, MinCountOption, ModelOption, load_model, said
-from aaae_cli.progress import RichProgress, out
-from aaae_cli.terminal import shown as _e
+from aaae_cli.utils.progress import RichProgress, out
+from aaae_cli.utils.terminal import shown as _e
 
 app = typer.Typer(
     help="Attribute directions (smiling, male, digit_3, ...) used by 'aaae edit'.",
@@ -119,7 +120,7 @@ def attributes_compute(
     device: DeviceOption = "auto",
 ) -> None:
     """Compute attribute directions with the model's encoder and write them into the bundle."""
-    from aaae_cli.bundle_edit import compute_into_bundle
+    from aaae_cli.evaluation.directions import compute_into_bundle
 
     net = load_model(model, device)
     result = compute_into_bundle(
@@ -185,7 +186,7 @@ def attributes_calibrate(
     device: DeviceOption = "auto",
 ) -> None:
     """Give each attribute its own edit strength, measured with an attribute classifier on training images."""
-    from aaae_cli.calibrate import calibrate_into_bundle, calibration_summary
+    from aaae_cli.evaluation.calibrate import calibrate_into_bundle, calibration_summary
 
     net = load_model(model, device)
     result = calibrate_into_bundle(

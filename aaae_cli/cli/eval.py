@@ -1,4 +1,4 @@
-"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluate.evaluate` (rich tables + JSON).
+"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluation.evaluate.evaluate` (rich tables + JSON).
 
 There is no Inception-v3 FID: its weights cannot be downloaded where aaae is built and tested, and pytorch-fid needs
 torchvision next to torch; an option that could only fail was removed. The evaluator FD is never called FID."""
@@ -12,12 +12,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from aaae_cli.atomic import atomic_write_text
-from aaae_cli.checks import check_finite, check_output_parent, check_seed
 from aaae_cli.cli._options import DeviceOption, ModelOption, load_model
+from aaae_cli.cli._overwrite import refuse_replacing, refuse_writing_into_model
 from aaae_cli.errors import UserError
-from aaae_cli.overwrite import refuse_replacing, refuse_writing_into_model
-from aaae_cli.progress import RichProgress, err, out
+from aaae_cli.utils.atomic import atomic_write_text
+from aaae_cli.utils.checks import check_finite, check_output_parent, check_seed
+from aaae_cli.utils.progress import RichProgress, err, out
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
 
@@ -52,7 +52,7 @@ def eval_command(
     device: DeviceOption = "auto",
 ) -> None:
     """Measure a model: held-out reconstruction error, sample quality against two density baselines, edits."""
-    from aaae_cli.evaluate import evaluate
+    from aaae_cli.evaluation.evaluate import evaluate
 
     if n < 2:
         raise UserError(f"-n must be at least 2 (got {n})")

@@ -15,7 +15,6 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from aaae_cli.checks import check_seed
 from aaae_cli.cli._options import (
     AlignOption,
     CropOption,
@@ -29,12 +28,13 @@ from aaae_cli.cli._options import (
     load_model,
     said,
 )
+from aaae_cli.cli._output import ImageFolderWriter, check_gif_size, check_grid_size, check_output_folder
+from aaae_cli.cli._overwrite import refuse_overwriting_inputs, refuse_writing_into_model
 from aaae_cli.errors import UserError
 from aaae_cli.images import STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, write_gif, zoom
-from aaae_cli.output import ImageFolderWriter, check_gif_size, check_grid_size, check_output_folder
-from aaae_cli.overwrite import refuse_overwriting_inputs, refuse_writing_into_model
-from aaae_cli.progress import RichProgress
-from aaae_cli.terminal import shown as _e  # control characters and markup in names: issue #13
+from aaae_cli.utils.checks import check_seed
+from aaae_cli.utils.progress import RichProgress
+from aaae_cli.utils.terminal import shown as _e  # control characters and markup in names: issue #13
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app, in this order
 

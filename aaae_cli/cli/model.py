@@ -2,7 +2,7 @@
 ``aaae push`` (a bundle to the Hugging Face Hub).
 
 ``info`` runs on onnxruntime; ``export`` imports :mod:`aaae_train.export` (torch) only when it runs, through
-:func:`aaae_cli.torch_side.torch_module`; ``push`` needs only ``huggingface_hub``.
+:func:`aaae_cli.cli._torch.torch_module`; ``push`` needs only ``huggingface_hub``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import typer
 from rich.table import Table
 
 from aaae_cli.cli._options import MinCountOption, ModelOption, load_model, said
-from aaae_cli.progress import RichProgress, out
-from aaae_cli.terminal import shown as _e
+from aaae_cli.utils.progress import RichProgress, out
+from aaae_cli.utils.terminal import shown as _e
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app, in this order
 
@@ -29,7 +29,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print config.json and the file list as JSON.")] = False,
 ) -> None:
     """What a model is: size, training data, metrics, attributes, files (checksums verified), evaluation."""
-    from aaae_cli.modelcard import framing
+    from aaae_cli.bundle.card import framing
     from aaae_cli.runtime import available_devices
 
     net = load_model(model, "cpu")
@@ -145,10 +145,10 @@ def export(
     ] = None,
 ) -> None:
     """Export a trained run to a bundle (ONNX graphs, attributes, model card), checked against PyTorch."""
-    from aaae_cli.torch_side import torch_module
+    from aaae_cli.cli._torch import torch_module
 
     if push_to_hub is not None:
-        from aaae_cli.hub import check_push
+        from aaae_cli.bundle.hub import check_push
 
         check_push(push_to_hub)  # a bad repo id or no token fails now, not after the export
     exporter = torch_module("export")
@@ -218,7 +218,7 @@ def push(
 
 
 def _push(bundle: Path, repo_id: str, **options: Any) -> None:
-    from aaae_cli.hub import push_bundle
+    from aaae_cli.bundle.hub import push_bundle
 
     result = push_bundle(bundle, repo_id, **options)
     said(

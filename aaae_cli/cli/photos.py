@@ -25,15 +25,15 @@ from aaae_cli.cli._options import (
     load_model,
     said,
 )
+from aaae_cli.cli._overwrite import refuse_overwriting_inputs, refuse_writing_into_model
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_FORMATS, STILL_SUFFIXES, check_output_path, list_images, make_grid, save_image, zoom
-from aaae_cli.overwrite import refuse_overwriting_inputs, refuse_writing_into_model
-from aaae_cli.progress import RichProgress, out
-from aaae_cli.terminal import shown as _e
+from aaae_cli.utils.progress import RichProgress, out
+from aaae_cli.utils.terminal import shown as _e
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
-    from aaae_cli.photos import Photo
+    from aaae_cli.photos.io import Photo
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app, in this order
 
@@ -129,8 +129,8 @@ def edit(
     Every face is found, aligned like the model's training faces, edited, and only the model's change is put
     back: the rest of the photo keeps its exact pixels, and the output has the photo's size and format.
     """
-    from aaae_cli.attributes import parse_edits, parse_sweep
-    from aaae_cli.output import check_grid_size
+    from aaae_cli.cli._options import parse_edits, parse_sweep
+    from aaae_cli.cli._output import check_grid_size
 
     if strength is not None and sweep is not None:
         raise UserError("give either --strength or --sweep, not both")
@@ -187,7 +187,7 @@ def edit(
         )
     where = result.summary() if searched else "the image edited"
     if photo.alpha is not None and IMAGE_FORMATS.get(target.suffix.lower()) == "JPEG":
-        from aaae_cli.photos import flatten
+        from aaae_cli.photos.io import flatten
 
         del result  # its image shares the transparent copy, which a JPEG cannot hold
         _save(flatten(photo), target, photo)
@@ -208,7 +208,7 @@ def _check_folder_output(source: Path, target: Path) -> None:
 
 
 def _save(edited: Image.Image, target: Path, like: Photo) -> None:
-    from aaae_cli.photos import save_photo
+    from aaae_cli.photos.io import save_photo
 
     save_photo(edited, target, like)
 
@@ -225,15 +225,15 @@ def _face_row(
     """Tiles of one face: [the face, its reconstruction] if ``compare``, then the edit at each strength. Face
     models show the aligned face region at :data:`TILE` px (the model's reconstruction enlarged to match);
     others show the model's frame at the model's resolution."""
-    from aaae_cli.align import cut
-    from aaae_cli.photo_edit import edit_pixels
+    from aaae_cli.photos.align import cut
+    from aaae_cli.photos.edit import edit_pixels
 
     frame = net.frames(photo, face=face)[0]
     size = TILE if net.aligns_faces and not photo.framed else net.resolution
     edited = edit_pixels(net, photo, [frame], edits, strengths, keep)
     tiles = [cut(pixels, frame, size) for pixels in edited]
     if compare:
-        from aaae_cli.photo_edit import model_view
+        from aaae_cli.photos.edit import model_view
 
         view = model_view(photo.pixels, frame, net.resolution)
         recon = net.decode(net.encode(view[None]))[0]
@@ -258,8 +258,8 @@ def _edit_folder(
 ) -> tuple[int, str]:
     """Edit every photo below ``source`` into ``target`` (same relative names and formats, clashes renamed);
     skip and count photos that cannot be read or have no face to edit. The output folder is checked before any
-    photo is edited, and the photos appear there only once all were written (:mod:`aaae_cli.folder_output`)."""
-    from aaae_cli.folder_output import StagedFolder, check_targets, plan_names
+    photo is edited, and the photos appear there only once all were written (:mod:`aaae_cli.cli._staged_folder`)."""
+    from aaae_cli.cli._staged_folder import StagedFolder, check_targets, plan_names
     from aaae_cli.images import ImageReadError
 
     # An output folder inside the input folder is not read as input; one that holds the input folder (-o .) is.
@@ -315,7 +315,7 @@ def faces(
     overwrite: OverwriteOption = False,
 ) -> None:
     """List the faces found in a photo, numbered from the left, as '--face N' counts them."""
-    from aaae_cli.align import cut
+    from aaae_cli.photos.align import cut
 
     target = check_output_path(output) if output is not None else None
     if not image.expanduser().is_file():

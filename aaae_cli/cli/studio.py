@@ -1,4 +1,4 @@
-"""``aaae studio``: start the browser studio (:mod:`aaae_cli.studio_app`) on this computer.
+"""``aaae studio``: start the browser studio (:mod:`aaae_cli.studio.page`) on this computer.
 
 Gradio comes with the optional extra ``studio``; without it the command says how to install it, in one line,
 and nothing else in aaae imports Gradio (``aaae --help`` and ``sample`` stay fast). The server binds to
@@ -15,7 +15,7 @@ import typer
 
 from aaae_cli.cli._options import DeviceOption
 from aaae_cli.errors import UserError
-from aaae_cli.progress import err
+from aaae_cli.utils.progress import err
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
 
@@ -23,9 +23,9 @@ INSTALL = 'pip install "aaae[studio]"'
 
 
 def _gradio_app() -> object:
-    """:mod:`aaae_cli.studio_app`, or one line saying how to install what it needs."""
+    """:mod:`aaae_cli.studio.page`, or one line saying how to install what it needs."""
     try:
-        from aaae_cli import studio_app
+        from aaae_cli.studio import page as studio_app
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in ("gradio", "gradio_client"):
             raise UserError(f"'aaae studio' needs Gradio: {INSTALL}") from None
@@ -77,7 +77,7 @@ def studio(
     download the edited photo at its own size. Runs until Ctrl-C.
     """
     module = _gradio_app()
-    from aaae_cli.studio import Studio
+    from aaae_cli.studio.core import Studio
 
     if not host.strip():
         raise UserError("--host: give an address, e.g. 127.0.0.1")

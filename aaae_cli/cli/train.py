@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
-from aaae_cli.dataset_kinds import SOURCE_KINDS_TEXT
-from aaae_cli.progress import RichProgress, err
-from aaae_cli.terminal import shown
-from aaae_cli.torch_side import torch_module
+from aaae_cli.cli._torch import torch_module
+from aaae_cli.data.kinds import SOURCE_KINDS_TEXT
+from aaae_cli.utils.progress import RichProgress, err
+from aaae_cli.utils.terminal import shown
 from aaae_train.options import TrainOptions, make_options
 
 _DEFAULT = {f.name: f.default for f in fields(TrainOptions)}  # one source of truth for defaults

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from aaae_cli.evaluate import Evaluator
-from aaae_cli.metrics import inception_score
+from aaae_cli.evaluation.evaluate import Evaluator
+from aaae_cli.evaluation.metrics import inception_score
 from aaae_train.algorithm import AAAETraining, ema_with_warmup
 from aaae_train.checkpoint import load_checkpoint, load_networks
 from aaae_train.distributed import DistInfo

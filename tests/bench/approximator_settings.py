@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aaae_cli.datasets import detect_source
-from aaae_cli.evaluate import Evaluator
-from aaae_cli.metrics import frechet_distance_between, inception_score
+from aaae_cli.data.sources import detect_source
+from aaae_cli.evaluation.evaluate import Evaluator
+from aaae_cli.evaluation.metrics import frechet_distance_between, inception_score
 from aaae_train.algorithm import AAAETraining
 from aaae_train.checkpoint import load_checkpoint, sampling_weights
 from aaae_train.data import Preprocessing, default_cache_dir, load_dataset

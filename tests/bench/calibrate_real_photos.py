@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from aaae_cli.api import Model
-from aaae_cli.calibrate import calibrate_photo_edits, store_calibration
 from aaae_cli.errors import UserError
-from aaae_cli.evaluate import Evaluator
+from aaae_cli.evaluation.calibrate import calibrate_photo_edits, store_calibration
+from aaae_cli.evaluation.evaluate import Evaluator
 from aaae_cli.images import list_images
-from aaae_cli.photo_edit import EditScope, apply_changes, frame_changes, model_view
-from aaae_cli.progress import RichProgress, out
+from aaae_cli.photos.edit import EditScope, apply_changes, frame_changes, model_view
+from aaae_cli.utils.progress import RichProgress, out
 
 # Multiples of an attribute's model-view scale tried, smallest first: a relative change gated to what the model
 # explains is fainter than the model's own image, so the ladder reaches further than aaae attributes calibrate's.

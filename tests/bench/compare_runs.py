@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aaae_cli.evaluate import latent_frechet
-from aaae_cli.metrics import frechet_distance_between
+from aaae_cli.evaluation.evaluate import latent_frechet
+from aaae_cli.evaluation.metrics import frechet_distance_between
 from aaae_train.checkpoint import load_checkpoint, load_networks
 from aaae_train.export import load_run_data
 from aaae_train.run_folder import read_metrics

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aaae_cli.datasets import Source
+from aaae_cli.data.sources import Source
 from aaae_train.data import Preprocessing, load_dataset
 from aaae_train.snapshots import to_model_input
 

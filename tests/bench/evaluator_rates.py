@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from aaae_cli.api import load
-from aaae_cli.evaluate import Evaluator, load_eval_data
+from aaae_cli.evaluation.evaluate import Evaluator, load_eval_data
 
 EDIT_TARGETS = ("Male", "Smiling", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache", "Bald")
 

@@ -1,6 +1,6 @@
 """Peak memory of the largest GIF ``aaae interpolate`` writes (issue 23 item 9; target: under 1 GB).
 
-A GIF is capped like a grid (``aaae_cli.output.check_gif_size``: at most 2^26 pixels summed over its frames).
+A GIF is capped like a grid (``aaae_cli.cli._output.check_gif_size``: at most 2^26 pixels summed over its frames).
 This runs ``aaae interpolate`` at that cap in a fresh process and reports its peak resident memory
 (``ru_maxrss`` of the child), its time and the GIF's size.
 

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from photo_edits import SAME_PERSON, Identity
 
-from aaae_cli.align import cut
-from aaae_cli.datasets import read_celeba_attributes
-from aaae_cli.photos import load_photo
+from aaae_cli.data.sources import read_celeba_attributes
+from aaae_cli.photos.align import cut
+from aaae_cli.photos.io import load_photo
 
 REFERENCE = 256
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import aaae_cli
-from aaae_cli.evaluate import Evaluator, load_eval_data
-from aaae_cli.metrics import frechet_distance_between, inception_score
+from aaae_cli.evaluation.evaluate import Evaluator, load_eval_data
+from aaae_cli.evaluation.metrics import frechet_distance_between, inception_score
 from aaae_train.moments import FIT_SAMPLES, gaussian_transport
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aaae_cli.align import Frame, centre_frame
-from aaae_cli.datasets import in_validation
-from aaae_cli.faces import detector
+from aaae_cli.data.sources import in_validation
 from aaae_cli.images import list_images
+from aaae_cli.photos.align import Frame, centre_frame
+from aaae_cli.photos.detect import detector
 
 CELEBA_CROP = 0.786517  # the faces model's centre crop of CelebA's aligned images
 TEMPLATE_EYE_DISTANCE = 0.279  # eye distance in frame units (the shipped faces model's template)

@@ -79,8 +79,8 @@ def mark(name):
     global t
     now = time.perf_counter(); marks[name] = round(now - t, 3); t = now
 import aaae_cli as aaae
-from aaae_cli.photo_edit import edit_pixels
-from aaae_cli.photos import photo_to_pil, save_photo
+from aaae_cli.photos.edit import edit_pixels
+from aaae_cli.photos.io import photo_to_pil, save_photo
 mark("imports")
 net = aaae.load({model!r}, device="cpu")
 net.attributes

@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from photo_canvases import Canvas, held_out_files, make_canvases
 
-from aaae_cli.align import face_frame
 from aaae_cli.api import Model
-from aaae_cli.evaluate import Evaluator
-from aaae_cli.locate import open_model
-from aaae_cli.metrics import frechet_distance_between
-from aaae_cli.photo_edit import DEFAULT_LOOK, EditScope, apply_changes, frame_changes, model_view
+from aaae_cli.bundle.locate import open_model
+from aaae_cli.evaluation.evaluate import Evaluator
+from aaae_cli.evaluation.metrics import frechet_distance_between
+from aaae_cli.photos.align import face_frame
+from aaae_cli.photos.edit import DEFAULT_LOOK, EditScope, apply_changes, frame_changes, model_view
 
 ATTRIBUTES = ("Male", "Smiling", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache", "Bald")
 SAME_PERSON = 0.6
@@ -148,8 +148,8 @@ def keep_report(model: Model, judge: Evaluator, canvases: list[Canvas], frames: 
 
 def calibrate_on_canvases(model: Model, judge: Evaluator, canvases: list[Canvas], frames: list, args) -> None:
     """Photo strengths from canvases of training faces, written into the bundle ``args.calibrate_into``."""
-    from aaae_cli.calibrate import calibrate_photo_edits, store_calibration
-    from aaae_cli.progress import RichProgress, out
+    from aaae_cli.evaluation.calibrate import calibrate_photo_edits, store_calibration
+    from aaae_cli.utils.progress import RichProgress, out
 
     if args.split != "training":
         raise SystemExit("calibrate on the training split (--split training); the held-out one judges the result")

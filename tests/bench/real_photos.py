@@ -34,7 +34,7 @@ Smiling, Male, Eyeglasses, Blond_Hair, Young and Smiling=-1, at the bundle's pho
 8. ``--save-crops DIR``: the largest faces before and after each edit, side by side, for looking.
 
 The edit itself is made by :func:`edit_photo` only: adapt that one function to a new editing API. ``--look k=v``
-sets :class:`aaae_cli.photo_edit.EditLook` fields; ``--variant k=v`` passes keyword arguments to the edit call.
+sets :class:`aaae_cli.photos.edit.EditLook` fields; ``--variant k=v`` passes keyword arguments to the edit call.
 Needs dlib-bin, face_recognition_models (identity) and torch (the Inception network), bench only.
 """
 
@@ -62,14 +62,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from photo_canvases import held_out_files
 from photo_edits import SAME_PERSON, Identity
 
-from aaae_cli.align import Frame, face_frame
 from aaae_cli.api import EditedPhoto, Model
+from aaae_cli.bundle.locate import open_model
 from aaae_cli.errors import UserError
-from aaae_cli.evaluate import Evaluator
-from aaae_cli.faces import Face, find_faces
-from aaae_cli.locate import open_model
-from aaae_cli.photo_edit import DEFAULT_LOOK, EditLook, edit_pixels, model_view
-from aaae_cli.photos import Photo
+from aaae_cli.evaluation.evaluate import Evaluator
+from aaae_cli.photos.align import Frame, face_frame
+from aaae_cli.photos.detect import Face, find_faces
+from aaae_cli.photos.edit import DEFAULT_LOOK, EditLook, edit_pixels, model_view
+from aaae_cli.photos.io import Photo
 
 REPO = Path(__file__).resolve().parents[2]
 ATTRIBUTES = "Smiling,Male,Eyeglasses,Blond_Hair,Young,Smiling=-1"

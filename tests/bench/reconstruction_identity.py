@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from photo_canvases import held_out_files
 from photo_edits import SAME_PERSON, Identity
 
-from aaae_cli.align import cut
-from aaae_cli.photo_edit import model_view
-from aaae_cli.photos import load_photo
+from aaae_cli.photos.align import cut
+from aaae_cli.photos.edit import model_view
+from aaae_cli.photos.io import load_photo
 from aaae_cli.refine import face_weights
 
 REFERENCE = 256

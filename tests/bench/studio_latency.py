@@ -7,7 +7,7 @@ the public-domain astronaut portrait enlarged to SIDE x SIDE (a JPEG, 1 megapixe
 slider at alternating places on its track ``--moves`` times. Each latency runs in the page's own clock: from the
 ``pointerup`` that makes Gradio send the slider's ``release`` event to the moment the new image's file is decoded
 and ready to paint (``img.decode()``), so it holds the callback, Gradio's queue, the JPEG sent and its decoding.
-The server's own share is timed beside it, in this process: :meth:`aaae_cli.studio.Studio.render` (one decoder
+The server's own share is timed beside it, in this process: :meth:`aaae_cli.studio.core.Studio.render` (one decoder
 call, the change warped back) and the JPEG encoding Gradio then does. Median, 90th percentile, fastest, slowest.
 """
 
@@ -80,7 +80,7 @@ def _strengths(moves: int) -> list[float]:
 
 def _server_side(photo: Path, model: str, attribute: str, moves: int) -> dict[str, list[float]]:
     """The server's part of a slider move, timed in this process: the render and the JPEG Gradio makes of it."""
-    from aaae_cli.studio import SLIDER_LIMIT, Studio
+    from aaae_cli.studio.core import SLIDER_LIMIT, Studio
 
     studio = Studio([model], device="cpu")
     try:

@@ -1,6 +1,6 @@
 """The bundle's ``README.md``: a Hugging Face Hub model card (YAML metadata, samples, usage, metrics).
 
-Written from ``config.json`` and the attributes alone, by the one bundle writer (:mod:`aaae_cli.bundle_writer`),
+Written from ``config.json`` and the attributes alone, by the one bundle writer (:mod:`aaae_cli.bundle.writer`),
 so every command and script that writes a bundle produces the same card. YAML values are written as JSON
 scalars, which YAML reads unchanged.
 """
@@ -11,8 +11,8 @@ import json
 import math
 from typing import Any
 
-from aaae_cli.attributes import AttributeSet
-from aaae_cli.bundle import SAMPLE
+from aaae_cli.bundle.attributes import AttributeSet
+from aaae_cli.bundle.folder import SAMPLE
 
 # Training data kinds with a Hub dataset id (CelebA has no official one; its terms are research-only).
 HUB_DATASETS = {"mnist": "ylecun/mnist"}

@@ -1,11 +1,11 @@
 """What ``aaae studio`` does, as plain functions over the Python API (no Gradio here: testable without a browser).
 
-The page (:mod:`aaae_cli.studio_app`) only lays these out and wires them to Gradio's events. Three jobs:
+The page (:mod:`aaae_cli.studio.page`) only lays these out and wires them to Gradio's events. Three jobs:
 
 - **Edit a photo live.** :meth:`Studio.open_photo` reads an upload under aaae's limits, finds and aligns every
-  face, and encodes each face *once* (:func:`aaae_cli.photo_edit.encode_frames`); the result, a
+  face, and encodes each face *once* (:func:`aaae_cli.photos.edit.encode_frames`); the result, a
   :class:`PhotoSession`, is what the page keeps per visitor. :meth:`Studio.render` then costs one decoder call
-  per slider move (:func:`aaae_cli.photo_edit.encoded_changes`) and gives the same pixels as
+  per slider move (:func:`aaae_cli.photos.edit.encoded_changes`) and gives the same pixels as
   ``aaae edit --attr NAME=S`` (strengths in the same calibrated photo units).
 - **Sample** (:meth:`Studio.sample`) and **interpolate** (:meth:`Studio.interpolate`), as the commands do.
 - **Stay safe with a browser on the other end**: uploads are bounded in bytes and pixels before they are decoded
@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aaae_cli.align import cut
 from aaae_cli.api import Model
 from aaae_cli.errors import UserError
 from aaae_cli.images import MAX_PIXELS, ImageReadError, make_grid, open_image, save_image, write_gif, zoom
-from aaae_cli.photo_edit import EditScope, EncodedFrames, apply_changes, encode_frames, encoded_changes
-from aaae_cli.photos import Photo, photo_to_pil, save_photo
+from aaae_cli.photos.align import cut
+from aaae_cli.photos.edit import EditScope, EncodedFrames, apply_changes, encode_frames, encoded_changes
+from aaae_cli.photos.io import Photo, photo_to_pil, save_photo
 
 SLIDER_LIMIT = 3.0  # sliders run from -3 to 3, in the photo units of 'aaae edit --attr NAME=S'
 MAX_UPLOAD_BYTES = 40 << 20  # an upload larger than this is refused before it is read
@@ -148,7 +148,7 @@ class Studio:
     folder for downloads (removed by :meth:`close`)."""
 
     def __init__(self, models: Sequence[str | None] = (None,), device: str = "auto") -> None:
-        from aaae_cli.locate import builtin_models, default_model
+        from aaae_cli.bundle.locate import builtin_models, default_model
 
         given = [default_model() if spec is None else str(spec) for spec in (models or [None])]
         self.choices: list[str] = list(dict.fromkeys([*given, *builtin_models()]))

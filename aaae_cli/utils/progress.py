@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 
-from aaae_cli.terminal import shown
+from aaae_cli.utils.terminal import shown
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager

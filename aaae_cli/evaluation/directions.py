@@ -3,7 +3,7 @@
 Images are decoded by worker processes exactly as the model's training data were, encoded with the bundle's
 ONNX encoder a batch at a time (only the codes are kept, so memory stays bounded), and turned into
 mean-difference directions. The bundle with the new ``attributes.json`` is written by the one bundle writer
-(:mod:`aaae_cli.bundle_writer`: built beside the old one and swapped in), or as a new bundle with ``--out``.
+(:mod:`aaae_cli.bundle.writer`: built beside the old one and swapped in), or as a new bundle with ``--out``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,19 +20,61 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from aaae_cli.attributes import AttributeSet, compute_attributes
-from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, MANIFEST
-from aaae_cli.bundle_writer import save_bundle
-from aaae_cli.datasets import LabelledImages, labelled_images
+from aaae_cli.bundle.attributes import Attribute, AttributeSet
+from aaae_cli.bundle.folder import ATTRIBUTES, CARD, CONFIG, MANIFEST
+from aaae_cli.bundle.writer import save_bundle
+from aaae_cli.data.sources import LabelledImages, labelled_images
 from aaae_cli.errors import UserError
 from aaae_cli.images import ImageReadError, load_image, prepare_pil, to_model_input
-from aaae_cli.photo_edit import aligned_face
-from aaae_cli.progress import Progress, or_silent
+from aaae_cli.photos.edit import aligned_face
+from aaae_cli.utils.progress import Progress, or_silent
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
 
 CHUNK = 1024  # images decoded and encoded per step
+
+
+def compute_attributes(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    source: Mapping[str, Any] | None = None,
+    min_count: int = 10,
+) -> tuple[list[Attribute], list[str]]:
+    """Mean-difference directions from codes (N, c) and labels (N, A) in {1 = has it, -1 = has not, 0 = unknown}.
+
+    Returns the attributes and the names skipped because fewer than ``min_count`` images were on one side.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    labels = np.asarray(labels)
+    if codes.ndim != 2 or labels.shape != (codes.shape[0], len(names)):
+        raise ValueError(f"codes {codes.shape} and labels {labels.shape} do not match {len(names)} names")
+    attributes: list[Attribute] = []
+    skipped: list[str] = []
+    for column, name in enumerate(names):
+        pos, neg = labels[:, column] == 1, labels[:, column] == -1
+        if pos.sum() < min_count or neg.sum() < min_count:
+            skipped.append(f"{name} ({int(pos.sum())} with, {int(neg.sum())} without)")
+            continue
+        direction = codes[pos].mean(0) - codes[neg].mean(0)
+        norm = float(np.linalg.norm(direction))
+        unit = direction / norm if norm > 0 else direction
+        projection = {
+            side: {"mean": float((codes[mask] @ unit).mean()), "std": float((codes[mask] @ unit).std())}
+            for side, mask in (("positive", pos), ("negative", neg))
+        }
+        attributes.append(
+            Attribute(
+                name=name,
+                direction=direction.astype(np.float32),
+                positive=int(pos.sum()),
+                negative=int(neg.sum()),
+                projection=projection,
+                source=dict(source or {}),
+            )
+        )
+    return attributes, skipped
 
 
 @dataclass
@@ -127,7 +169,7 @@ def compute_into_bundle(
 def write_attributes(net: Model, attributes: AttributeSet, out: Path | None) -> Path:
     """Store ``attributes`` in the bundle (``out`` None) or in a copy of it at ``out``; returns the folder.
 
-    Either way :func:`aaae_cli.bundle_writer.save_bundle` builds the new bundle complete beside the target and
+    Either way :func:`aaae_cli.bundle.writer.save_bundle` builds the new bundle complete beside the target and
     swaps it in: a kill at any moment leaves the old bundle or the new one, both with a manifest that matches.
     """
     target = target_folder(net, out)

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aaae_cli.align import Frame
-from aaae_cli.bundle_edit import target_folder, write_attributes
 from aaae_cli.errors import UserError
-from aaae_cli.evaluate import Evaluator, find_evaluator, load_eval_data, training_photos
-from aaae_cli.progress import Progress, or_silent
+from aaae_cli.evaluation.directions import target_folder, write_attributes
+from aaae_cli.evaluation.evaluate import Evaluator, find_evaluator, load_eval_data, training_photos
+from aaae_cli.photos.align import Frame
+from aaae_cli.utils.progress import Progress, or_silent
 
 if TYPE_CHECKING:
     from aaae_cli.api import Model
@@ -179,7 +179,7 @@ def calibrate_photo_edits(
     progress: Progress | None = None,
 ) -> tuple[list[Calibrated], list[str]]:
     """:func:`calibrate_photo_scales` on photos already read, each with the frame of its face: (pixels, frame)."""
-    from aaae_cli.photo_edit import EditScope, apply_changes, frame_changes, model_view
+    from aaae_cli.photos.edit import EditScope, apply_changes, frame_changes, model_view
 
     before = judge.run(np.stack([model_view(p, f, net.resolution) for p, f in loaded]))[0]
 

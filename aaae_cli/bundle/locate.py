@@ -18,7 +18,7 @@ import os
 import re
 from pathlib import Path
 
-from aaae_cli.bundle import BUNDLE_PATTERNS, CONFIG, MANIFEST, Bundle, BundleError
+from aaae_cli.bundle.folder import BUNDLE_PATTERNS, CONFIG, MANIFEST, Bundle, BundleError
 from aaae_cli.errors import UserError
 
 _HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<revision>[\w./-]+))?$")
@@ -115,7 +115,7 @@ def open_model(spec: str | os.PathLike[str] | None) -> Bundle:
 def download(repo_id: str, revision: str | None = None, patterns: list[str] | None = None) -> Path:
     """Download (or find in the cache) a bundle from the Hub; returns the local snapshot folder.
 
-    Only the files a bundle may hold (``patterns``, default :data:`~aaae_cli.bundle.BUNDLE_PATTERNS`) are
+    Only the files a bundle may hold (``patterns``, default :data:`~aaae_cli.bundle.folder.BUNDLE_PATTERNS`) are
     fetched; nothing downloaded is ever unpickled or executed, and each file is checked against the bundle's
     manifest before it is used. One-line UserErrors: no such repo (or private, or gated), no such revision,
     no network and not cached, any other refusal.

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aaae_cli.align import Frame, apply, cut, face_frame, umeyama
-from aaae_cli.faces import Face
+from aaae_cli.photos.align import Frame, apply, cut, face_frame, umeyama
+from aaae_cli.photos.detect import Face
 
 # Yaw and pitch (see module docstring) beyond which a face counts as turned away; relative detail and size below
 # which a face is out of focus or too small next to the main face; the alignment residual (in eye distances)
@@ -85,7 +85,7 @@ def measure_face(photo: np.ndarray, face: Face, template: np.ndarray) -> FaceMea
 
 def face_detail(photo: np.ndarray, frame: Frame) -> float:
     """Fine detail of the face in ``frame``: high-pass energy over contrast on a 64-pixel cut of its centre."""
-    from aaae_cli.photo_edit import _luma, gaussian_blur
+    from aaae_cli.photos.edit import _luma, gaussian_blur
 
     centre = _luma(cut(photo, frame, 64).astype(np.float32))[16:56, 12:52]
     detail = centre - gaussian_blur(centre, 1.0)

@@ -7,15 +7,15 @@ commit (``upload_folder``), exactly the files the manifest lists plus the manife
 (``README.md``) is one of them. The card's usage lines are pointed at the repo (``--model path/to/NAME``
 becomes ``--model user/name``), so the uploaded ``README.md`` and its line in the manifest may differ from the
 local ones in that; the local bundle is never changed. What goes up is the bytes that were verified, staged
-in a temporary folder by the one bundle writer (:class:`aaae_cli.bundle_writer.BundleWriter`, which writes the
+in a temporary folder by the one bundle writer (:class:`aaae_cli.bundle.writer.BundleWriter`, which writes the
 manifest).
 
 The token is ``token``, else ``$HF_TOKEN``, else the one saved by ``hf auth login``; ``$HF_ENDPOINT`` picks
 another Hub. Failures are one-line :class:`~aaae_cli.errors.UserError`\\ s: not logged in, a rejected token
 (401), no write permission (403), an unreachable Hub, any other refusal (with its HTTP status).
-Downloading is :func:`aaae_cli.locate.download` (``--model user/name@revision``).
+Downloading is :func:`aaae_cli.bundle.locate.download` (``--model user/name@revision``).
 
-huggingface_hub is imported inside the functions, as in :mod:`aaae_cli.locate`.
+huggingface_hub is imported inside the functions, as in :mod:`aaae_cli.bundle.locate`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aaae_cli.bundle import CARD, MANIFEST, Bundle, BundleError
-from aaae_cli.bundle_writer import BundleWriter
+from aaae_cli.bundle.card import usage_reference
+from aaae_cli.bundle.folder import CARD, MANIFEST, Bundle, BundleError
+from aaae_cli.bundle.locate import _first_line, _hub_errors
+from aaae_cli.bundle.writer import BundleWriter
 from aaae_cli.errors import UserError
-from aaae_cli.locate import _first_line, _hub_errors
-from aaae_cli.modelcard import usage_reference
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _REVISION = re.compile(r"^[\w./-]+$")
@@ -165,7 +165,7 @@ def push_bundle(
 
 def _point_card_at(card: bytes, current: str, reference: str) -> bytes:
     """The model card with its usage lines, which name the model ``current`` (see
-    :func:`~aaae_cli.modelcard.usage_reference`), pointed at the repo; the rest of the card is kept as is."""
+    :func:`~aaae_cli.bundle.card.usage_reference`), pointed at the repo; the rest of the card is kept as is."""
     text = card.decode("utf-8", errors="strict") if card else ""
     for before, after in (
         (f"--model {current} ", f"--model {reference} "),

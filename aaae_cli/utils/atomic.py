@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from aaae_cli.interrupts import remove_stale
+from aaae_cli.utils.interrupts import remove_stale
 
 
 @contextlib.contextmanager
@@ -21,7 +21,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
 
     The temporary is named with this process's id; those a killed process (``kill -9``, a power cut) left for the
-    same target are removed first (:func:`aaae_cli.interrupts.remove_stale`)."""
+    same target are removed first (:func:`aaae_cli.utils.interrupts.remove_stale`)."""
     target = Path(path)
     remove_stale(target.parent, target.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.aaae-{os.getpid()}-", suffix=".tmp", dir=target.parent)
@@ -69,3 +69,14 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def default_permissions(path: Path) -> None:
+    """Give a file (or a folder and everything in it) the permissions a plain ``open()`` would have given:
+    temporary files are created private (0600/0700), which is wrong for outputs meant to be shared."""
+    mask = os.umask(0)
+    os.umask(mask)
+    paths = [path, *path.rglob("*")] if path.is_dir() else [path]
+    for item in paths:
+        with contextlib.suppress(OSError):
+            os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~mask)

@@ -29,13 +29,13 @@ import numpy as np
 from PIL import Image
 
 from aaae_cli.api import Model
-from aaae_cli.bundle_json import check, load_json
-from aaae_cli.datasets import SourceImages, detect_source, held_out, key_prefix, read_source
+from aaae_cli.bundle.safe_json import check, load_json
+from aaae_cli.data.sources import SourceImages, detect_source, held_out, key_prefix, read_source
 from aaae_cli.errors import UserError
+from aaae_cli.evaluation.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
 from aaae_cli.images import to_model_input
-from aaae_cli.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
-from aaae_cli.progress import Progress, or_silent
 from aaae_cli.runtime import check_declared, check_returned, create_session, run_session
+from aaae_cli.utils.progress import Progress, or_silent
 
 EVALUATOR_FILE, EVALUATOR_CARD = "evaluator.onnx", "evaluator.json"
 
@@ -174,7 +174,7 @@ def _val_fraction(model: Model) -> float:
 
 
 def read_as_trained(data: Path, labels: Path | None, model: Model) -> SourceImages:
-    """The images of ``data`` keyed as the model's training keyed them (:mod:`aaae_cli.datasets`; the bundle's
+    """The images of ``data`` keyed as the model's training keyed them (:mod:`aaae_cli.data.sources`; the bundle's
     ``training.data.sources`` says whether keys were "folder/name"); of a CelebA folder, the images its attribute
     file lists."""
     source = detect_source(data, "auto", labels)

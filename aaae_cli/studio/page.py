@@ -1,8 +1,8 @@
-"""The studio's page: Gradio components laid out in three tabs and wired to :class:`aaae_cli.studio.Studio`.
+"""The studio's page: Gradio components laid out in three tabs and wired to :class:`aaae_cli.studio.core.Studio`.
 
 Only this module (and :mod:`aaae_cli.cli.studio`, when it runs) imports Gradio, which the ``studio`` extra
 installs; the rest of aaae never does. Every callback here is a thin adapter: it turns the page's values into a
-call of :class:`~aaae_cli.studio.Studio` and its result (or a :class:`~aaae_cli.errors.UserError`, or any other
+call of :class:`~aaae_cli.studio.core.Studio` and its result (or a :class:`~aaae_cli.errors.UserError`, or any other
 failure) into component updates, with one status line per tab, so an error is a message in the page and the
 server keeps serving. Each visitor's photo and its face codes live in a ``gr.State`` (dropped after an hour).
 """
@@ -25,7 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a local app: no te
 import gradio as gr
 
 from aaae_cli.errors import UserError
-from aaae_cli.studio import (
+from aaae_cli.studio.core import (
     MAX_UPLOAD_BYTES,
     SHOWN_AT_FIRST,
     SLIDER_LIMIT,
@@ -34,7 +34,7 @@ from aaae_cli.studio import (
     Studio,
     ordered_attributes,
 )
-from aaae_cli.terminal import plain
+from aaae_cli.utils.terminal import plain
 
 DOWNLOAD_DELAY = 0.2  # seconds between showing an edit and writing its full-size download
 STATE_SECONDS = 3600  # a visitor's photo is forgotten an hour after their last action

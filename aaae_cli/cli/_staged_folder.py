@@ -23,8 +23,8 @@ from pathlib import Path
 from types import TracebackType
 
 from aaae_cli.errors import UserError
-from aaae_cli.interrupts import make_temp_dir, remove_stale
-from aaae_cli.output import default_permissions
+from aaae_cli.utils.atomic import default_permissions
+from aaae_cli.utils.interrupts import make_temp_dir, remove_stale
 
 
 def _free_name(wanted: Path, source_suffix: str, taken: set[str]) -> Path:

@@ -1,13 +1,12 @@
 """Writing command results safely: folders of single images that appear all at once.
 
 A failed or interrupted command leaves no partial output: grids and GIFs are written atomically (see
-:mod:`aaae_cli.atomic`), and :class:`ImageFolderWriter` writes into a hidden temporary folder that is moved
+:mod:`aaae_cli.utils.atomic`), and :class:`ImageFolderWriter` writes into a hidden temporary folder that is moved
 into place only when every image was written.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -17,21 +16,11 @@ import numpy as np
 
 from aaae_cli.errors import UserError
 from aaae_cli.images import framed_pnginfo, to_pil
-from aaae_cli.interrupts import make_temp_dir, remove_stale
+from aaae_cli.utils.atomic import default_permissions
+from aaae_cli.utils.interrupts import make_temp_dir, remove_stale
 
 # The most pixels one grid image may hold (about 8k x 8k); more images need --separate.
 MAX_GRID_PIXELS = 1 << 26
-
-
-def default_permissions(path: Path) -> None:
-    """Give a file (or a folder and everything in it) the permissions a plain ``open()`` would have given:
-    temporary files are created private (0600/0700), which is wrong for outputs meant to be shared."""
-    mask = os.umask(0)
-    os.umask(mask)
-    paths = [path, *path.rglob("*")] if path.is_dir() else [path]
-    for item in paths:
-        with contextlib.suppress(OSError):
-            os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~mask)
 
 
 def check_grid_size(count: int, resolution: int, what: str = "images") -> None:

@@ -10,7 +10,7 @@ mouth corners up there) independently of how well the face itself is rendered. S
 3. upsample ``delta`` to the cut, weigh it by a feathered, face-shaped :func:`frame_mask` and by a gate on
    the size of the change (:func:`change_gate`: the faint, blurry differences a decoder makes everywhere
    are dropped, the attribute's real change is kept);
-4. warp only the weighted change back into the photo and add it (:func:`aaae_cli.align.paste_change`).
+4. warp only the weighted change back into the photo and add it (:func:`aaae_cli.photos.align.paste_change`).
 
 The photo itself is never resampled: strength 0 returns it bit for bit and pixels outside the faces never
 change. The choices (mask shape, feather, gate) and the photo strengths were measured on canvases of
@@ -21,19 +21,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
-from aaae_cli.align import Frame, cut, cut_size, face_frame, paste_change
 from aaae_cli.errors import UserError
-from aaae_cli.faces import MIN_EYE_DISTANCE, find_faces
 from aaae_cli.images import load_image
-from aaae_cli.photos import Photo, load_photo
+from aaae_cli.photos.align import Frame, cut, cut_size, face_frame, paste_change
+from aaae_cli.photos.detect import MIN_EYE_DISTANCE, find_faces
+from aaae_cli.photos.io import Photo, load_photo
 
-if TYPE_CHECKING:
-    from aaae_cli.attributes import AttributeSet
+
+class EditDirections(Protocol):
+    """What an edit needs of a model's attribute directions (:class:`aaae_cli.bundle.attributes.AttributeSet` is
+    one): the code shift of a set of edits, and a name's canonical spelling."""
+
+    def shift(self, edits: Mapping[str, float], keep: Sequence[str] = (), photo: bool = False) -> np.ndarray: ...
+
+    def resolve(self, name: str) -> str: ...
 
 
 class EditableModel(Protocol):
@@ -44,7 +50,7 @@ class EditableModel(Protocol):
     def resolution(self) -> int: ...
 
     @property
-    def attributes(self) -> AttributeSet: ...
+    def attributes(self) -> EditDirections: ...
 
     def encode(self, images: np.ndarray) -> np.ndarray: ...
 

@@ -1,4 +1,4 @@
-"""The kinds of data path ``aaae train --dataset`` accepts, named once: :mod:`aaae_cli.datasets` reads them,
+"""The kinds of data path ``aaae train --dataset`` accepts, named once: :mod:`aaae_cli.data.sources` reads them,
 the training options (:mod:`aaae_train.options`) check them and the CLI's help lists them. A module of its own so
 that the options, which the CLI reads for its defaults, need not import the data readers to know them."""
 

@@ -23,10 +23,10 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from aaae_cli.bundle import BUNDLE_PATTERNS, CONFIG
-from aaae_cli.bundle_config import FORMAT
+from aaae_cli.bundle.config import FORMAT
+from aaae_cli.bundle.folder import BUNDLE_PATTERNS, CONFIG
 from aaae_cli.errors import UserError
-from aaae_cli.interrupts import make_temp_dir, remove_stale
+from aaae_cli.utils.interrupts import make_temp_dir, remove_stale
 
 
 def _is_within(path: Path, folder: Path) -> bool:

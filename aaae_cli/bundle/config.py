@@ -2,9 +2,9 @@
 
 Before, four writers (``aaae export``, ``attributes compute``/``calibrate``, the card-notes and landmark scripts)
 each assembled their own dict, and they disagreed: one rewrote the ``attributes`` block without the ``split`` and
-``images`` keys export gave it. Now every block is defined here once, and :mod:`aaae_cli.bundle_writer` is the
+``images`` keys export gave it. Now every block is defined here once, and :mod:`aaae_cli.bundle.writer` is the
 only code that writes a bundle. :meth:`BundleConfig.from_dict` runs the type checks of
-:mod:`aaae_cli.bundle_json` and the sanity checks below (each problem one :class:`BundleError` line);
+:mod:`aaae_cli.bundle.safe_json` and the sanity checks below (each problem one :class:`BundleError` line);
 :meth:`BundleConfig.to_dict` gives the same dict back (``from_dict(d).to_dict() == d`` for any config aaae
 wrote). Keys this aaae does not know, in any block, are kept as they are, for bundles of a newer aaae. Fields
 that are ``None`` are left out of the file, as absent keys read as ``None``.
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from aaae_cli.bundle_json import check_config
+from aaae_cli.bundle.safe_json import check_config
 from aaae_cli.errors import UserError
 
 FORMAT = "aaae-bundle"
@@ -126,7 +126,7 @@ class LandmarkTemplate(Block):
     @classmethod
     def measured(cls, template: np.ndarray, how: dict[str, Any]) -> LandmarkTemplate:
         """A template measured on training images (5-decimal points); ``how`` says on what and by what."""
-        from aaae_cli.faces import LANDMARK_NAMES  # the detector's module: loaded only when a template is made
+        from aaae_cli.photos.detect import LANDMARK_NAMES  # the detector's module: loaded only when a template is made
 
         info = {
             "names": list(LANDMARK_NAMES),
@@ -181,7 +181,7 @@ class AttributesSummary(Block):
 
     @classmethod
     def of(cls, attributes: Iterable[Any], extra: dict[str, Any] | None = None) -> AttributesSummary | None:
-        """The summary of ``attributes`` (:class:`~aaae_cli.attributes.Attribute` items; ``None`` when there
+        """The summary of ``attributes`` (:class:`~aaae_cli.bundle.attributes.Attribute` items; ``None`` when there
         are none), from the ``source`` each direction records."""
         items = list(attributes)
         if not items:

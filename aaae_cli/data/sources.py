@@ -6,7 +6,7 @@ A data path (:func:`detect_source`) is one of
   when there is one: images keyed ``mnist:INDEX`` (:func:`mnist_key`), labelled ``digit_0`` .. ``digit_9``;
 - a CelebA folder: ``list_attr_celeba*.txt`` (or ``--labels``) with the images in ``img_align_celeba/``, else
   ``images/``, else the folder itself (:func:`celeba_image_folder`); labels are matched by file name;
-- a prepared archive (a ``.zip`` of :mod:`aaae_cli.dataset_archive`): keys, labels and images as prepared;
+- a prepared archive (a ``.zip`` of :mod:`aaae_cli.data.archive`): keys, labels and images as prepared;
 - a plain folder of images (class sub-folders among them: :func:`labelled_images` reads those as labels).
 
 A file is keyed by its path relative to the image folder. A run that reads several data paths puts ``FOLDER/``
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from aaae_cli.dataset_archive import read_archive, read_manifest
-from aaae_cli.dataset_kinds import SOURCE_KINDS, SOURCE_KINDS_TEXT
+from aaae_cli.data.archive import read_archive, read_manifest
+from aaae_cli.data.kinds import SOURCE_KINDS, SOURCE_KINDS_TEXT
 from aaae_cli.errors import UserError
 from aaae_cli.images import IMAGE_SUFFIXES, check_regular_file, list_images
 
@@ -117,7 +117,7 @@ def find_celeba_attributes(root: Path) -> Path | None:
 class Source:
     """One data path: what it is and where."""
 
-    kind: str  # "folder", "celeba", "mnist" or "archive" (a prepared dataset, aaae_cli.dataset_archive)
+    kind: str  # "folder", "celeba", "mnist" or "archive" (a prepared dataset, aaae_cli.data.archive)
     path: Path  # the image folder, the idx image file or the archive
     labels: Path | None = None  # CelebA attribute file or MNIST label file
 

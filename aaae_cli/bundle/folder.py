@@ -1,7 +1,7 @@
 """The model bundle: one folder (one Hugging Face Hub model repo) that the runtime can run without torch.
 
     config.json          format version, image size, code sizes, preprocessing, training data, metrics
-                         (typed in :mod:`aaae_cli.bundle_config`; written only by :mod:`aaae_cli.bundle_writer`)
+                         (typed in :mod:`aaae_cli.bundle.config`; written only by :mod:`aaae_cli.bundle.writer`)
     encoder.onnx         images (N, C, R, R) in [-1, 1] -> codes (N, c)
     decoder.onnx         codes (N, c) -> images (N, C, R, R) in [-1, 1]
     approximator.onnx    noise z (N, z) ~ N(0, I) -> codes (N, c)
@@ -25,11 +25,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aaae_cli.atomic import atomic_write_text
-from aaae_cli.attributes import AttributeSet
-from aaae_cli.bundle_config import ATTRIBUTES, BundleConfig, BundleError, check_file_name
-from aaae_cli.bundle_json import load_json
-from aaae_cli.onnx_scan import check_self_contained
+from aaae_cli.bundle.attributes import AttributeSet
+from aaae_cli.bundle.config import ATTRIBUTES, BundleConfig, BundleError, check_file_name
+from aaae_cli.bundle.safe_json import load_json
+from aaae_cli.utils.atomic import atomic_write_text
+from aaae_cli.utils.onnx_scan import check_self_contained
 
 CONFIG = "config.json"
 MANIFEST = "checksums.sha256"

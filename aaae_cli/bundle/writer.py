@@ -1,11 +1,11 @@
 """The one bundle writer: ``aaae export``, ``attributes compute``/``calibrate``, the card-notes and landmark-template
 scripts, the photo-strength bench and ``aaae push`` write bundle files only through it.
 
-A bundle is built complete in a private folder beside its target (:func:`aaae_cli.bundle_swap.make_beside`):
+A bundle is built complete in a private folder beside its target (:func:`aaae_cli.bundle.swap.make_beside`):
 first its files (the graphs and sample of an export, or the verified bytes of the bundle being changed), then
-``attributes.json``, then ``config.json`` (:class:`~aaae_cli.bundle_config.BundleConfig`, whose ``attributes``
+``attributes.json``, then ``config.json`` (:class:`~aaae_cli.bundle.config.BundleConfig`, whose ``attributes``
 block is derived here from the directions themselves), then the model card and the checksum manifest last; only
-then is it renamed into place (:func:`aaae_cli.bundle_swap.swap_in`). A crash, Ctrl-C, SIGTERM or a full disk at
+then is it renamed into place (:func:`aaae_cli.bundle.swap.swap_in`). A crash, Ctrl-C, SIGTERM or a full disk at
 any moment leaves the old bundle (or none) at the target with a manifest that matches, never a half-written one
 (rewriting files in place, a kill before the manifest once left a bundle every command rejected), and the
 temporary folder is removed (or, after a ``kill -9``, by the next write of the same target).
@@ -19,14 +19,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from aaae_cli.atomic import atomic_write_bytes, atomic_write_text
-from aaae_cli.attributes import AttributeSet
-from aaae_cli.bundle import ATTRIBUTES, CARD, CONFIG, MANIFEST, Bundle, check_file_name, write_json, write_manifest
-from aaae_cli.bundle_config import BundleConfig
-from aaae_cli.bundle_swap import make_beside, swap_in
+from aaae_cli.bundle.attributes import AttributeSet
+from aaae_cli.bundle.card import render_card
+from aaae_cli.bundle.config import BundleConfig
+from aaae_cli.bundle.folder import (
+    ATTRIBUTES,
+    CARD,
+    CONFIG,
+    MANIFEST,
+    Bundle,
+    check_file_name,
+    write_json,
+    write_manifest,
+)
+from aaae_cli.bundle.swap import make_beside, swap_in
 from aaae_cli.errors import UserError
-from aaae_cli.modelcard import render_card
-from aaae_cli.output import default_permissions
+from aaae_cli.utils.atomic import atomic_write_bytes, atomic_write_text, default_permissions
 
 
 class BundleWriter:

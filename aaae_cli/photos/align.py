@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from aaae_cli.errors import UserError
-from aaae_cli.faces import Face
+from aaae_cli.photos.detect import Face
 
 # The landmark template (left eye, right eye, nose, mouth corners; frame units) that face models are aligned to
 # unless their training measured another: the mean MTCNN landmarks of 14,219 CelebA training faces framed by
@@ -273,7 +273,7 @@ def measure_template(framed: np.ndarray, upscale_to: int = 256, probe: int = 50)
     :data:`FACE_DATA_SHARE` of the images (the data are not faces; decided after the first ``probe`` images
     already when fewer than half of those hold a face, so non-face data cost little).
     """
-    from aaae_cli.faces import detector
+    from aaae_cli.photos.detect import detector
 
     images = np.asarray(framed)
     if images.ndim != 4 or images.shape[3] != 3 or len(images) == 0:

@@ -3,7 +3,7 @@
 An archive holds ``dataset.json`` (format, preprocessing, keys, attribute names, and how many data paths the
 images came from), ``labels.npy`` (int8, optional) and one image per key (``images/0000000.png``...). Its keys
 are the keys training gave the images, so the validation split is the one the sources would give
-(:mod:`aaae_cli.datasets` says what each key and label means). Training reads archives here; the writer stays
+(:mod:`aaae_cli.data.sources` says what each key and label means). Training reads archives here; the writer stays
 with training (:mod:`aaae_train.archive`).
 
 An archive is read as hostile input: fixed member names, sizes bounded before reading, every image decoded

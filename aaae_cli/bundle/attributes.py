@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from aaae_cli.bundle_json import ATTRIBUTES_SCHEMA, check, load_json
+from aaae_cli.bundle.safe_json import ATTRIBUTES_SCHEMA, check, load_json
 from aaae_cli.errors import UserError
 
 FORMAT = "aaae-attributes"
@@ -201,74 +201,3 @@ def _orthonormal(directions: Sequence[np.ndarray]) -> np.ndarray | None:
     q, r = np.linalg.qr(np.stack([d.astype(np.float64) for d in directions], axis=1))
     independent = np.abs(np.diag(r)) > 1e-9 * max(1.0, float(np.abs(r).max()))
     return q[:, independent].T
-
-
-def compute_attributes(
-    codes: np.ndarray,
-    labels: np.ndarray,
-    names: Sequence[str],
-    source: Mapping[str, Any] | None = None,
-    min_count: int = 10,
-) -> tuple[list[Attribute], list[str]]:
-    """Mean-difference directions from codes (N, c) and labels (N, A) in {1 = has it, -1 = has not, 0 = unknown}.
-
-    Returns the attributes and the names skipped because fewer than ``min_count`` images were on one side.
-    """
-    codes = np.asarray(codes, dtype=np.float64)
-    labels = np.asarray(labels)
-    if codes.ndim != 2 or labels.shape != (codes.shape[0], len(names)):
-        raise ValueError(f"codes {codes.shape} and labels {labels.shape} do not match {len(names)} names")
-    attributes: list[Attribute] = []
-    skipped: list[str] = []
-    for column, name in enumerate(names):
-        pos, neg = labels[:, column] == 1, labels[:, column] == -1
-        if pos.sum() < min_count or neg.sum() < min_count:
-            skipped.append(f"{name} ({int(pos.sum())} with, {int(neg.sum())} without)")
-            continue
-        direction = codes[pos].mean(0) - codes[neg].mean(0)
-        norm = float(np.linalg.norm(direction))
-        unit = direction / norm if norm > 0 else direction
-        projection = {
-            side: {"mean": float((codes[mask] @ unit).mean()), "std": float((codes[mask] @ unit).std())}
-            for side, mask in (("positive", pos), ("negative", neg))
-        }
-        attributes.append(
-            Attribute(
-                name=name,
-                direction=direction.astype(np.float32),
-                positive=int(pos.sum()),
-                negative=int(neg.sum()),
-                projection=projection,
-                source=dict(source or {}),
-            )
-        )
-    return attributes, skipped
-
-
-def parse_edits(specs: Sequence[str], strength: float) -> dict[str, float]:
-    """``["male", "smiling=-1"]`` -> ``{"male": strength, "smiling": -1.0}``."""
-    edits: dict[str, float] = {}
-    for spec in specs:
-        name, sep, value = spec.partition("=")
-        name = name.strip()
-        if not name:
-            raise UserError(f"--attr {spec!r}: give an attribute name, optionally with =STRENGTH")
-        try:
-            edits[name] = float(value) if sep else strength
-        except ValueError:
-            raise UserError(f"--attr {spec!r}: {value!r} is not a number") from None
-    return edits
-
-
-def parse_sweep(spec: str) -> list[float]:
-    """``"-2:2:5"`` -> five strengths from -2 to 2."""
-    parts = spec.split(":")
-    try:
-        if len(parts) != 3:
-            raise ValueError
-        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
-    except ValueError:
-        raise UserError(f"--sweep {spec!r}: use START:STOP:COUNT, e.g. -2:2:5") from None
-    if not 2 <= count <= 64:
-        raise UserError(f"--sweep {spec!r}: COUNT must be between 2 and 64")
-    return [float(v) for v in np.linspace(start, stop, count)]

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from aaae_cli.atomic import atomic_open
 from aaae_cli.errors import UserError
 from aaae_cli.images import FRAMED_KEY, FRAMED_VALUE, IMAGE_FORMATS, _to_8bit, _to_mode, check_image_array, open_image
+from aaae_cli.utils.atomic import atomic_open
 
 
 @dataclass
