@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parent.parent  # the repository root
+DATA = REPO / "tests" / "data"
 MNIST = DATA / "mnist"
 ASTRONAUT = DATA / "astronaut.jpg"
 

@@ -10,9 +10,9 @@ import numpy as np
 from PIL import Image
 
 from aaae_cli.data.sources import read_idx
-from tests.conftest import ASTRONAUT, MNIST, assert_user_error, run_cli
+from tests.conftest import ASTRONAUT, MNIST, REPO, assert_user_error, run_cli
 
-DIGITS = Path(__file__).parent.parent / "models" / "digits"
+DIGITS = REPO / "models" / "digits"
 
 
 def _photos(folder: Path) -> list[Path]:

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).parent / "bench"
+from tests.conftest import DATA, REPO
+
+BENCH = REPO / "tests" / "bench"
 SCRIPTS = sorted(BENCH.glob("*.py"))
 OURS = ("aaae_cli", "aaae_train", "aaae_models")
 
@@ -81,6 +83,6 @@ def test_photo_canvases_makes_a_canvas_with_known_truth() -> None:
         photo_canvases = importlib.import_module("photo_canvases")
     finally:
         sys.path.remove(str(BENCH))
-    canvas = photo_canvases.make_canvas(Path(__file__).parent / "data" / "astronaut-face.jpg", np.random.default_rng(0))
+    canvas = photo_canvases.make_canvas(DATA / "astronaut-face.jpg", np.random.default_rng(0))
     assert canvas is not None and canvas.pixels.ndim == 3 and canvas.pixels.shape[2] == 3
     assert 28 <= canvas.eye_distance <= 80 and canvas.landmarks.shape == (5, 2)

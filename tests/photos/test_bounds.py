@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.conftest import ASTRONAUT, DATA, assert_user_error, run_cli
+from tests.conftest import ASTRONAUT, DATA, REPO, assert_user_error, run_cli
 
 FACE = DATA / "astronaut-face.jpg"
 
@@ -225,7 +225,7 @@ def test_a_template_that_frames_faces_many_times_their_size_is_refused(tmp_path:
     from tests.hostile import rewrite_json
 
     bundle = tmp_path / "faces"
-    shutil.copytree(Path(__file__).parents[1] / "models" / "faces", bundle)
+    shutil.copytree(REPO / "models" / "faces", bundle)
     centre = FACE_TEMPLATE.mean(0)
     shrunk = centre + (FACE_TEMPLATE - centre) * 0.2  # eyes 0.056 apart: a frame 18 eye distances across
 

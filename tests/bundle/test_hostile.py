@@ -19,7 +19,7 @@ from PIL import Image
 from aaae_cli.errors import UserError
 from aaae_cli.utils.onnx_scan import check_self_contained
 from tests import hostile
-from tests.conftest import assert_user_error, run_cli
+from tests.conftest import REPO, assert_user_error, run_cli
 
 
 @pytest.mark.parametrize("attack", sorted(hostile.ONNX_ATTACKS))
@@ -71,7 +71,7 @@ def test_a_graph_that_is_not_protobuf_is_refused(data: bytes) -> None:
 
 # ---------------------------------------------------------------- item 10: hostile config.json / attributes.json
 
-DIGITS = Path(__file__).parent.parent / "models" / "digits"
+DIGITS = REPO / "models" / "digits"
 
 
 @pytest.fixture
