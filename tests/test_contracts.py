@@ -164,22 +164,8 @@ def test_every_command_has_examples_beside_it() -> None:
 def _module_graph() -> dict[str, set[str]]:
     """aaae's own modules and the aaae modules each imports, function-level imports included (a cycle broken by
     importing inside a function is still a cycle: the two modules cannot be understood apart)."""
-    modules: dict[str, Path] = {}
-    for package, root in (("aaae_cli", ROOT / "aaae_cli"), ("aaae_train", ROOT / "train")):
-        for path in root.rglob("*.py"):
-            parts = [package, *path.relative_to(root).with_suffix("").parts]
-            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules]
-                targets.update(subs if len(subs) == len(node.names) else [node.module, *subs])
-            elif isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-        graph[name] = {t for t in targets if t in modules and t != name}
-    return graph
+    modules = _modules()
+    return {name: _imports_within(path, modules) - {name} for name, path in modules.items()}
 
 
 def test_no_import_cycles() -> None:

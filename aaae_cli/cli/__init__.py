@@ -13,7 +13,7 @@
 :mod:`.app` builds the typer app from them and holds :func:`main` (the ``aaae`` entry point); :mod:`._options`
 holds the options several commands share (``--model``, ``--device``, ...) and the parsing of ``--attr``/``--sweep``,
 :mod:`._usage` turns typer's usage errors into one ``error:`` line. What only commands need: :mod:`._output`
-(image folders that appear whole, grid and GIF bounds), :mod:`._staged_folder` (a folder of edited photos),
+(folders that appear whole, grid and GIF bounds), :mod:`._folder_edits` (names and checks of a folder of edits),
 :mod:`._overwrite` (never write over an input or into a model) and :mod:`._torch` (the one door to
 ``aaae_train``). Each command's ``--help`` examples sit on its decorator.
 

@@ -1,12 +1,14 @@
-"""Writing command results safely: folders of single images that appear all at once.
+"""Writing command results safely: folders of files that appear all at once, and the bounds of grids and GIFs.
 
 A failed or interrupted command leaves no partial output: grids and GIFs are written atomically (see
-:mod:`aaae_cli.utils.atomic`), and :class:`ImageFolderWriter` writes into a hidden temporary folder that is moved
-into place only when every image was written.
+:mod:`aaae_cli.utils.atomic`), and :class:`StagedFolder` (images by :class:`ImageFolderWriter`, edited photos by
+``aaae edit photos/ -o out/``) writes into a hidden temporary folder that is moved into place only when every
+file was written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -57,19 +59,16 @@ def check_output_folder(folder: Path) -> Path:
 
 
 class ImageFolderWriter:
-    """Write many PNGs into ``folder``; they appear there only if the ``with`` block succeeds."""
+    """Write many PNGs into ``folder``; they appear there only if the ``with`` block succeeds (a
+    :class:`StagedFolder` of images)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = check_output_folder(folder)
         self.names: set[str] = set()
+        self._staged = StagedFolder(self.folder, what="images")
 
     def __enter__(self) -> ImageFolderWriter:
-        base = self.folder.parent
-        remove_stale(base, self.folder.name)  # left by a killed aaae earlier (issue #13)
-        try:
-            self.tmp = make_temp_dir(base, self.folder.name)
-        except OSError as exc:
-            raise UserError(f"{self.folder}: cannot write there ({exc.strerror or exc})") from None
+        self._staged.__enter__()
         return self
 
     def add(self, image: np.ndarray, name: str) -> None:
@@ -81,9 +80,46 @@ class ImageFolderWriter:
             number += 1
         self.names.add(candidate)
         try:
-            to_pil(image).save(self.tmp / candidate, format="PNG", pnginfo=framed_pnginfo())
+            to_pil(image).save(self._staged.path(Path(candidate)), format="PNG", pnginfo=framed_pnginfo())
         except OSError as exc:
             raise UserError(f"{self.folder}: cannot write {candidate} ({exc.strerror or exc})") from None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._staged.__exit__(kind, value, traceback)
+
+
+class StagedFolder:
+    """Files written under a hidden folder, moved into ``target`` only if the ``with`` block succeeds.
+
+    A new ``target`` is the hidden folder renamed (all at once); into an existing one, the photos are moved one
+    by one after every sub-folder they need was made (only a disk failing between two renames can then leave
+    some of them moved, and the error says how many)."""
+
+    def __init__(self, target: Path, what: str = "edited photos") -> None:
+        self.target = target
+        self.what = what  # named in the error when they cannot be moved into place
+        self.written: list[Path] = []
+
+    def __enter__(self) -> StagedFolder:
+        base = self.target if self.target.is_dir() else self.target.parent
+        remove_stale(base, self.target.name)  # left by a killed aaae earlier
+        try:
+            self.tmp = make_temp_dir(base, self.target.name)
+        except OSError as exc:
+            raise UserError(f"{self.target}: cannot write there ({exc.strerror or exc})") from None
+        return self
+
+    def path(self, relative: Path) -> Path:
+        """Where to write the file meant for ``target / relative`` (its staged sub-folder made)."""
+        staged = self.tmp / relative
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.target}: cannot write there ({exc.strerror or exc})") from None
+        self.written.append(relative)
+        return staged
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
@@ -92,13 +128,37 @@ class ImageFolderWriter:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
         try:
-            default_permissions(self.tmp)
-            if not self.folder.exists():
-                self.tmp.rename(self.folder)
-                return
-            for name in sorted(self.names):
-                os.replace(self.tmp / name, self.folder / name)
-            self.tmp.rmdir()
-        except OSError as exc:
+            self._commit()
+        finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
-            raise UserError(f"{self.folder}: cannot move the images there ({exc.strerror or exc})") from None
+
+    def _commit(self) -> None:
+        if not self.written:  # nothing to show: no empty output folder either
+            return
+        default_permissions(self.tmp)  # the hidden folder was made private
+        if not self.target.exists():
+            try:
+                self.tmp.rename(self.target)
+                return
+            except OSError as exc:
+                raise UserError(f"{self.target}: cannot move the {self.what} there ({exc.strerror or exc})") from None
+        made: list[Path] = []
+        moved = 0
+        try:
+            for relative in self.written:
+                for folder in reversed((self.target / relative).parents):
+                    if self.target in folder.parents and not folder.is_dir():
+                        folder.mkdir()
+                        made.append(folder)
+            for relative in self.written:
+                os.replace(self.tmp / relative, self.target / relative)
+                moved += 1
+        except OSError as exc:
+            if not moved:
+                for folder in reversed(made):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+            raise UserError(
+                f"{self.target}: cannot move the {self.what} there ({exc.strerror or exc}); "
+                f"{moved} of {len(self.written)} were moved"
+            ) from None

@@ -258,8 +258,9 @@ def _edit_folder(
 ) -> tuple[int, str]:
     """Edit every photo below ``source`` into ``target`` (same relative names and formats, clashes renamed);
     skip and count photos that cannot be read or have no face to edit. The output folder is checked before any
-    photo is edited, and the photos appear there only once all were written (:mod:`aaae_cli.cli._staged_folder`)."""
-    from aaae_cli.cli._staged_folder import StagedFolder, check_targets, plan_names
+    photo is edited, and the photos appear there only once all were written (:mod:`aaae_cli.cli._folder_edits`)."""
+    from aaae_cli.cli._folder_edits import check_targets, plan_names
+    from aaae_cli.cli._output import StagedFolder
     from aaae_cli.images import ImageReadError
 
     # An output folder inside the input folder is not read as input; one that holds the input folder (-o .) is.
