@@ -1,4 +1,5 @@
-"""Close-ups of photo edits for the README and BENCHMARKS.md: the face of each photo, before and after, side by side.
+"""Close-ups of photo edits for the README and tests/bench/photo_edits.md: the face of each photo, before and
+after, side by side.
 
     python scripts/closeups.py docs/closeups.png tests/data/astronaut.jpg docs/astronaut-blond.jpg ...
 

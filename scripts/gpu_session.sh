@@ -9,8 +9,8 @@
 #   cat pack.tar.part-* | tar xf -                                     # back here: pack/a.pt, pack/b.pt, ...
 #
 # Environment: DEVICE (cuda), WIDTH (0.7), CODES ("a:128 b:256": run name:code size), APPROX_HIDDEN (512: the
-# approximator's and latent critic's width), SKIP_BENCH, SKIP_TESTS. The next lease (BENCHMARKS.md, "Faithful
-# faces"): CODES="a:256 b:512" APPROX_HIDDEN=1024.
+# approximator's and latent critic's width), SKIP_BENCH, SKIP_TESTS. The next lease (tests/bench/faces_model.md, "What a
+# next GPU lease should do"): CODES="a:256 b:512" APPROX_HIDDEN=1024.
 set -u
 ARCHIVE=${1:?usage: gpu_session.sh ARCHIVE [SECONDS]}
 BUDGET=${2:-560}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,69 @@ def test_photo_canvases_makes_a_canvas_with_known_truth() -> None:
     canvas = photo_canvases.make_canvas(DATA / "astronaut-face.jpg", np.random.default_rng(0))
     assert canvas is not None and canvas.pixels.ndim == 3 and canvas.pixels.shape[2] == 3
     assert 28 <= canvas.eye_distance <= 80 and canvas.landmarks.shape == (5, 2)
+
+
+# BENCHMARKS.md is the index of current results, one section a topic; the README, docs/ and the model cards link to
+# these headings' anchors, so they are spelled here once.
+TOPICS = [
+    "Training speed",
+    "Inference speed",
+    "Quality against the paper's Table I",
+    "The approximator",
+    "Edit judges",
+    "The faces model",
+    "Photo edits",
+    "Studio latency",
+    "Half-precision weights",
+    "Memory bounds on hostile input",
+]
+ROOT = BENCH.parent.parent
+INDEX = ROOT / "BENCHMARKS.md"
+WRITE_UPS = sorted(BENCH.glob("*.md"))
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_benchmarks_is_an_index_of_current_results() -> None:
+    """Each topic: one table, the command that reproduces it, its date and machine, and its write-up's link."""
+    index = INDEX.read_text(encoding="utf-8")
+    assert re.findall(r"^## (.+)$", index, flags=re.MULTILINE) == TOPICS
+    assert len(index.encode("utf-8")) <= 15_000  # an index; the write-ups hold the rest
+    for topic, section in zip(TOPICS, index.split("\n## ")[1:], strict=True):
+        assert len(re.findall(r"^\|---", section, flags=re.MULTILINE)) == 1, topic
+        assert "Reproduce" in section and re.search(r"`(python |aaae )", section), topic
+        assert re.search(r"20\d\d-\d\d-\d\d", section) and re.search(r"CPU-2|H100", section), topic
+        assert re.search(r"\]\(tests/bench/\w+\.md\)", section), topic
+
+
+def test_every_link_of_the_benchmark_pages_resolves() -> None:
+    """Files linked from BENCHMARKS.md and the write-ups exist, and anchors name a heading of the linked page."""
+    broken = []
+    for page in [INDEX, *WRITE_UPS]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            path, _, fragment = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target}")
+            elif fragment:
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(encoding="utf-8"), flags=re.MULTILINE)
+                if fragment not in {anchor(h) for h in headings}:
+                    broken.append(f"{page.name}: {target}")
+    assert not broken, broken
+
+
+def test_every_write_up_names_scripts_that_exist() -> None:
+    assert {"history.md", "training_speed.md", "photo_edits.md"} <= {p.name for p in WRITE_UPS}
+    for page in WRITE_UPS:
+        text = page.read_text(encoding="utf-8")
+        assert page.name == "history.md" or "../../BENCHMARKS.md#" in text, page.name  # each write-up's topic
+        missing = [s for s in re.findall(r"tests/bench/(\w+\.py)", text) if not (BENCH / s).exists()]
+        assert not missing, (page.name, missing)
+
+
+def test_history_is_dated_newest_first() -> None:
+    dates = re.findall(r"^## (\d{4}-\d\d-\d\d)$", (BENCH / "history.md").read_text(encoding="utf-8"), re.MULTILINE)
+    assert dates and dates == sorted(dates, reverse=True) and len(set(dates)) == len(dates)

@@ -3,6 +3,7 @@ deterministically, reconstruct real images as well as their model cards say, and
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,29 @@ def test_a_saved_sample_reads_back_without_a_second_crop(tmp_path: Path) -> None
     assert not np.array_equal(default, whole)
     model.crop, model.align = 1.0, "none"
     assert np.array_equal(model.prepare(tmp_path / "plain.png"), model.sample(1, seed=3)[0])
+
+
+# Where a card may name a machine or a session: absolute paths, the GPU lease's carry folder and its session script.
+NOT_IN_A_CARD = re.compile(r"/(?:work|root|home|tmp|mnt)/|gpu-carry|gpu_session|pack/")
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_builtin_card_is_current_and_portable(name: str) -> None:
+    """The card shows the strengths attributes.json holds (a hand edit of the file once left the faces card's photo
+    strengths stale), names no machine path or GPU session, and every BENCHMARKS.md topic it names exists."""
+    model = aaae.load(name, device="cpu")
+    card = (model.path / "README.md").read_text(encoding="utf-8")
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in card.splitlines() if line.startswith("| ")}
+    for attribute in model.attributes.values():
+        photo = "-" if attribute.photo_scale is None else f"{attribute.photo_scale:g}"
+        assert (rows[attribute.name][4], rows[attribute.name][6]) == (f"{attribute.scale:g}", photo), attribute.name
+    assert not NOT_IN_A_CARD.search(card), NOT_IN_A_CARD.search(card)
+    topics = re.findall(r"^## (.+)$", (DATA.parent.parent / "BENCHMARKS.md").read_text(encoding="utf-8"), re.MULTILINE)
+    named = [
+        t
+        for line in card.splitlines()
+        if "BENCHMARKS.md" in line
+        for t in re.findall(r"'([A-Z][^']*)'", line.split("BENCHMARKS.md", 1)[1])
+    ]
+    assert set(named) <= set(topics), named
+    assert name != "faces" or {"The faces model", "Photo edits"} <= set(named)

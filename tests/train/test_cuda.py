@@ -26,7 +26,7 @@ SMALL = {"width": 0.125, "batch_size": 64, "lr": 1e-3, "snapshot_every": 50, "pr
 
 COMPILE_FAILS = pytest.mark.xfail(
     reason="measured 2026-11-27 on an H100, torch 2.11.0+cu130: inductor's convolution backward asserts on strides "
-    "(BENCHMARKS.md, 'GPU: the first run'); XPASS here means a torch release fixed it",
+    "(tests/bench/training_speed.md, 'GPU: the first run'); XPASS here means a torch release fixed it",
     strict=False,
 )
 
