@@ -101,20 +101,3 @@ def test_no_import_cycles() -> None:
                 seen.add(module)
                 frontier.extend(graph[module])
     assert cycles == []
-
-
-def test_the_readme_layout_names_every_module() -> None:
-    """README's Layout section describes the real tree: every module of the three packages is named there."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    layout = readme[readme.index("## Layout") : readme.index("## Data and licences")]
-    modules = [
-        *(ROOT / "aaae_cli").glob("*.py"),
-        *(ROOT / "aaae_cli" / "cli").glob("*.py"),
-        *(ROOT / "train").glob("*.py"),
-    ]
-    unnamed = sorted(
-        str(path.relative_to(ROOT))
-        for path in modules
-        if path.stem not in ("__init__", "__main__") and f"`{path.name}`" not in layout
-    )
-    assert unnamed == []
