@@ -6,7 +6,9 @@ The commands are read from the fenced shell blocks (```bash, ```sh, ```shell, ``
 time (sampling a few images, editing the public-domain portraits of ``tests/data``) runs for real in a temporary
 folder, with the repository files it names copied in, and must write what it says. Every other command (your own
 photos, training data, the Hub, a GPU) must name a real subcommand that answers ``--help``, and use only options
-that help lists, so a renamed command or option breaks the docs test instead of the reader.
+that help lists, so a renamed command or option breaks the docs test instead of the reader. The commands of the
+README's command table are checked the same way. Relative links must reach a file and, in a Markdown page, a
+heading.
 """
 
 from __future__ import annotations
@@ -127,6 +129,16 @@ def page_commands(page: Path) -> list[DocCommand]:
     ]
 
 
+def table_commands(page: Path) -> list[DocCommand]:
+    """The commands in the first column of a page's tables (the README's commands beside their Python calls)."""
+    name = page.relative_to(ROOT).as_posix()
+    return [
+        DocCommand(f"{name}:{number} (table)", "aaae", tuple(shlex.split(match.group(1))))
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+        if (match := re.match(r"^\| `aaae ([^`]+)` \|", line))
+    ]
+
+
 def all_commands() -> list[DocCommand]:
     """The commands of every page, each distinct command once (the first place that shows it)."""
     seen: dict[tuple, DocCommand] = {}
@@ -230,7 +242,7 @@ def _repository_file(token: str) -> bool:
 
 COMMANDS = all_commands()
 RUNNABLE = [command for command in COMMANDS if run_plan(command) is not None]
-HELP_CHECKED = [command for command in COMMANDS if run_plan(command) is None]
+HELP_CHECKED = [command for command in COMMANDS if run_plan(command) is None] + table_commands(README)
 
 
 def test_the_readme_is_a_first_page() -> None:
@@ -245,6 +257,7 @@ def test_the_pages_show_the_quick_start_and_the_commands_are_found() -> None:
     assert ("aaae", ("sample", "-n", "64", "out.png")) in {(c.program, c.args) for c in RUNNABLE}
     assert {command_path(c.args)[0] for c in RUNNABLE} >= {("sample",), ("edit",), ("faces",)}
     assert len(HELP_CHECKED) >= 10
+    assert {command_path(c.args)[0] for c in table_commands(README)} >= {("sample",), ("edit",), ("train",)}
 
 
 def test_the_extraction_reads_shell_lines_as_a_shell_would() -> None:
