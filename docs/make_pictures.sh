@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's pictures, made by the shipped models with the commands the README prints beside them.
+# The pictures of the README and docs/*.md, made by the shipped models with the commands printed beside them.
 # Run from the repository root after `pip install .`. Only public-domain and CC BY-SA inputs (tests/data).
 set -euo pipefail
 cd "$(dirname "$0")/.."

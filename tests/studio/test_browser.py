@@ -3,7 +3,7 @@
 Starts the real command on a free port, uploads the astronaut portrait, moves the Male slider, waits for the
 edited photo to change, downloads it (full size, the edit 'aaae edit' makes), then uploads a text file named
 .jpg (a message in the page) and a good photo after it (still served). Saves a screenshot: to
-``$AAAE_STUDIO_SCREENSHOT`` when set (``docs/make_pictures.sh`` makes the README's ``docs/studio.png`` so),
+``$AAAE_STUDIO_SCREENSHOT`` when set (``docs/make_pictures.sh`` makes ``docs/studio.md``'s ``docs/studio.png`` so),
 else into the test's temporary folder. Skips, saying why, without Playwright, Gradio or a system Chromium;
 ``.ci/run`` installs Chromium so CI runs it.
 """
