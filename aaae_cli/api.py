@@ -469,13 +469,13 @@ class Model:
     @property
     def default_refine(self) -> int:
         """Refinement steps ``aaae reconstruct`` and ``interpolate`` take unless told: 6 for a face model (one with a
-        landmark template; held-out faces kept as the same person: 59% -> 87%, BENCHMARKS.md), else 0."""
+        landmark template; it keeps more held-out faces the same person: BENCHMARKS.md, "The faces model"), else 0."""
         return DEFAULT_STEPS if self.landmark_template is not None else 0
 
     def encode(self, images: ImagesLike, refine: int = 0) -> np.ndarray:
         """Codes of real images, float32 (N, c). ``refine``: that many Gauss-Newton steps on each code first,
         bringing its decoding closer to the image (:mod:`aaae_cli.refine`; a face model weighs the face above hair
-        and background; about 0.25 s per 64x64 face on two CPU cores for 6 steps, for a measured gain in likeness).
+        and background; its cost and gain in likeness: BENCHMARKS.md, "The faces model").
         Edits keep the encoder's own code: their directions were measured on such codes."""
         batch = self.prepare_batch(images)
         codes = self._encode_prepared(batch)

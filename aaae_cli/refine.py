@@ -8,9 +8,8 @@ steps (the chord method; a step then costs one decoding), then measured again wh
 of it runs through the ONNX decoder: no torch, no gradients.
 
 The damping keeps the code near the decoder's well-trodden region: without it the pixel error falls further but
-the face drifts off the model's manifold (measured on held-out faces with the shipped faces model: damping
-0.002 doubled the MSE after 10 steps; 0.02 with 6 steps lowered it by a fifth and kept more identities, see
-BENCHMARKS.md, "Faithful faces"). Refinement changes only reconstructions and the ends of interpolations; an
+the face drifts off the model's manifold (measured on held-out faces with the shipped faces model:
+BENCHMARKS.md, "The faces model"). Refinement changes only reconstructions and the ends of interpolations; an
 edit keeps the encoder's code (its direction was measured on encoder codes).
 
 For a face model the pixel error is weighted (:func:`face_weights`): 1 over the face (an ellipse laid on the
@@ -18,7 +17,7 @@ model's landmark template), :data:`FACE_FLOOR` over hair and background. A code 
 on the background, they are lost to the face. Chosen without the identity judge, by pixel error alone, on the 60
 held-out faces that tune refinement: the smallest floor tried (1, 0.3, 0.1, 0.03) that still leaves the *whole*
 frame's error below the unrefined reconstruction's; then on the other 365 faces the identity judge reports it
-(BENCHMARKS.md, "Faithful faces").
+(BENCHMARKS.md, "The faces model").
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ PROBE = 1e-2
 # Steps of ``aaae reconstruct --refine`` when given without a number.
 DEFAULT_STEPS = 6
 # Steps on one Jacobian: on held-out faces 12 or 24 steps on the first one gained no more than 6 did (the chord
-# saturates), while measuring it again after every 6 steps went on improving (BENCHMARKS.md, "Faithful faces").
+# saturates), while measuring it again after every 6 steps went on improving (BENCHMARKS.md, "The faces model").
 RELINEARISE_EVERY = 6
 # Weight of pixels away from the face in a face model's refinement (the face itself weighs 1).
 FACE_FLOOR = 0.1

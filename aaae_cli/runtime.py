@@ -205,8 +205,8 @@ def create_session(
 ) -> ort.InferenceSession:
     """An InferenceSession for the serialized ``model`` on ``device`` (see the module docstring).
 
-    ``optimize="all"`` adds onnxruntime's layout optimisations: convolutions run about 3x faster on
-    large batches, but the session takes about 0.1 s longer to create (paper-width encoder, CPU-2);
+    ``optimize="all"`` adds onnxruntime's layout optimisations: convolutions run several times faster
+    on large batches, but the session takes longer to create (BENCHMARKS.md, "Inference speed");
     ``"extended"`` is the better choice for a single image.
     """
     check_device(device)
@@ -216,7 +216,7 @@ def create_session(
     options.graph_optimization_level = OPTIMIZATION[optimize]
     options.log_severity_level = _ERRORS_ONLY
     # Worker threads sleep instead of spinning between calls: no CPU burnt between batches, and much
-    # less slow-down when other processes share the cores (measured: BENCHMARKS.md).
+    # less slow-down when other processes share the cores (BENCHMARKS.md, "Inference speed").
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads

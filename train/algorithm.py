@@ -148,8 +148,8 @@ class AAAETraining:
         """One update of the patch discriminator D_omega: real images versus reconstructions."""
         if self.opts.lambda_adv <= 0:
             return {}
-        # Two passes rather than one on the concatenated batch: measured faster on the CPU (453 against
-        # 529 ms at 64x64, paper width) and the same on a GPU, where the batch is large already.
+        # Two passes rather than one on the concatenated batch: measured faster on the CPU
+        # (BENCHMARKS.md, "Training speed") and the same on a GPU, where the batch is large already.
         with self.autocast:
             real = self.d_train(x).float()
             fake = self.d_train(recon.to(x.dtype)).float()

@@ -1,9 +1,9 @@
 """Match the approximator's code moments to the encoder's, folded into its last layer (``aaae export``).
 
 Why: an adversarially trained sampler is mode-seeking. The shipped faces approximator, after 70,000 steps,
-spreads its codes less than the encoder does (per dimension 0.92 of the codes' standard deviation, median; the
-covariance's trace 488 against 558), and more training no longer changed that. Its samples looked like faces but
-were 1.41x the reconstructions' evaluator FD (BENCHMARKS.md, "Faithful faces").
+spreads its codes less than the encoder does (a smaller standard deviation per dimension and a smaller covariance
+trace), and more training no longer changed that. Its samples looked like faces but were much further from the
+real faces than the reconstructions, by the evaluator's FD (BENCHMARKS.md, "The faces model").
 
 The fix keeps everything the approximator learned about the *shape* of the code distribution and corrects only
 its first two moments: the affine map

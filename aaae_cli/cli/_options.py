@@ -37,7 +37,7 @@ RefineOption = Annotated[
         min=0,
         max=50,
         help="Refine each photo's code for N Gauss-Newton steps through the decoder: closer to the photo (face "
-        "models weigh the face above hair and background), slower (about 0.25 s a face for 6). 0: the encoder's "
+        "models weigh the face above hair and background), slower (BENCHMARKS.md, 'The faces model'). 0: the encoder's "
         "code as it is \\[default: 6 for face models, else 0].",
         show_default=False,
     ),

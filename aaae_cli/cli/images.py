@@ -171,7 +171,7 @@ def reconstruct(
         check_grid_size(2 * len(files), net.resolution * zoom_by, "images and reconstructions")
     tiles: list[np.ndarray] = []
     steps = net.default_refine if refine is None else refine
-    # Refining costs about 0.04 s a step and face: smaller chunks, and a progress bar from a few seconds of work.
+    # Refining costs a decoding per step and face: smaller chunks, and a progress bar from a few seconds of work.
     step_size, minimum = (net.batch_size, 256) if steps == 0 else (8, 16)
     with (
         ImageFolderWriter(separate) if separate else contextlib.nullcontext() as folder,

@@ -8,7 +8,7 @@ of the face):
 
 - **turned away**: the nose's sideways offset from the eyes' midpoint (yaw) or its height between the eyes and
   the mouth (pitch), both in the model's frame and relative to the landmark template, beyond limits measured on
-  CelebA's training faces (what the model has seen; BENCHMARKS.md, "Photo edits on real photos");
+  CelebA's training faces (what the model has seen; BENCHMARKS.md, "Photo edits");
 - **out of focus**: the face's fine detail (high-pass energy over its contrast, on a cut at the model's scale)
   is a small fraction of the main subject's (the sharpest face at least half as large as the largest), as for
   blurred bystanders and blurred objects;
@@ -31,7 +31,7 @@ from aaae_cli.photos.detect import Face
 
 # Yaw and pitch (see module docstring) beyond which a face counts as turned away; relative detail and size below
 # which a face is out of focus or too small next to the main face; the alignment residual (in eye distances)
-# above which the landmarks are not a face's. Measured 2026-12-03 (BENCHMARKS.md, "Photo edits on real photos").
+# above which the landmarks are not a face's. Measured 2026-12-03 (BENCHMARKS.md, "Photo edits").
 MAX_YAW = 0.45
 MAX_PITCH = 0.32
 MIN_RELATIVE_DETAIL = 0.35

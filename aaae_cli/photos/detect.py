@@ -14,7 +14,8 @@ Large photos are searched on a copy whose longer side is at most :data:`DETECT_S
 time are bounded for a 50-megapixel photo; the landmarks are scaled back to the photo.
 
 A photo tiled with hundreds of small faces (a crowd, or a hostile upload) made ~13,000 proposals that the
-refinement nets ran on in one batch: 6 GB and 40 s for a 150 KB PNG (issue #23). Every stage is therefore
+refinement nets ran on in one batch: gigabytes and most of a minute for a 150 KB PNG (issue #23; BENCHMARKS.md,
+"Memory bounds on hostile input"). Every stage is therefore
 bounded: the nets run in batches of :data:`BATCH`, each pyramid level keeps its :data:`LEVEL_PROPOSALS` best
 proposals, the refinement net sees at most :data:`MAX_PROPOSALS` and the output net at most
 :data:`MAX_CANDIDATES` (the best-scored each time), so at most that many faces are found, in seconds.
