@@ -79,7 +79,8 @@ class TrainOptions:
     lambda_gp: float = 10.0
     approx_k: int = 2
     # Not the paper's 1 critic step and lr 1e-4: on MNIST codes, 2 critic steps at 3e-4 reached a
-    # far better sampler in the same CPU time (BENCHMARKS.md, "The approximator"). ``--critic-steps 1 --approx-lr 1e-4 --no-standardize-codes`` is the paper's setting.
+    # far better sampler in the same CPU time (BENCHMARKS.md, "The approximator").
+    # ``--critic-steps 1 --approx-lr 1e-4 --no-standardize-codes`` is the paper's setting.
     critic_steps: int = 2
     approx_lr: float = 3e-4
     approx_beta1: float = 0.5
