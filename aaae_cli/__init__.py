@@ -12,7 +12,7 @@ and export live in :mod:`aaae_train`, installed with ``pip install "aaae[train]"
 ``load`` and ``Model`` (see :mod:`aaae_cli.api`) are imported on first use, so ``aaae --help`` does not load
 onnxruntime.
 
-The package, by layer (a module imports only from its own layer or lower ones; ``tests/test_layers.py``):
+The package, by layer (a module imports only from its own layer or lower ones; ``tests/test_contracts.py``):
 
 ==============================  =====================================================================
 ``errors``                      the one user-error type (the lowest layer)
