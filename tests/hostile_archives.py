@@ -1,4 +1,4 @@
-"""Hostile prepared-dataset archives (issue #23 items 8 and 11): zips that ``python -m aaae_train.archive`` could
+"""Hostile prepared-dataset archives (issue #23 items 8 and 11): zips that ``aaae data pack`` could
 have written, changed so that one thing lies or is damaged: a manifest claiming millions of images, a member whose
 compressed data is broken, one marked encrypted or compressed with a method zip readers lack, a DDS image named
 ``.png``, label arrays of types that have no minimum. Each builder writes a small new zip and returns its path.

@@ -153,7 +153,7 @@ def _commands(group: typer.Typer, prefix: str = "aaae") -> list[tuple[str, typer
 
 def test_every_command_has_examples_beside_it() -> None:
     commands = _commands(app)
-    assert len(commands) == 14
+    assert len(commands) == 16
     missing = [name for name, info in commands if not (info.epilog or "").startswith("Examples:")]
     assert missing == []
     for name, info in commands:
@@ -212,7 +212,15 @@ def _imports_for(*args: str, cwd: Path | None = None) -> str:
 
 
 def test_help_never_imports_torch() -> None:
-    for args in (["--help"], ["train", "--help"], ["sample", "--help"], ["export", "--help"], ["studio", "--help"]):
+    for args in (
+        ["--help"],
+        ["train", "--help"],
+        ["sample", "--help"],
+        ["export", "--help"],
+        ["studio", "--help"],
+        ["data", "pack", "--help"],
+        ["evaluator", "train", "--help"],
+    ):
         report = _imports_for(*args)
         assert "HEAVY: [] CODE: 0" in report and "TRAIN: []" in report, report
         assert "ORT: False" in report, report  # help does not even load onnxruntime

@@ -1,6 +1,6 @@
 """Prepared datasets in one file: decode (and align) images once, train on them anywhere.
 
-``python -m aaae_train.archive SOURCES... -o faces.zip [--align face]`` prepares the sources exactly as
+``aaae data pack SOURCES... -o faces.zip [--align face]`` (:func:`pack`) prepares the sources exactly as
 ``aaae train`` would (the same decoding, centre crop or face alignment, keys and labels) and writes them into a
 zip: ``dataset.json`` (format, preprocessing, keys, attribute names), ``labels.npy`` (int8, optional) and one
 image per key (``images/000000.png``...). ``aaae train faces.zip`` then trains on it with no detector and no
@@ -13,7 +13,8 @@ squared error about 1.5e-4 in [0, 1] pixels on aligned 64x64 faces: small beside
 nothing; the archive records it).
 
 Reading an archive (as hostile input) is torch-free and lives with the other data sources:
-:mod:`aaae_cli.data.archive`.
+:mod:`aaae_cli.data.archive`. ``python -m aaae_train.archive`` (:func:`main`) still takes the same arguments, for
+scripts written before ``aaae data pack``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,15 +96,78 @@ def check_output(out: Path, inputs: list[Path]) -> None:
             raise UserError(f"-o {out}: is one of the data paths and would be replaced; choose another name")
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class PackOptions:
+    """What ``aaae data pack`` takes (``python -m aaae_train.archive`` takes the same): the data paths, the zip to
+    write, the preprocessing (``None``: what ``aaae train`` would choose for these sources) and the image format."""
+
+    data: list[str]
+    out: Path
+    align: str | None = None
+    resolution: int | None = None
+    channels: int | None = None
+    crop: float | None = None
+    image_format: str = "png"
+    quality: int = 90  # WebP only
+    workers: int = 2
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Packed:
+    """What :func:`pack` wrote: how many images, how many source files it skipped, in which format."""
+
+    out: Path
+    images: int
+    skipped: int
+    image_format: str
+
+    def summary(self) -> str:
+        return f"{self.out}: {self.images} images ({self.skipped} skipped), {self.image_format}"
+
+
+def pack(options: PackOptions) -> Packed:
+    """Prepare ``options.data`` as ``aaae train`` would and write them into the zip ``options.out``.
+
+    Every option and the output path are checked before anything is decoded (decoding a large dataset takes
+    hours); an archive among the sources is re-packed as it was prepared."""
     from aaae_train.data import Preprocessing, default_cache_dir, load_dataset
     from aaae_train.options import TrainOptions
 
+    if options.image_format not in FORMATS:
+        raise UserError(f"--format {options.image_format}: use {' or '.join(FORMATS)}")
+    if not 1 <= options.quality <= 100:
+        raise UserError("--quality must be from 1 to 100")
+    out = Path(options.out).expanduser()
+    sources = [detect_source(p) for p in options.data]
+    check_output(out, [s.path for s in sources])
+    archives = [s for s in sources if s.kind == "archive"]  # re-packed as prepared, as training takes them
+    prepared = read_manifest(archives[0].path)["preprocessing"] if archives else None
+    opts = TrainOptions(
+        data=list(options.data), out=str(out), resolution=options.resolution, channels=options.channels,
+        crop=options.crop, align=options.align,
+    ).resolve([s.kind for s in sources], prepared)  # fmt: skip
+    assert opts.resolution is not None and opts.channels is not None and opts.crop is not None
+    prep = Preprocessing(opts.resolution, opts.channels, opts.crop, opts.align)
+    cache = Path(options.cache_dir).expanduser() if options.cache_dir else default_cache_dir()
+    dataset = load_dataset(sources, prep, cache, options.workers)
+    skipped = len(dataset.skipped)
+    write_archive(
+        out, np.asarray(dataset.images), dataset.keys, prep.to_dict(), dataset.attributes, dataset.labels,
+        options.image_format, options.quality, note=f"{skipped} source files skipped (unreadable or no face)",
+        sources=len(sources),
+    )  # fmt: skip
+    return Packed(out, len(dataset.keys), skipped, options.image_format)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aaae_train.archive``: ``aaae data pack`` under its old name (the same arguments, checks and
+    output; one ``error:`` line and exit code 2 on bad input)."""
     parser = argparse.ArgumentParser(
         prog="python -m aaae_train.archive",
         description="Prepare images once (decoded, cropped or face-aligned, keyed and labelled as 'aaae train' "
-        "would) into one zip that 'aaae train ARCHIVE.zip' trains on.",
-        epilog="example: python -m aaae_train.archive data/celeba data/more_faces -o faces.zip --align face",
+        "would) into one zip that 'aaae train ARCHIVE.zip' trains on. The same as 'aaae data pack'.",
+        epilog="example: aaae data pack data/celeba data/more_faces -o faces.zip --align face",
     )
     parser.add_argument("data", nargs="+", help="image folders, a CelebA folder or MNIST idx files")
     parser.add_argument("-o", "--out", required=True, help="the .zip to write")
@@ -115,30 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args(argv)
+    options = PackOptions(
+        data=args.data, out=Path(args.out), align=args.align, resolution=args.resolution, channels=args.channels,
+        crop=args.crop, image_format=args.format, quality=args.quality, workers=args.workers,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+    )  # fmt: skip
     try:
-        if not 1 <= args.quality <= 100:  # checked before hours of decoding, not after
-            raise UserError("--quality must be from 1 to 100")
-        sources = [detect_source(p) for p in args.data]
-        check_output(Path(args.out), [s.path for s in sources])
-        archives = [s for s in sources if s.kind == "archive"]  # re-packed as prepared, as training takes them
-        prepared = read_manifest(archives[0].path)["preprocessing"] if archives else None
-        opts = TrainOptions(
-            data=args.data, out=args.out, resolution=args.resolution, channels=args.channels, crop=args.crop,
-            align=args.align,
-        ).resolve([s.kind for s in sources], prepared)  # fmt: skip
-        assert opts.resolution is not None and opts.channels is not None and opts.crop is not None
-        prep = Preprocessing(opts.resolution, opts.channels, opts.crop, opts.align)
-        cache = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
-        dataset = load_dataset(sources, prep, cache, args.workers)
-        write_archive(
-            args.out, np.asarray(dataset.images), dataset.keys, prep.to_dict(), dataset.attributes, dataset.labels,
-            args.format, args.quality, note=f"{len(dataset.skipped)} source files skipped (unreadable or no face)",
-            sources=len(sources),
-        )  # fmt: skip
+        packed = pack(options)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.out}: {len(dataset.keys)} images ({len(dataset.skipped)} skipped), {args.format}")
+    print(packed.summary())
     return 0
 
 

@@ -6,11 +6,12 @@ small classifiers and ships them as ONNX files: a digit classifier (MNIST, 10 cl
 ``features`` (the penultimate layer), in which a Frechet distance between real and generated images
 is computed. That distance is *not* FID and is never called FID.
 
-    python -m aaae_train.evaluators digits ../shared/data/mnist --out models/evaluator-digits
-    python -m aaae_train.evaluators attributes ../shared/data/celeba --out models/evaluator-faces \
+    aaae evaluator train digits ../shared/data/mnist --out models/evaluator-digits
+    aaae evaluator train attributes ../shared/data/celeba --out models/evaluator-faces \
         --key-prefix images/ --balanced
 
-(models/BUILD.md has the exact commands of the shipped evaluators.)
+(models/BUILD.md has the exact commands of the shipped evaluators; ``python -m aaae_train.evaluators`` still takes
+the same arguments.)
 
 Both train on the training split only (the hash split of :mod:`aaae_cli.data.sources`), and report their
 accuracy on the held-out split, which is stored in the evaluator's ``evaluator.json``.
@@ -25,8 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from aaae_cli.data.sources import detect_source, held_out
+from aaae_cli.errors import UserError
 from aaae_cli.utils.atomic import atomic_write_text
+from aaae_cli.utils.checks import check_seed
 from aaae_train.data import Preprocessing, default_cache_dir, load_dataset
 from aaae_train.snapshots import to_model_input
 
@@ -86,6 +90,27 @@ TASKS = {
 }
 
 
+def task_for(name: str, epochs: int | None = None, widths: str | None = None) -> Task:
+    """The evaluator task ``name`` (``digits`` or ``attributes``), with its epochs or its conv stages' widths
+    (``"32,64,128"``) changed when given; a bad value is a one-line :class:`UserError`."""
+    if name not in TASKS:
+        raise UserError(f"{name!r}: no such evaluator task; use {' or '.join(sorted(TASKS))}")
+    task = TASKS[name]
+    if epochs is not None:
+        if epochs < 1:
+            raise UserError(f"--epochs must be at least 1 (got {epochs})")
+        task = replace(task, epochs=epochs)
+    if widths:
+        try:
+            stages = tuple(int(w) for w in widths.split(","))
+        except ValueError:
+            stages = ()
+        if not stages or min(stages) < 1:
+            raise UserError(f"--widths {widths}: give channel counts, comma-separated (e.g. 32,64,128)")
+        task = replace(task, widths=stages)
+    return task
+
+
 def _targets(labels: np.ndarray, multilabel: bool) -> torch.Tensor:
     if multilabel:
         return torch.from_numpy((labels > 0).astype(np.float32))
@@ -129,17 +154,24 @@ def train_evaluator(
     ``balanced`` weighs rare attributes' positives up (multi-label tasks only; see the module docstring).
     """
     if balanced and not task.multilabel:
-        raise SystemExit("--balanced applies to multi-label (attribute) evaluators only")
+        raise UserError("--balanced applies to multi-label (attribute) evaluators only")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1 (got {batch_size})")
+    check_seed(seed)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file; give a folder for evaluator.onnx and evaluator.json")
     torch.manual_seed(seed)
     source = detect_source(data)
     prep = Preprocessing(task.resolution, task.channels, task.crop)
     dataset = load_dataset([source], prep, cache_dir or default_cache_dir())
     if dataset.labels is None:
-        raise SystemExit(f"{data}: no labels found (MNIST labels file or list_attr_celeba.txt)")
+        raise UserError(f"{data}: no labels found (MNIST labels file or list_attr_celeba.txt)")
     labelled = np.flatnonzero((dataset.labels != 0).any(1))
     is_val = held_out([key_prefix + key for key in dataset.keys], VAL_FRACTION)
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     train_idx, val_idx = np.intersect1d(train_idx, labelled), np.intersect1d(val_idx, labelled)
+    if len(train_idx) < batch_size:
+        raise UserError(f"{data}: {len(train_idx)} labelled training images, fewer than one batch (--batch-size)")
     images = torch.from_numpy(np.array(dataset.images))
     targets = _targets(dataset.labels, task.multilabel)
     pos_weight = positive_weights(targets[torch.from_numpy(train_idx)]) if balanced else None
@@ -273,8 +305,14 @@ def export_classifier(model: nn.Module, task: Task, path: Path) -> None:
         raise RuntimeError(f"ONNX evaluator differs from PyTorch by {worst}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aaae_train.evaluators``: ``aaae evaluator train`` under its old name (the same arguments; one
+    ``error:`` line and exit code 2 on bad input)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m aaae_train.evaluators",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("task", choices=sorted(TASKS))
     parser.add_argument("data")
     parser.add_argument("--out", type=Path, required=True)
@@ -293,23 +331,24 @@ def main() -> None:
         default="",
         help="hold out what a model trained on several folders held out: 'images/' for celeba/images + another",
     )
-    args = parser.parse_args()
-    task = TASKS[args.task]
-    if args.epochs:
-        task = Task(**{**task.__dict__, "epochs": args.epochs})
-    if args.widths:
-        task = Task(**{**task.__dict__, "widths": tuple(int(w) for w in args.widths.split(","))})
-    card = train_evaluator(
-        task,
-        args.data,
-        args.out,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        key_prefix=args.key_prefix,
-        balanced=args.balanced,
-    )
+    args = parser.parse_args(argv)
+    try:
+        task = task_for(args.task, args.epochs, args.widths)
+        card = train_evaluator(
+            task,
+            args.data,
+            args.out,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            key_prefix=args.key_prefix,
+            balanced=args.balanced,
+        )
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(card["held_out"]))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

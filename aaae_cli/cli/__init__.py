@@ -1,14 +1,15 @@
 """The ``aaae`` command line, one module per command group; read it as the list of commands:
 
-=====================  ==========================================================================
+=====================  ==========================================================================================
 :mod:`.train`          ``aaae train``: train or resume a model (imports torch only when it runs)
 :mod:`.images`         ``aaae sample``, ``reconstruct``, ``interpolate``: images from the model
 :mod:`.photos`         ``aaae edit``, ``faces``: your photos, edited at their own resolution
 :mod:`.studio`         ``aaae studio``: the same in the browser (Gradio, only when it runs)
 :mod:`.model`          ``aaae info``, ``export``, ``push``: the model as a bundle of files
-:mod:`.eval`           ``aaae eval``: measure a model
+:mod:`.eval`           ``aaae eval``: measure a model; ``aaae evaluator train``: the classifiers it judges with
 :mod:`.attributes`     ``aaae attributes list``, ``compute``, ``calibrate``: the edit directions
-=====================  ==========================================================================
+:mod:`.data`           ``aaae data pack``: a dataset prepared once into one zip (imports aaae_train when it runs)
+=====================  ==========================================================================================
 
 :mod:`.app` builds the typer app from them and holds :func:`main` (the ``aaae`` entry point); :mod:`._options`
 holds the options several commands share (``--model``, ``--device``, ...) and the parsing of ``--attr``/``--sweep``,

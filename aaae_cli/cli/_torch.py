@@ -1,7 +1,7 @@
 """Lazy access to the PyTorch side (the ``aaae_train`` package), for the commands that need it.
 
-The light commands never import torch; ``aaae train`` and ``aaae export`` load ``aaae_train`` through
-:func:`torch_module` at call time, and a missing PyTorch becomes one clear line.
+The light commands never import torch; ``aaae train``, ``export``, ``data pack`` and ``evaluator train`` load
+``aaae_train`` through :func:`torch_module` at call time, and a missing PyTorch becomes one clear line.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from aaae_cli.errors import UserError
 
 
 def torch_module(module: str = "api") -> ModuleType:
-    """``aaae_train.<module>``, imported only by the commands that need torch (train, export)."""
+    """``aaae_train.<module>``, imported only by the commands that need it, when they run."""
     try:
         return importlib.import_module(f"aaae_train.{module}")
     except ModuleNotFoundError as exc:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from aaae_cli import __version__
-from aaae_cli.cli import attributes, images, model, photos, studio, train
+from aaae_cli.cli import attributes, data, images, model, photos, studio, train
 from aaae_cli.cli import eval as eval_group
 from aaae_cli.cli._usage import Abort, ClickException, NoArgsIsHelpError, quiet_numpy_warnings, usage_error_line
 from aaae_cli.errors import UserError
@@ -30,6 +30,8 @@ app = typer.Typer(
 for group in (train, images, photos, studio, model, eval_group):
     app.registered_commands += group.commands.registered_commands
 app.add_typer(attributes.app, name="attributes")
+app.add_typer(eval_group.evaluators, name="evaluator")
+app.add_typer(data.app, name="data")
 
 
 def _version(value: bool) -> None:

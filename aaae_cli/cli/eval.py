@@ -1,7 +1,14 @@
-"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluation.evaluate.evaluate` (rich tables + JSON).
+"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluation.evaluate.evaluate` (rich tables + JSON), and
+``aaae evaluator train``: the classifiers it judges with, a thin wrapper over
+:func:`aaae_train.evaluators.train_evaluator` (torch, imported only when it runs).
 
 There is no Inception-v3 FID: its weights cannot be downloaded where aaae is built and tested, and pytorch-fid needs
-torchvision next to torch; an option that could only fail was removed. The evaluator FD is never called FID."""
+torchvision next to torch; an option that could only fail was removed. The evaluator FD is never called FID.
+
+Training an evaluator is its own group (``aaae evaluator train``), not ``aaae eval train-judge``: ``aaae eval`` is a
+command whose options (``--data`` required) come straight after it, and a typer group cannot also be that command
+without making every one of its options a group option that ``aaae eval train-judge`` would then parse first.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +21,19 @@ from rich.table import Table
 
 from aaae_cli.cli._options import DeviceOption, ModelOption, load_model
 from aaae_cli.cli._overwrite import refuse_replacing, refuse_writing_into_model
+from aaae_cli.cli._torch import torch_module
 from aaae_cli.errors import UserError
 from aaae_cli.utils.atomic import atomic_write_text
 from aaae_cli.utils.checks import check_finite, check_output_parent, check_seed
 from aaae_cli.utils.progress import RichProgress, err, out
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
+evaluators = typer.Typer(
+    help="The classifiers that 'aaae eval' judges samples and edits with (--evaluator): train your own.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 @commands.command(
@@ -148,3 +162,55 @@ def _edit_table(edits: dict[str, Any]) -> Table:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+@evaluators.command(
+    "train",
+    epilog="Examples:\n\n"
+    "  aaae evaluator train digits data/mnist --out my-digits-evaluator\n\n"
+    "  aaae evaluator train attributes data/celeba --out my-faces-evaluator --balanced\n\n"
+    "  aaae evaluator train attributes data/celeba --out judge-2 --seed 1   # an independent judge\n\n"
+    "  aaae eval --model ./faces --data data/celeba --evaluator my-faces-evaluator",
+)
+def evaluator_train(
+    task: Annotated[str, typer.Argument(help="digits (MNIST, 10 classes) or attributes (CelebA, 40 attributes).")],
+    data: Annotated[str, typer.Argument(help="The labelled images: MNIST idx files or a CelebA folder.")],
+    folder: Annotated[Path, typer.Option("--out", help="Folder to write evaluator.onnx and evaluator.json into.")],
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            help="Training epochs \\[default: the task's: 6 for digits, 12 for attributes].", show_default=False
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 128,
+    balanced: Annotated[
+        bool, typer.Option("--balanced", help="Weigh rare attributes' positives up (attributes task only).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed (a second, independent judge: another seed).")] = 0,
+    widths: Annotated[
+        str | None,
+        typer.Option(
+            help="Channels of the conv stages, comma-separated \\[default: the task's, e.g. 32,64,128,256 for "
+            "attributes].",
+            show_default=False,
+        ),
+    ] = None,
+    key_prefix: Annotated[
+        str,
+        typer.Option(
+            help="Hold out what a model trained on several folders held out: 'images/' for celeba/images + another."
+        ),
+    ] = "",
+) -> None:
+    """Train an evaluator classifier for 'aaae eval --evaluator' (ONNX, with its held-out accuracy)."""
+    trainer = torch_module("evaluators")
+    card = trainer.train_evaluator(
+        trainer.task_for(task, epochs, widths),
+        data,
+        folder,
+        batch_size=batch_size,
+        seed=seed,
+        key_prefix=key_prefix,
+        balanced=balanced,
+    )
+    out.print(json.dumps(card["held_out"]), soft_wrap=True, markup=False)

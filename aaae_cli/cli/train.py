@@ -28,7 +28,7 @@ commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
     "  aaae train ~/photos --out runs/photos                    # a folder of images, 64x64 RGB\n\n"
     "  aaae train data/celeba --out runs/faces --epochs 50      # images/ + list_attr_celeba.txt\n\n"
     "  aaae train data/celeba --align face --hflip --out runs/faces  # faces aligned as photos are\n\n"
-    "  aaae train faces.zip --out runs/faces --max-minutes 30   # a prepared archive (python -m aaae_train.archive)\n\n"
+    "  aaae train faces.zip --out runs/faces --max-minutes 30   # a prepared archive (aaae data pack)\n\n"
     "  aaae train train-images-idx3-ubyte.gz --out runs/digits  # MNIST idx (32x32 grayscale)\n\n"
     "  torchrun --nproc_per_node 4 -m aaae_cli train data/celeba --out runs/faces  # 4 GPUs\n\n"
     "  aaae train data/celeba --out runs/faces-big --autoencoder-from runs/faces --approx-hidden 1024"

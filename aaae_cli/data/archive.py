@@ -1,4 +1,4 @@
-"""Reading prepared dataset archives (the zips ``python -m aaae_train.archive`` writes), torch-free.
+"""Reading prepared dataset archives (the zips ``aaae data pack`` writes), torch-free.
 
 An archive holds ``dataset.json`` (format, preprocessing, keys, attribute names, and how many data paths the
 images came from), ``labels.npy`` (int8, optional) and one image per key (``images/0000000.png``...). Its keys
@@ -140,7 +140,7 @@ def _check_members(archive: zipfile.ZipFile, manifest: dict[str, Any], path: Pat
         if name not in present:
             raise UserError(
                 f"{path}: {MANIFEST} lists {len(keys)} images, but the archive has no {name} (damaged, or not "
-                "written by python -m aaae_train.archive)"
+                "written by aaae data pack)"
             )
         limit = _labels_limit(manifest) if name == LABELS else MAX_IMAGE_BYTES
         info = _member_info(archive, name, limit, path)
