@@ -25,7 +25,7 @@ DATA_NAME = "CelebA (9,000 aligned faces with 40 attributes + 5,973 extra faces)
 # How the shipped bundle can be made again, without the paths and session wrappers of the one GPU lease it was
 # trained in (models/BUILD.md keeps those, command by command).
 TRAINING_COMMAND = (
-    "python -m aaae_train.archive ../shared/data/celeba ../shared/data/celeba/extra_fullres/images "
+    "aaae data pack ../shared/data/celeba ../shared/data/celeba/extra_fullres/images "
     "-o faces-aligned.zip --align face --format webp --quality 90\n"
     "aaae train faces-aligned.zip --out runs/faces --width 0.7 --c-dim 256 --hflip --lr 3e-4 --max-minutes 6.7   "
     "# the autoencoder, on one NVIDIA H100\n"
@@ -50,7 +50,7 @@ LIMITATIONS = [
     "(MSE 0.0057 on the aligned face).",
     "Edits carry CelebA's correlations: +Bald also ages the face, whitens the hair and adds glasses; "
     "+Mustache and +Male add stubble and a heavier jaw; `--keep` holds such side effects back.",
-    "The training faces were carried to the GPU as WebP (quality 90, `python -m aaae_train.archive`): "
+    "The training faces were carried to the GPU as WebP (quality 90, `aaae data pack`): "
     "an error of about 1.5e-4 (MSE) in the targets the model learned from. CelebA is mostly young, "
     "light-skinned celebrities.",
     "The approximator converged for its size with its codes spread less than the encoder's; export matches its "
