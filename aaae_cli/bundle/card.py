@@ -44,8 +44,9 @@ ATTRIBUTES_INTRO = (
     "`scale` is how far strength 1 goes, in units of that difference (calibrated per attribute with "
     "`aaae attributes calibrate` where `calibrated` gives the share of edited training images an "
     "attribute classifier then read as having the attribute). `photo scale` is the same for edits of "
-    "photos (`aaae edit me.jpg`: the model's change added to the photo), calibrated on the training "
-    "photos with `aaae attributes calibrate --photos`; `photo calibrated` is its share.",
+    "photos (`aaae edit me.jpg`: the model's change added to the photo), calibrated with "
+    "`aaae attributes calibrate --photos` or chosen by looking; `photo calibrated` is the share a "
+    "classifier read (`-` where the scale was not calibrated that way).",
 )
 
 CITATION = """@article{xu2019aaae,
