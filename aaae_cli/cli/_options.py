@@ -29,6 +29,35 @@ ModelOption = Annotated[
         show_default=False,
     ),
 ]
+ResolutionOption = Annotated[
+    int | None, typer.Option(help="32, 64 or 128 \\[default: 32 for MNIST, else 64].", show_default=False)
+]
+ChannelsOption = Annotated[
+    int | None, typer.Option(help="1 or 3 \\[default: 1 for MNIST, else 3].", show_default=False)
+]
+CropOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Centre crop, as a fraction of the shorter side \\[default: 140/178 for CelebA, else 1].",
+        show_default=False,
+    ),
+]
+CacheDirOption = Annotated[
+    Path | None, typer.Option(help="Decoded-dataset cache \\[default: ~/.cache/aaae/datasets].", show_default=False)
+]
+
+
+def command_group(help: str) -> typer.Typer:
+    """A sub-command group (``aaae attributes``, ``aaae data``, ...) that behaves as the app does: its command list
+    when called bare, ``-h`` as ``--help``, rich markup in help texts."""
+    return typer.Typer(
+        help=help,
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when onnxruntime can use it, else CPU), cpu or cuda.")]
 ZoomOption = Annotated[int, typer.Option("--zoom", min=1, max=16, help="Enlarge each image N times.")]
 RefineOption = Annotated[

@@ -15,16 +15,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aaae_cli.cli._options import DeviceOption, MinCountOption, ModelOption, load_model, said
+from aaae_cli.cli._options import DeviceOption, MinCountOption, ModelOption, command_group, load_model, said
 from aaae_cli.utils.progress import RichProgress, out
 from aaae_cli.utils.terminal import shown as _e
 
-app = typer.Typer(
-    help="Attribute directions (smiling, male, digit_3, ...) used by 'aaae edit'.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = command_group("Attribute directions (smiling, male, digit_3, ...) used by 'aaae edit'.")
 
 
 def _attribute_source(source: dict) -> str:

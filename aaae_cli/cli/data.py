@@ -12,15 +12,13 @@ from typing import Annotated
 
 import typer
 
+from aaae_cli.cli._options import CacheDirOption, ChannelsOption, CropOption, ResolutionOption, command_group
 from aaae_cli.cli._torch import torch_module
 from aaae_cli.utils.progress import out
 from aaae_cli.utils.terminal import shown
 
-app = typer.Typer(
-    help="Datasets prepared once (decoded, cropped or face-aligned) into one zip that 'aaae train' trains on.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
+app = command_group(
+    "Datasets prepared once (decoded, cropped or face-aligned) into one zip that 'aaae train' trains on."
 )
 
 
@@ -43,27 +41,15 @@ def pack(
             show_default=False,
         ),
     ] = None,
-    resolution: Annotated[
-        int | None, typer.Option(help="32, 64 or 128 \\[default: 32 for MNIST, else 64].", show_default=False)
-    ] = None,
-    channels: Annotated[
-        int | None, typer.Option(help="1 or 3 \\[default: 1 for MNIST, else 3].", show_default=False)
-    ] = None,
-    crop: Annotated[
-        float | None,
-        typer.Option(
-            help="Centre crop, as a fraction of the shorter side \\[default: 140/178 for CelebA, else 1].",
-            show_default=False,
-        ),
-    ] = None,
+    resolution: ResolutionOption = None,
+    channels: ChannelsOption = None,
+    crop: CropOption = None,
     image_format: Annotated[
         str, typer.Option("--format", help="png (lossless) or webp (about 5x smaller, lossy; see --quality).")
     ] = "png",
     quality: Annotated[int, typer.Option(help="WebP quality, 1 to 100.")] = 90,
     workers: Annotated[int, typer.Option(help="Processes decoding images.")] = 2,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Decoded-dataset cache \\[default: ~/.cache/aaae/datasets].", show_default=False)
-    ] = None,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """Prepare images once, as 'aaae train' would, into one zip that 'aaae train ARCHIVE.zip' trains on."""
     archives = torch_module("archive")

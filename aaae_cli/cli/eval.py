@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from aaae_cli.cli._options import DeviceOption, ModelOption, load_model
+from aaae_cli.cli._options import DeviceOption, ModelOption, command_group, load_model
 from aaae_cli.cli._overwrite import refuse_replacing, refuse_writing_into_model
 from aaae_cli.cli._torch import torch_module
 from aaae_cli.errors import UserError
@@ -28,11 +28,8 @@ from aaae_cli.utils.checks import check_finite, check_output_parent, check_seed
 from aaae_cli.utils.progress import RichProgress, err, out
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
-evaluators = typer.Typer(
-    help="The classifiers that 'aaae eval' judges samples and edits with (--evaluator): train your own.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
+evaluators = command_group(
+    "The classifiers that 'aaae eval' judges samples and edits with (--evaluator): train your own."
 )
 
 

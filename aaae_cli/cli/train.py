@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from aaae_cli.cli._options import CacheDirOption, ChannelsOption, CropOption, ResolutionOption
 from aaae_cli.cli._torch import torch_module
 from aaae_cli.data.kinds import SOURCE_KINDS_TEXT
 from aaae_cli.utils.progress import RichProgress, err
@@ -43,19 +44,9 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (options, metrics, grids, checkpoints).")],
     dataset: Annotated[str, typer.Option(help=f"{SOURCE_KINDS_TEXT}.")] = _DEFAULT["dataset"],
     labels: Annotated[Path | None, typer.Option(help="CelebA attribute file, if not inside the data folder.")] = None,
-    resolution: Annotated[
-        int | None, typer.Option(help="32, 64 or 128 \\[default: 32 for MNIST, else 64].", show_default=False)
-    ] = None,
-    channels: Annotated[
-        int | None, typer.Option(help="1 or 3 \\[default: 1 for MNIST, else 3].", show_default=False)
-    ] = None,
-    crop: Annotated[
-        float | None,
-        typer.Option(
-            help="Centre crop, as a fraction of the shorter side \\[default: 140/178 for CelebA, else 1].",
-            show_default=False,
-        ),
-    ] = None,
+    resolution: ResolutionOption = None,
+    channels: ChannelsOption = None,
+    crop: CropOption = None,
     align: Annotated[
         str,
         typer.Option(
@@ -148,9 +139,7 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = _DEFAULT["device"],
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the convolutional networks.")] = False,
     workers: Annotated[int, typer.Option(help="Processes decoding images into the cache.")] = _DEFAULT["workers"],
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Decoded-dataset cache \\[default: ~/.cache/aaae/datasets].", show_default=False)
-    ] = None,
+    cache_dir: CacheDirOption = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train an AAAE model on your images; resumable, multi-GPU with torchrun."""
