@@ -58,6 +58,7 @@ def test_every_import_of_a_bench_script_exists(script: Path) -> None:
     assert not missing, f"{script.name} imports names that no longer exist: {missing}"
 
 
+@pytest.mark.slow
 def test_every_bench_script_starts() -> None:
     """``--help`` of each script with a command line, all at once (each is a fresh Python with torch)."""
     runnable = [s for s in SCRIPTS if "__main__" in s.read_text(encoding="utf-8")]

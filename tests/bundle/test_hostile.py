@@ -206,6 +206,7 @@ def test_hostile_graphs_in_reconstruct_and_edit(digits_copy: Path, tmp_path: Pat
     assert not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_ends_a_command_while_onnxruntime_runs(digits_copy: Path, tmp_path: Path, signum: int) -> None:
     """SIGTERM and Ctrl-C were handled only once onnxruntime's ``run`` returned (a hostile decoder of minutes of

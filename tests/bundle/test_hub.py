@@ -160,6 +160,7 @@ def _second_version(bundle: Path, folder: Path) -> Path:
 # ---------------------------------------------------------------- downloads
 
 
+@pytest.mark.slow
 def test_download_revisions_and_offline_reuse(hub: OlahHub, tiny_bundle: Path, tmp_path: Path) -> None:
     first = hub.publish("org/digits", tiny_bundle, tag="v1")
     second = hub.publish("org/digits", _second_version(tiny_bundle, tmp_path / "v2"))  # appears without a restart
@@ -403,6 +404,7 @@ def test_push_uploads_one_commit_of_the_manifest_files(
     assert sha256_file(bundle_copy / "encoder.onnx") == sha256_file(staged / "encoder.onnx")
 
 
+@pytest.mark.slow
 def test_export_push_to_hub(hub: OlahHub, tiny_run: Path, tmp_path: Path) -> None:
     env = hub.env(tmp_path)
     out = tmp_path / "bundle"

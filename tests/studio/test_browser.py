@@ -37,6 +37,7 @@ if chromium_path() is None:
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.slow
 def test_edit_in_the_browser(tmp_path: Path) -> None:
     import aaae_cli
 

@@ -113,6 +113,7 @@ def test_face_archive_aligns_like_the_runtime_and_skips_faceless_images(tmp_path
     assert np.abs(by_key["astronaut.png"] - by_key["astronaut-rot.png"]).mean() < 12
 
 
+@pytest.mark.slow
 def test_training_on_a_face_archive_records_the_template_and_keeps_to_its_time(tmp_path: Path) -> None:
     archive = tmp_path / "faces.zip"
     assert archive_main([str(_faces_folder(tmp_path)), "-o", str(archive), "--align", "face"]) == 0

@@ -37,6 +37,7 @@ def test_below_the_minimum_is_one_line(tmp_path: Path, count: int) -> None:
     assert not run.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("count", "batch"), [(10, []), (60, ["--batch-size", "16"])])
 def test_small_folders_train(tmp_path: Path, count: int, batch: list[str]) -> None:
     """60 images in batches of 16: the traceback of the issue; 10 with the default batch of 100: a note."""
