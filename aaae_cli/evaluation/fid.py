@@ -25,6 +25,7 @@ import numpy as np
 
 from aaae_cli.evaluation.metrics import frechet_distance
 from aaae_cli.utils.atomic import atomic_write_bytes
+from aaae_cli.utils.progress import Progress
 
 Features = Callable[[np.ndarray], np.ndarray]  # uint8 images (N, H, W, C) -> float64 features (N, D)
 KID_KEEP = 2000  # feature rows kept for KID (the usual subsets are 1,000)
@@ -130,3 +131,52 @@ def cached_stats(cache: Path, key: str, compute: Callable[[], FeatureStats]) -> 
     cache.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, stats.to_bytes())
     return stats, False
+
+
+@dataclass(frozen=True)
+class InceptionJudge:
+    """FID's network as ``aaae eval --fid`` hands it in: the features function, the network's checksum (part of
+    the cache key) and where real statistics are cached (``None``: not cached)."""
+
+    features: Features
+    network: str
+    cache: Path | None = None
+    batch: int = 250
+
+
+def _batches(images: np.ndarray, size: int) -> Iterable[np.ndarray]:
+    for start in range(0, len(images), size):
+        yield images[start : start + size]
+
+
+def image_stats(
+    judge: InceptionJudge, images: Iterable[np.ndarray], total: int, what: str, progress: Progress
+) -> FeatureStats:
+    """Inception statistics of ``total`` images given a batch at a time, with a progress bar (Inception runs
+    at tens of images a second on two cores: 10,000 images take minutes)."""
+    with progress.task(f"Inception features: {what}", total, transient=False) as task:
+        return feature_stats(images, judge.features, task.advance)
+
+
+def real_stats(
+    judge: InceptionJudge,
+    images: np.ndarray,
+    framing: dict,
+    keys: Sequence[tuple[str, int]],
+    what: str,
+    progress: Progress,
+) -> tuple[FeatureStats, bool]:
+    """Statistics of real images (framed as the model frames them), from the cache when these images were
+    measured before with the same network and framing."""
+
+    def compute() -> FeatureStats:
+        return image_stats(judge, _batches(images, judge.batch), len(images), what, progress)
+
+    if judge.cache is None:
+        return compute(), False
+    return cached_stats(judge.cache, cache_key(judge.network, framing, keys), compute)
+
+
+def distances(real: FeatureStats, generated: FeatureStats) -> dict[str, float]:
+    """FID, and KID on the kept rows (:data:`KID_KEEP` a side)."""
+    return {"fid": round(fid(real, generated), 3), "kid": round(kid(real.kept, generated.kept), 5)}
