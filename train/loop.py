@@ -331,7 +331,8 @@ class Trainer:
         state = self.state
         if self.opts.schedule == "joint" or self.opts.approx_steps == 0:
             state.phase = "done"
-            self._save(self.folder.last)
+            if self.dist.is_main:  # only rank 0 validated: another rank's state and noise are not the run's
+                self._save(self.folder.last)
             return
         barrier(self.dist)
         restore_autoencoder(load_checkpoint(self.folder.best, self.device), self.model)
