@@ -448,7 +448,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ snapshots: measure and decide, then write
 
-    def _snapshot(self, final: bool = False) -> None:
+    def _snapshot(self, *, final: bool = False) -> None:
         """Rank 0 measures and decides (:meth:`_measure_and_decide`), then writes (:meth:`_write_snapshot`); every
         rank then takes rank 0's early-stopping decision. ``final``: the run's last snapshot, which keeps its
         weights as the best."""
@@ -463,7 +463,7 @@ class Trainer:
         if self.dist.is_main:
             record, improved = self._measure_and_decide(tick)
             self._write_snapshot(record, tick, best=improved or state.phase != "autoencoder" or final)
-            self.report.message(_describe(record, improved))
+            self.report.message(_describe(record, improved=improved))
         state.early_stopped = bool(broadcast(state.early_stopped, self.dist))
         barrier(self.dist)
 
@@ -590,7 +590,7 @@ class Throughput:
         return rate
 
 
-def _describe(record: dict[str, Any], improved: bool) -> str:
+def _describe(record: dict[str, Any], *, improved: bool) -> str:
     parts = [f"update {record['step'] + record['approx_step']:>7}"]
     if "val_mse" in record:
         parts.append(f"val mse {record['val_mse']:.5f}" + (" (best)" if improved else ""))
