@@ -249,7 +249,7 @@ class AAAETraining:
             "noise": self.noise.get_state(),
         }
 
-    def load_state_dict(self, state: dict, optimizers: bool = True) -> None:
+    def load_state_dict(self, state: dict, *, optimizers: bool = True) -> None:
         for name, module in self.nets.named().items():
             module.load_state_dict(state["models"][name])
         for name, avg in self.ema.items():

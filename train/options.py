@@ -1,4 +1,4 @@
-"""Training options: one dataclass, saved as ``options.json`` in the run folder.
+"""Training options: one dataclass, saved as ``options.json`` in the run folder; and the settings of ``aaae export``.
 
 This module imports no torch: the CLI reads its defaults from here.
 Options that shape the model or the optimisation must match when a run is resumed; the runtime ones
@@ -250,3 +250,25 @@ def make_options(data: list[str | Path] | str | Path, out: str | Path, **options
     opts = TrainOptions(data=[Path(p).expanduser().resolve() for p in paths], out=Path(out), **clean)
     opts.validate()
     return opts
+
+
+WEIGHT_FORMATS = ("fp32", "fp16")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How :func:`aaae_train.export.export_run` (``aaae export``) makes a bundle of a run; the command's option
+    defaults come from here."""
+
+    checkpoint: str = "best"  # best (lowest validation error) or last
+    name: str | None = None  # the model's name; None: the bundle folder's name
+    data_name: str | None = None  # the training data's name on the model card; None: from the run
+    license: str = "mit"  # licence id for the model card (Hub metadata)
+    data: tuple[str, ...] = ()  # the training data, where it moved since training; (): where the run says
+    labels: str | None = None  # its attribute file, with data
+    cache_dir: str | None = None  # the decoded-dataset cache; None: the run's
+    device: str = "auto"  # PyTorch device for encoding the data: auto, cpu or cuda
+    min_count: int = 10  # attributes with fewer images on either side are skipped
+    force: bool = False  # replace a bundle folder that holds something
+    match_code_moments: bool = True  # first fit the approximator's code mean and covariance to the training codes'
+    weights: str = "fp32"  # fp16: the graphs' weights stored in half precision (aaae_train.half_weights)

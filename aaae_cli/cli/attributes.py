@@ -181,23 +181,20 @@ def attributes_calibrate(
     device: DeviceOption = "auto",
 ) -> None:
     """Give each attribute its own edit strength, measured with an attribute classifier on training images."""
-    from aaae_cli.evaluation.calibrate import calibrate_into_bundle, calibration_summary
+    from aaae_cli.evaluation.calibrate import CalibrationSettings, calibrate_into_bundle, calibration_summary
 
     net = load_model(model, device)
-    result = calibrate_into_bundle(
-        net,
-        data,
-        labels,
-        out_dir,
-        evaluator=evaluator,
-        names=attr,
+    settings = CalibrationSettings(
+        names=tuple(attr or ()),
         target=target,
         images=images,
+        evaluator=evaluator,
         seed=seed,
         device=device,
         photos=photos,
-        progress=None if json_out else RichProgress(),
     )
+    progress = None if json_out else RichProgress()
+    result = calibrate_into_bundle(net, data, settings, labels=labels, out=out_dir, progress=progress)
     if json_out:
         out.print_json(json.dumps(calibration_summary(result)))
         return

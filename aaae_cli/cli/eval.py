@@ -1,4 +1,4 @@
-"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluation.evaluate.evaluate` (rich tables + JSON), and
+"""``aaae eval``: a thin typer wrapper over :func:`aaae_cli.evaluation.evaluate` (rich tables + JSON), and
 ``aaae evaluator train``: the classifiers it judges with, a thin wrapper over
 :func:`aaae_train.evaluators.train_evaluator` (torch, imported only when it runs).
 
@@ -63,7 +63,7 @@ def eval_command(
     device: DeviceOption = "auto",
 ) -> None:
     """Measure a model: held-out reconstruction error, sample quality against two density baselines, edits."""
-    from aaae_cli.evaluation.evaluate import evaluate
+    from aaae_cli.evaluation.evaluate import EvalSettings, evaluate
 
     if n < 2:
         raise UserError(f"-n must be at least 2 (got {n})")
@@ -80,22 +80,19 @@ def eval_command(
         _refuse_replacing_inputs(json_out, data.expanduser(), labels, evaluator)
     net = load_model(model, device)
     refuse_writing_into_model([json_out], net.bundle.path)
+    settings = EvalSettings(
+        samples=n,
+        split=split,
+        held_out_limit=held_out,
+        evaluator=evaluator,
+        components=components,
+        seed=seed,
+        device=device,
+        temperatures=tuple(temperature or ()),
+    )
     with RichProgress() as progress:
         progress.status("evaluating")
-        report = evaluate(
-            net,
-            data.expanduser(),
-            labels,
-            samples=n,
-            split=split,
-            held_out_limit=held_out,
-            evaluator=evaluator,
-            components=components,
-            seed=seed,
-            device=device,
-            progress=progress,
-            temperatures=temperature or (),
-        )
+        report = evaluate(net, data.expanduser(), settings, labels=labels, progress=progress)
     out.print(_table(report))
     out.print(_samples_table(report))
     if "edits" in report:

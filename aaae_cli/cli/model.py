@@ -17,6 +17,9 @@ from rich.table import Table
 from aaae_cli.cli._options import MinCountOption, ModelOption, load_model, said
 from aaae_cli.utils.progress import RichProgress, out
 from aaae_cli.utils.terminal import shown as _e
+from aaae_train.options import ExportSettings
+
+_EXPORT = ExportSettings()  # the export options' defaults, said once there
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app, in this order
 
@@ -105,36 +108,38 @@ def info(
 def export(
     run: Annotated[Path, typer.Argument(help="Training run folder (or a checkpoint file).", show_default=False)],
     out_dir: Annotated[Path, typer.Argument(help="Bundle folder to write.", show_default=False)],
-    checkpoint: Annotated[str, typer.Option(help="best (lowest validation error) or last.")] = "best",
+    checkpoint: Annotated[str, typer.Option(help="best (lowest validation error) or last.")] = _EXPORT.checkpoint,
     name: Annotated[
         str | None, typer.Option(help="Model name \\[default: the folder name].", show_default=False)
     ] = None,
     data_name: Annotated[
         str | None, typer.Option(help="Training data name for the model card \\[default: from the run].")
     ] = None,
-    license: Annotated[str, typer.Option(help="Licence id for the model card (Hub metadata).")] = "mit",
+    license: Annotated[str, typer.Option(help="Licence id for the model card (Hub metadata).")] = _EXPORT.license,
     data: Annotated[
         list[Path] | None, typer.Option(help="Training data, if it moved since training.", show_default=False)
     ] = None,
     labels: Annotated[Path | None, typer.Option(help="Attribute file, with --data.", show_default=False)] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Decoded-dataset cache.", show_default=False)] = None,
-    min_count: MinCountOption = 10,
-    force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it holds something.")] = False,
-    device: Annotated[str, typer.Option(help="PyTorch device for encoding the data: auto, cpu or cuda.")] = "auto",
+    min_count: MinCountOption = _EXPORT.min_count,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it holds something.")] = _EXPORT.force,
+    device: Annotated[
+        str, typer.Option(help="PyTorch device for encoding the data: auto, cpu or cuda.")
+    ] = _EXPORT.device,
     match_moments: Annotated[
         bool,
         typer.Option(
             help="Fit the sampler's code mean and covariance to the training codes' (not in the paper; "
             "--no-match-moments exports the approximator as trained).",
         ),
-    ] = True,
+    ] = _EXPORT.match_code_moments,
     weights: Annotated[
         str,
         typer.Option(
             help="fp32, or fp16: the graphs' weights stored in half precision (files half the size; computed in "
             "float32).",
         ),
-    ] = "fp32",
+    ] = _EXPORT.weights,
     push_to_hub: Annotated[
         str | None,
         typer.Option(
@@ -151,25 +156,23 @@ def export(
         from aaae_cli.bundle.hub import check_push
 
         check_push(push_to_hub)  # a bad repo id or no token fails now, not after the export
+    settings = ExportSettings(
+        checkpoint=checkpoint,
+        name=name,
+        data_name=data_name,
+        license=license,
+        data=tuple(str(p) for p in data or ()),
+        labels=str(labels) if labels else None,
+        cache_dir=str(cache_dir) if cache_dir else None,
+        device=device,
+        min_count=min_count,
+        force=force,
+        match_code_moments=match_moments,
+        weights=weights,
+    )
     exporter = torch_module("export")
     with RichProgress() as progress:
-        result = exporter.export_run(
-            run,
-            out_dir,
-            checkpoint=checkpoint,
-            name=name,
-            data_name=data_name,
-            license=license,
-            data=[str(p) for p in data] if data else None,
-            labels=str(labels) if labels else None,
-            cache_dir=str(cache_dir) if cache_dir else None,
-            min_count=min_count,
-            force=force,
-            device=device,
-            match_code_moments=match_moments,
-            weights=weights,
-            progress=progress,
-        )
+        result = exporter.export_run(run, out_dir, settings, progress=progress)
     metrics = result.config["metrics"]
     diffs = ", ".join(f"{k} {v:.1e}" for k, v in result.max_abs_diff.items())
     if result.skipped_attributes:

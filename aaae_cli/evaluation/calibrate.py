@@ -58,6 +58,33 @@ class CalibrationResult:
     skipped: list[str] = field(default_factory=list)  # attributes the evaluator does not know, or too few images
 
 
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """How calibration measures (``aaae attributes calibrate``'s options): which attributes, the flip rate to reach,
+    on how many images, and the evaluator that judges."""
+
+    names: tuple[str, ...] = ()  # the attributes to calibrate; (): all of the model's
+    target: float = 0.8  # share of edited images the evaluator must read as having the attribute
+    images: int = 200  # images edited per attribute and scale
+    min_images: int = 20  # an attribute with fewer images lacking it is skipped
+    ladder: tuple[float, ...] = ()  # scales tried, smallest first; (): LADDER, or PHOTO_LADDER for photo edits
+    evaluator: str | None = None  # attribute classifier: folder or built-in name; None: the one matching the model
+    pool: int = 2000  # training images (or photos) the calibration images are picked from
+    seed: int = 0  # for picking images
+    device: str = "auto"  # where the evaluator runs
+    photos: bool = False  # calibrate the scales of photo edits (photo_scale) instead of the model's own edits
+
+
+@dataclass(frozen=True)
+class _Ladder:
+    """How one kind of edit is calibrated: the rungs tried, each rung as a scale, and the flip rate at a scale."""
+
+    rungs: Sequence[float]
+    scale_of: Callable[[str, float], float]  # (attribute, rung) -> scale
+    rate_at: Callable[[str, int, np.ndarray, float], float]  # (attribute, evaluator column, items, scale) -> rate
+    what: str = "edits"  # what is edited, for the messages
+
+
 def _decode_judge(net: Model, judge: Evaluator, codes: np.ndarray, batch: int = 500) -> np.ndarray:
     """The evaluator's probabilities for the decoded ``codes``."""
     probs = [judge.run(net.decode(codes[start : start + batch]))[0] for start in range(0, len(codes), batch)]
@@ -68,50 +95,43 @@ def calibrate_scales(
     net: Model,
     judge: Evaluator,
     codes: np.ndarray,
-    names: Sequence[str] | None = None,
-    target: float = 0.8,
-    images: int = 200,
-    ladder: Sequence[float] = LADDER,
-    min_images: int = 20,
+    settings: CalibrationSettings | None = None,
+    *,
     progress: Progress | None = None,
 ) -> tuple[list[Calibrated], list[str]]:
-    """Per attribute, the smallest scale in ``ladder`` whose edits ``judge`` reads as present in ``target``.
+    """Per attribute, the smallest scale in ``settings.ladder`` (default :data:`LADDER`) whose edits ``judge`` reads
+    as present in ``settings.target`` of them.
 
-    ``codes`` are codes of training images; for each attribute the first ``images`` of them that the
+    ``codes`` are codes of training images; for each attribute the first ``settings.images`` of them that the
     evaluator reads as *lacking* it (in their reconstruction) are edited at each scale in turn.
     """
+    settings = settings or CalibrationSettings()
     before = _decode_judge(net, judge, codes)
 
     def rate_at(name: str, column: int, picked: np.ndarray, scale: float) -> float:
         after = _decode_judge(net, judge, codes[picked] + np.float32(scale) * net.attributes[name].direction[None])
         return float((after[:, column] >= 0.5).mean())
 
-    return _ladder_search(
-        net, judge, before, names, target, images, min_images, progress, rate_at, lambda _, s: s, ladder
-    )
+    ladder = _Ladder(settings.ladder or LADDER, lambda _, s: s, rate_at)
+    return _ladder_search(net, judge, before, settings, ladder, progress)
 
 
 def _ladder_search(
     net: Model,
     judge: Evaluator,
     before: np.ndarray,
-    names: Sequence[str] | None,
-    target: float,
-    images: int,
-    min_images: int,
+    settings: CalibrationSettings,
+    ladder: _Ladder,
     progress: Progress | None,
-    rate_at: Callable[[str, int, np.ndarray, float], float],
-    scale_of: Callable[[str, float], float],
-    ladder: Sequence[float],
-    what: str = "edits",
 ) -> tuple[list[Calibrated], list[str]]:
-    """For each attribute the judge knows, the first rung of ``ladder`` (as a scale: ``scale_of(name, rung)``)
-    whose flip rate ``rate_at(name, column, picked, scale)`` on the first ``images`` items the judge reads as
-    lacking it (``before``: its probabilities) reaches ``target``; else the rung with the highest rate."""
+    """For each attribute the judge knows, the first rung of ``ladder`` whose flip rate on the first
+    ``settings.images`` items the judge reads as lacking it (``before``: its probabilities) reaches
+    ``settings.target``; else the rung with the highest rate."""
+    target, images, min_images = settings.target, settings.images, settings.min_images
     if not 0 < target <= 1:
         raise UserError(f"--target must be in (0, 1] (got {target})")
     columns = {c.lower(): i for i, c in enumerate(judge.classes)}
-    chosen = [net.attributes.resolve(n) for n in names] if names else list(net.attributes)
+    chosen = [net.attributes.resolve(n) for n in settings.names] if settings.names else list(net.attributes)
     found: list[Calibrated] = []
     skipped: list[str] = []
     for name in chosen:
@@ -123,10 +143,10 @@ def _ladder_search(
         if len(picked) < min_images:
             skipped.append(f"{name} (only {len(picked)} items without it)")
             continue
-        best = Calibrated(name, scale_of(name, ladder[0]), -1.0, len(picked), False)
-        for rung in ladder:
-            scale = scale_of(name, rung)
-            rate = rate_at(name, column, picked, scale)
+        best = Calibrated(name, ladder.scale_of(name, ladder.rungs[0]), -1.0, len(picked), False)
+        for rung in ladder.rungs:
+            scale = ladder.scale_of(name, rung)
+            rate = ladder.rate_at(name, column, picked, scale)
             if rate >= target:
                 best = Calibrated(name, scale, rate, len(picked), True)
                 break
@@ -134,7 +154,7 @@ def _ladder_search(
                 best = Calibrated(name, scale, rate, len(picked), False)
         mark = "" if best.reached else f" (target {target:.0%} not reached)"
         or_silent(progress).message(
-            f"{name}: scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} {what} read as present{mark}"
+            f"{name}: scale {best.scale:g}, {best.flip_rate:.0%} of {best.images} {ladder.what} read as present{mark}"
         )
         found.append(best)
     return found, skipped
@@ -144,17 +164,14 @@ def calibrate_photo_scales(
     net: Model,
     judge: Evaluator,
     photos: Sequence[Path],
-    names: Sequence[str] | None = None,
-    target: float = 0.8,
-    images: int = 200,
-    ladder: Sequence[float] = PHOTO_LADDER,
-    min_images: int = 20,
+    settings: CalibrationSettings | None = None,
+    *,
     progress: Progress | None = None,
 ) -> tuple[list[Calibrated], list[str]]:
-    """Per attribute, the smallest multiple in ``ladder`` of its scale at which photo edits (the model's change
-    added to the photo, as ``aaae edit`` makes them) are read as having it by ``judge`` in ``target`` of the
-    photos it reads as lacking it. Judged in the model's frame of each photo; ``Calibrated.scale`` is the photo
-    scale (multiple x scale)."""
+    """Per attribute, the smallest multiple in ``settings.ladder`` (default :data:`PHOTO_LADDER`) of its scale at
+    which photo edits (the model's change added to the photo, as ``aaae edit`` makes them) are read as having it by
+    ``judge`` in ``settings.target`` of the photos it reads as lacking it. Judged in the model's frame of each photo;
+    ``Calibrated.scale`` is the photo scale (multiple x scale)."""
     loaded = []
     for path in photos:
         try:
@@ -164,23 +181,21 @@ def calibrate_photo_scales(
             continue  # unreadable, or no face
     if not loaded:
         raise UserError("none of the calibration photos could be read (or none has a face)")
-    return calibrate_photo_edits(net, judge, loaded, names, target, images, ladder, min_images, progress)
+    return calibrate_photo_edits(net, judge, loaded, settings, progress=progress)
 
 
 def calibrate_photo_edits(
     net: Model,
     judge: Evaluator,
     loaded: Sequence[tuple[np.ndarray, Frame]],
-    names: Sequence[str] | None = None,
-    target: float = 0.8,
-    images: int = 200,
-    ladder: Sequence[float] = PHOTO_LADDER,
-    min_images: int = 20,
+    settings: CalibrationSettings | None = None,
+    *,
     progress: Progress | None = None,
 ) -> tuple[list[Calibrated], list[str]]:
     """:func:`calibrate_photo_scales` on photos already read, each with the frame of its face: (pixels, frame)."""
     from aaae_cli.photos.edit import EditScope, apply_changes, frame_changes, model_view
 
+    settings = settings or CalibrationSettings()
     before = judge.run(np.stack([model_view(p, f, net.resolution) for p, f in loaded]))[0]
 
     def rate_at(name: str, column: int, picked: np.ndarray, scale: float) -> float:
@@ -196,50 +211,45 @@ def calibrate_photo_edits(
     def scale_of(name: str, multiple: float) -> float:
         return float(multiple * net.attributes[name].scale)
 
-    return _ladder_search(
-        net, judge, before, names, target, images, min_images, progress, rate_at, scale_of, ladder, "photo edits"
-    )
+    ladder = _Ladder(settings.ladder or PHOTO_LADDER, scale_of, rate_at, "photo edits")
+    return _ladder_search(net, judge, before, settings, ladder, progress)
 
 
 def calibrate_into_bundle(
     net: Model,
     data: Path,
+    settings: CalibrationSettings | None = None,
+    *,
     labels: Path | None = None,
     out: Path | None = None,
-    *,
-    evaluator: str | None = None,
-    names: Sequence[str] | None = None,
-    target: float = 0.8,
-    images: int = 200,
-    pool: int = 2000,
-    seed: int = 0,
-    device: str = "auto",
-    photos: bool = False,
     progress: Progress | None = None,
 ) -> CalibrationResult:
-    """Calibrate the bundle's attribute scales on training-split images of ``data``; write them back.
+    """Calibrate the bundle's attribute scales on training-split images of ``data`` (``labels``: its attribute file
+    where it is not inside it) as ``settings`` say; write them back (or into a copy of the bundle at ``out``).
 
-    ``photos``: calibrate the scales of photo edits (``photo_scale``) instead, on the training photos themselves
-    edited as ``aaae edit`` edits photos (faces found and aligned, the change added at the photo's resolution).
+    ``settings.photos``: calibrate the scales of photo edits (``photo_scale``) instead, on the training photos
+    themselves edited as ``aaae edit`` edits photos (faces found and aligned, the change added at the photo's
+    resolution).
     """
+    settings = settings or CalibrationSettings()
     if not len(net.attributes):
         raise UserError(f"{net.name}: the model has no attribute directions to calibrate")
     target_folder(net, out)  # refuse an unwritable target before the long part
-    judge = find_evaluator(evaluator, net, device)
+    judge = find_evaluator(settings.evaluator, net, settings.device)
     if judge is None:
         raise UserError("no evaluator classifier matches this model's attributes: pass --evaluator")
-    if photos:
-        paths = training_photos(data.expanduser(), labels, net, pool, seed)
-        found, skipped = calibrate_photo_scales(net, judge, paths, names, target, images, progress=progress)
+    if settings.photos:
+        paths = training_photos(data.expanduser(), labels, net, settings.pool, settings.seed)
+        found, skipped = calibrate_photo_scales(net, judge, paths, settings, progress=progress)
     else:
-        eval_data = load_eval_data(data.expanduser(), labels, net, "val", 1, pool, seed)
+        eval_data = load_eval_data(data.expanduser(), labels, net, "val", 1, settings.pool, settings.seed)
         if not len(eval_data.training):
             raise UserError(f"{data}: no training-split images to calibrate on")
         codes = net.encode(eval_data.training)
-        found, skipped = calibrate_scales(net, judge, codes, names, target, images, progress=progress)
+        found, skipped = calibrate_scales(net, judge, codes, settings, progress=progress)
     if not found:
         raise UserError(f"nothing to calibrate (skipped: {', '.join(skipped)})")
-    folder = store_calibration(net, found, judge.name, target, out, photos)
+    folder = store_calibration(net, found, judge.name, settings.target, out, photos=settings.photos)
     return CalibrationResult(folder, found, skipped)
 
 
@@ -249,6 +259,7 @@ def store_calibration(
     judge_name: str,
     target: float,
     out: Path | None,
+    *,
     photos: bool,
     setting: str | None = None,
 ) -> Path:

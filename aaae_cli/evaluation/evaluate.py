@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,27 +242,38 @@ def _quality(evaluator: Evaluator | None, images: Iterator[np.ndarray], real_fea
     return out
 
 
+@dataclass(frozen=True)
+class EvalSettings:
+    """What :func:`evaluate` (``aaae eval``) measures, on how many images, and where."""
+
+    samples: int = 10_000  # codes drawn per sampler (the approximator and each baseline)
+    split: str = "val"  # val: the images training held out of the data; all: every image
+    held_out_limit: int = 10_000  # at most this many held-out images
+    fit_limit: int = 20_000  # at most this many training images the baselines are fitted to
+    evaluator: str | None = None  # evaluator folder or built-in name; None: the one matching the model
+    components: int = 10  # components of the Gaussian-mixture baseline
+    edit_images: int = 200  # images edited per attribute and direction
+    seed: int = 0  # for sampling and for picking images
+    device: str = "auto"  # where the evaluator runs
+    temperatures: tuple[float, ...] = ()  # also approximator samplers at these noise temperatures
+
+
 def evaluate(
     model: Model,
     data: Path,
+    settings: EvalSettings | None = None,
+    *,
     labels: Path | None = None,
-    samples: int = 10_000,
-    split: str = "val",
-    held_out_limit: int = 10_000,
-    fit_limit: int = 20_000,
-    evaluator: str | None = None,
-    components: int = 10,
-    edit_images: int = 200,
-    seed: int = 0,
-    device: str = "auto",
     progress: Progress | None = None,
-    temperatures: Sequence[float] = (),
 ) -> dict[str, Any]:
-    """Everything ``aaae eval`` reports, as a JSON-ready dict.
+    """Everything ``aaae eval`` reports on ``data`` (``labels``: its attribute file where it is not inside it), as a
+    JSON-ready dict, measured as ``settings`` say (None: :class:`EvalSettings`' defaults).
 
-    ``temperatures`` adds approximator samplers with z ~ N(0, t^2 I) (as ``aaae sample --temperature``),
+    ``settings.temperatures`` adds approximator samplers with z ~ N(0, t^2 I) (as ``aaae sample --temperature``),
     reported as ``approximator@t``; the plain ``approximator`` row is always t = 1.
     """
+    settings = settings or EvalSettings()
+    samples, temperatures, seed = settings.samples, settings.temperatures, settings.seed
     say = or_silent(progress).status
     if samples < 2:
         raise UserError("-n must be at least 2")
@@ -270,8 +281,8 @@ def evaluate(
         raise UserError(f"temperatures must be > 0 (got {', '.join(f'{t:g}' for t in temperatures)})")
     started = time.perf_counter()
     say("reading images")
-    eval_data = load_eval_data(data, labels, model, split, held_out_limit, fit_limit, seed)
-    judge = find_evaluator(evaluator, model, device)
+    eval_data = load_eval_data(data, labels, model, settings.split, settings.held_out_limit, settings.fit_limit, seed)
+    judge = find_evaluator(settings.evaluator, model, settings.device)
     result: dict[str, Any] = {
         "model": model.name,
         "data": eval_data.description,
@@ -301,8 +312,8 @@ def evaluate(
         say("fitting the baselines to training codes")
         train_codes = model.encode(eval_data.training)
         samplers["gaussian"] = GaussianDensity(train_codes).sample(samples, rng)
-        gmm = GaussianMixture(components=components, seed=seed).fit(train_codes)
-        samplers[f"gmm{components}"] = gmm.sample(samples, rng)
+        gmm = GaussianMixture(components=settings.components, seed=seed).fit(train_codes)
+        samplers[f"gmm{settings.components}"] = gmm.sample(samples, rng)
         result["baseline_fit"] = {"training_codes": len(train_codes), "gmm_iterations": gmm.iterations_run}
     result["samples"] = {}
     for name, sampled in samplers.items():
@@ -313,7 +324,7 @@ def evaluate(
         result["samples"][name] = entry
     if judge is not None and judge.multilabel and eval_data.labels is not None and len(model.attributes):
         say("editing held-out images")
-        result["edits"] = evaluate_edits(model, judge, eval_data, codes, edit_images)
+        result["edits"] = evaluate_edits(model, judge, eval_data, codes, settings.edit_images)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 

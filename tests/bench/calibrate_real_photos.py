@@ -22,7 +22,7 @@ import numpy as np
 
 from aaae_cli.api import Model
 from aaae_cli.errors import UserError
-from aaae_cli.evaluation.calibrate import calibrate_photo_edits, store_calibration
+from aaae_cli.evaluation.calibrate import CalibrationSettings, calibrate_photo_edits, store_calibration
 from aaae_cli.evaluation.evaluate import Evaluator
 from aaae_cli.images import list_images
 from aaae_cli.photos.edit import EditScope, apply_changes, frame_changes, model_view
@@ -83,10 +83,9 @@ def main() -> None:
             continue
         loaded.extend((photo.pixels, frame) for frame in frames)
     names = [model.attributes.resolve(a) for a in args.attributes.split(",") if a]
+    settings = CalibrationSettings(names=tuple(names), target=args.target, images=args.images, ladder=LADDER)
     found, skipped = (
-        calibrate_photo_edits(model, judge, loaded, names, args.target, args.images, LADDER, progress=RichProgress(out))
-        if names
-        else ([], [])
+        calibrate_photo_edits(model, judge, loaded, settings, progress=RichProgress(out)) if names else ([], [])
     )
     for name in [model.attributes.resolve(a) for a in args.remove.split(",") if a]:
         removal = calibrate_removal(model, judge, loaded, name, args.target, args.images)
@@ -98,7 +97,7 @@ def main() -> None:
             **{k: v for k, v in removal.items() if k != "scale"},
         }
     setting = f"{len(loaded)} faces of the real photos in {args.photos.name}/ (tests/bench/calibrate_real_photos.py)"
-    folder = store_calibration(model, found, judge.name, args.target, args.out, True, setting)
+    folder = store_calibration(model, found, judge.name, args.target, args.out, photos=True, setting=setting)
     for result in found:
         print(f"{result.name}: photo scale {result.scale:g} ({result.flip_rate:.0%} of {result.images} faces)")
     print(f"wrote photo strengths of {len(found)} attributes into {folder}; skipped: {skipped}")

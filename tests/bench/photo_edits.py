@@ -148,19 +148,18 @@ def keep_report(model: Model, judge: Evaluator, canvases: list[Canvas], frames: 
 
 def calibrate_on_canvases(model: Model, judge: Evaluator, canvases: list[Canvas], frames: list, args) -> None:
     """Photo strengths from canvases of training faces, written into the bundle ``args.calibrate_into``."""
-    from aaae_cli.evaluation.calibrate import calibrate_photo_edits, store_calibration
+    from aaae_cli.evaluation.calibrate import CalibrationSettings, calibrate_photo_edits, store_calibration
     from aaae_cli.utils.progress import RichProgress, out
 
     if args.split != "training":
         raise SystemExit("calibrate on the training split (--split training); the held-out one judges the result")
     names = [model.attributes.resolve(a) for a in args.attributes.split(",")] if args.attributes else None
     loaded = [(c.pixels, f) for c, f in zip(canvases, frames, strict=True)]
-    found, skipped = calibrate_photo_edits(
-        model, judge, loaded, names, args.target, args.images, progress=RichProgress(out)
-    )
+    settings = CalibrationSettings(names=tuple(names or ()), target=args.target, images=args.images)
+    found, skipped = calibrate_photo_edits(model, judge, loaded, settings, progress=RichProgress(out))
     setting = f"{len(loaded)} training faces placed into canvases (tests/bench/photo_canvases.py, seed {args.seed})"
     net = Model.load(str(args.calibrate_into), device="cpu")
-    folder = store_calibration(net, found, judge.name, args.target, None, True, setting)
+    folder = store_calibration(net, found, judge.name, args.target, None, photos=True, setting=setting)
     print(f"wrote photo strengths of {len(found)} attributes into {folder}; skipped: {skipped}")
 
 

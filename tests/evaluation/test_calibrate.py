@@ -64,7 +64,7 @@ def test_unreached_attributes_keep_the_scale_with_the_highest_rate() -> None:
     """Codes are decoded as themselves; the judge reads attribute k as present in a window of the edit."""
     from types import SimpleNamespace
 
-    from aaae_cli.evaluation.calibrate import calibrate_scales
+    from aaae_cli.evaluation.calibrate import CalibrationSettings, calibrate_scales
 
     windows = {"peaks": (1.4, 1.6, 1.0), "halfway": (0.9, 1.1, 0.5), "never": (0.0, 0.0, 0.0)}
     names = list(windows)
@@ -80,9 +80,26 @@ def test_unreached_attributes_keep_the_scale_with_the_highest_rate() -> None:
 
     attributes = {n: SimpleNamespace(direction=np.ones(1, np.float32)) for n in names}
     net = SimpleNamespace(attributes=attributes, decode=lambda codes: codes)
-    found, skipped = calibrate_scales(net, Judge(), np.zeros((40, 1), np.float32), target=0.8)  # type: ignore[arg-type]
+    settings = CalibrationSettings(target=0.8)
+    found, skipped = calibrate_scales(net, Judge(), np.zeros((40, 1), np.float32), settings)  # type: ignore[arg-type]
     by_name = {c.name: c for c in found}
     assert not skipped
     assert by_name["peaks"].reached and by_name["peaks"].scale == 1.5 and by_name["peaks"].flip_rate == 1.0
     assert not by_name["halfway"].reached and by_name["halfway"].scale == 1.0 and by_name["halfway"].flip_rate == 0.5
     assert not by_name["never"].reached and by_name["never"].scale == LADDER[0] and by_name["never"].flip_rate == 0.0
+
+
+def test_calibrate_command_defaults_are_the_settings_defaults() -> None:
+    """``aaae attributes calibrate`` builds :class:`CalibrationSettings` from its options, whose defaults must be the
+    settings' (the light CLI cannot import the calibration to read them: it loads onnxruntime)."""
+    import inspect
+
+    from aaae_cli.cli.attributes import attributes_calibrate
+    from aaae_cli.evaluation.calibrate import CalibrationSettings
+
+    option = {name: p.default for name, p in inspect.signature(attributes_calibrate).parameters.items()}
+    settings = CalibrationSettings()
+    assert tuple(option["attr"] or ()) == settings.names and option["target"] == settings.target
+    assert option["images"] == settings.images and option["evaluator"] == settings.evaluator
+    assert option["seed"] == settings.seed and option["device"] == settings.device
+    assert option["photos"] == settings.photos

@@ -11,7 +11,7 @@ import pytest
 
 from aaae_cli.api import Model
 from aaae_cli.data.sources import in_validation
-from aaae_cli.evaluation.evaluate import Evaluator, evaluate
+from aaae_cli.evaluation.evaluate import EvalSettings, Evaluator, evaluate
 from tests.conftest import MNIST, assert_user_error, run_cli
 
 
@@ -36,7 +36,8 @@ def test_evaluator_reads_real_digits(tiny_evaluator: Path) -> None:
 
 def test_evaluate_reports_every_part(tiny_bundle: Path, tiny_evaluator: Path) -> None:
     model = Model.load(tiny_bundle, device="cpu")
-    result = evaluate(model, MNIST, samples=300, evaluator=str(tiny_evaluator), components=3, device="cpu")
+    settings = EvalSettings(samples=300, evaluator=str(tiny_evaluator), components=3, device="cpu")
+    result = evaluate(model, MNIST, settings)
     recon = result["reconstruction"]
     # aaae export measured the MSE of the same held-out split on the same ONNX graphs.
     assert 0 < recon["mse_01"] < 0.1 and abs(recon["mse_pm1"] - 4 * recon["mse_01"]) < 1e-5
@@ -48,6 +49,21 @@ def test_evaluate_reports_every_part(tiny_bundle: Path, tiny_evaluator: Path) ->
         assert entry["latent_fd"] > 0
         assert abs(sum(entry["class_shares"]) - 1) < 1e-3
     assert 1 <= result["real_evaluator_is"] <= 10
+
+
+def test_eval_command_defaults_are_the_settings_defaults() -> None:
+    """``aaae eval`` builds :class:`EvalSettings` from its options, whose defaults must be the settings' (the light
+    CLI cannot import the evaluation to read them: it loads onnxruntime)."""
+    import inspect
+
+    from aaae_cli.cli.eval import eval_command
+
+    option = {name: p.default for name, p in inspect.signature(eval_command).parameters.items()}
+    settings = EvalSettings()
+    assert option["n"] == settings.samples and option["held_out"] == settings.held_out_limit
+    assert option["split"] == settings.split and option["evaluator"] == settings.evaluator
+    assert option["components"] == settings.components and option["seed"] == settings.seed
+    assert option["device"] == settings.device and tuple(option["temperature"] or ()) == settings.temperatures
 
 
 def test_eval_command(tiny_bundle: Path, tiny_evaluator: Path, tmp_path: Path) -> None:

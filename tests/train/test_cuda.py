@@ -36,6 +36,7 @@ def test_cuda_training_resumes_and_exports(tmp_path: Path, compile_nets: bool) -
     from aaae_train.api import train
     from aaae_train.checkpoint import load_checkpoint
     from aaae_train.export import export_run
+    from aaae_train.options import ExportSettings
 
     run = tmp_path / "run"
     options = {**SMALL, "device": "cuda", "compile": compile_nets, "cache_dir": str(tmp_path / "cache")}
@@ -49,7 +50,7 @@ def test_cuda_training_resumes_and_exports(tmp_path: Path, compile_nets: bool) -
     checkpoint = load_checkpoint(run / "last.pt")
     assert checkpoint["options"]["device"] == "cuda"
     bundle = tmp_path / "bundle"
-    export_run(run, bundle, device="cuda")
+    export_run(run, bundle, ExportSettings(device="cuda"))
     config = json.loads((bundle / "config.json").read_text())
     assert config["metrics"]["val_mse_onnx"] == pytest.approx(config["metrics"]["val_mse"], rel=1e-3)
 

@@ -277,6 +277,8 @@ def test_ddp_two_processes_gloo(tmp_path: Path, cache_dir: Path) -> None:
     assert result.stderr.count("done:") == 1  # only rank 0 reports
     validations = [r for r in read_metrics(run) if "val_mse" in r]
     assert [r["step"] for r in validations] == [5, 10]
+    # last.pt is rank 0's (every rank wrote it once, and rank 1 never validates: its best was inf)
+    assert state["best_val_mse"] == min(r["val_mse"] for r in validations)
 
 
 def test_early_stopping_ends_the_autoencoder_phase(tmp_path: Path, cache_dir: Path) -> None:
