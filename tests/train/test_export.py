@@ -118,6 +118,7 @@ def test_model_card(tiny_bundle: Path) -> None:
     assert grid.size == (8 * 64 + 9 * 2,) * 2  # 8x8 samples, 32 px shown at 64 px
 
 
+@pytest.mark.slow
 def test_export_refusals(tiny_run: Path, tiny_bundle: Path, tmp_path: Path) -> None:
     assert_user_error(run_cli("export", str(tmp_path / "nope"), str(tmp_path / "b")), "no such run folder")
     empty = tmp_path / "empty-run"
@@ -146,6 +147,7 @@ def test_export_refusals(tiny_run: Path, tiny_bundle: Path, tmp_path: Path) -> N
     assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.*"))
 
 
+@pytest.mark.slow
 def test_export_with_moved_data_and_force(tiny_run: Path, bundle_copy: Path, tmp_path: Path) -> None:
     """--data points at the data; --force replaces a bundle; the result is the same model."""
     from tests.conftest import MNIST
@@ -165,6 +167,7 @@ def test_export_with_moved_data_and_force(tiny_run: Path, bundle_copy: Path, tmp
     assert codes.shape == (128,) and np.linalg.norm(codes) > 0.1
 
 
+@pytest.mark.slow
 def test_export_no_match_moments_keeps_the_approximator_as_trained(tiny_run: Path, tmp_path: Path) -> None:
     from aaae_cli.runtime import Graph
     from aaae_train.checkpoint import load_networks
@@ -182,6 +185,7 @@ def test_export_no_match_moments_keeps_the_approximator_as_trained(tiny_run: Pat
     np.testing.assert_allclose(exported, trained, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_export_fp16_weights_halve_the_graphs(tiny_run: Path, tiny_bundle: Path, tmp_path: Path) -> None:
     import aaae_cli
 

@@ -45,6 +45,7 @@ def _die_at(where: str, args: list[str]) -> None:
     assert result.returncode == 9, result.stderr
 
 
+@pytest.mark.slow
 def test_a_kill_while_best_pt_is_written_leaves_a_run_that_resumes(tmp_path: Path, cache_dir: Path) -> None:
     """Issue #13 item 4: last.pt was written first and named a best.pt that a kill then never wrote."""
     run = tmp_path / "run"
@@ -55,6 +56,7 @@ def test_a_kill_while_best_pt_is_written_leaves_a_run_that_resumes(tmp_path: Pat
     assert load_checkpoint(run / "last.pt")["state"]["phase"] == "done"
 
 
+@pytest.mark.slow
 def test_a_missing_best_pt_is_rebuilt_from_last_pt_on_resume(tmp_path: Path, cache_dir: Path) -> None:
     """The state older versions left (last.pt at the end of the autoencoder phase, no best.pt) resumes."""
     run = tmp_path / "run"
@@ -67,6 +69,7 @@ def test_a_missing_best_pt_is_rebuilt_from_last_pt_on_resume(tmp_path: Path, cac
     assert load_checkpoint(run / "best.pt")["state"]["phase"] == "done"
 
 
+@pytest.mark.slow
 def test_a_second_train_on_the_same_run_folder_is_refused(tmp_path: Path, cache_dir: Path) -> None:
     """Issue #13 item 5: two `aaae train` on one --out interleaved metrics.jsonl and deleted each other's
     temporaries. The first one locks the folder; the second gets one line and touches nothing."""

@@ -25,6 +25,7 @@ def _train(*args: str, cache: Path, **kw: object) -> subprocess.CompletedProcess
     return run_cli("train", "--cache-dir", str(cache), *TINY, *args, **kw)
 
 
+@pytest.mark.slow
 def test_short_run_learns_to_reconstruct(tmp_path: Path, cache_dir: Path) -> None:
     """150 steps at lr 1e-3 take held-out MSE from ~0.16 (untrained) to ~0.023 (measured); the bar is 0.035."""
     run = tmp_path / "run"
@@ -99,6 +100,7 @@ def _states_equal(a: dict, b: dict) -> None:
     assert a["state"]["step"] == b["state"]["step"] and a["state"]["approx_step"] == b["state"]["approx_step"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["joint", "staged"])
 def test_resume_is_exact(tmp_path: Path, cache_dir: Path, schedule: str) -> None:
     """N steps in one go equal N/2 steps, a fresh process resuming, and N/2 more (bit for bit, CPU).
@@ -129,6 +131,7 @@ def test_resume_is_exact(tmp_path: Path, cache_dir: Path, schedule: str) -> None
     assert len(steps) == len(set(steps))
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume(tmp_path: Path, cache_dir: Path) -> None:
     """A run killed with SIGKILL at a random moment resumes from its last checkpoint and finishes."""
     run = tmp_path / "run"
@@ -201,6 +204,7 @@ def test_sigterm_saves_and_exits(tmp_path: Path, cache_dir: Path) -> None:
     assert 0 < load_checkpoint(run / "last.pt")["state"]["step"] < 5000
 
 
+@pytest.mark.slow
 def test_bad_inputs(tmp_path: Path, cache_dir: Path) -> None:
     def train(*args: str) -> subprocess.CompletedProcess:
         return _train(*args, cache=cache_dir)
@@ -308,6 +312,7 @@ def test_early_stopping_ends_the_autoencoder_phase(tmp_path: Path, cache_dir: Pa
     assert validations[-1].get("early_stopped") and state["best_val_mse"] == min(r["val_mse"] for r in validations)
 
 
+@pytest.mark.slow
 def test_a_new_approximator_on_another_runs_autoencoder(tiny_run: Path, tmp_path: Path, cache_dir: Path) -> None:
     """--autoencoder-from: the autoencoder is taken as it is, only a new approximator (here smaller, with
     components) trains; it exports and samples through onnxruntime."""
