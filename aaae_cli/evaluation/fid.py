@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,7 +144,8 @@ class InceptionJudge:
     batch: int = 250
 
 
-def _batches(images: np.ndarray, size: int) -> Iterable[np.ndarray]:
+def batches(images: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """``images`` ``size`` at a time (views, no copies)."""
     for start in range(0, len(images), size):
         yield images[start : start + size]
 
@@ -170,7 +171,7 @@ def real_stats(
     measured before with the same network and framing."""
 
     def compute() -> FeatureStats:
-        return image_stats(judge, _batches(images, judge.batch), len(images), what, progress)
+        return image_stats(judge, batches(images, judge.batch), len(images), what, progress)
 
     if judge.cache is None:
         return compute(), False

