@@ -168,7 +168,7 @@ def _table(report: dict[str, Any]) -> Table:
             _fmt(report.get("real_evaluator_is")),
             *((_fmt(floor.get("fid")), _fmt(floor.get("kid"))) if fid else ()),
         )
-        table.add_row("real (FID, KID: training vs held-out)", "", "", *real)
+        table.add_row("real (floor)", "", "", *real)
     return table
 
 
