@@ -282,6 +282,8 @@ def export_classifier(model: nn.Module, task: Task, path: Path) -> None:
     """ONNX graph: images -> (logits, features), dynamic batch, checked against PyTorch."""
     import onnxruntime
 
+    from aaae_train.export import without_source_paths
+
     model.eval()
     example = torch.rand(4, task.channels, task.resolution, task.resolution) * 2 - 1
     batch = torch.export.Dim("batch", min=1)
@@ -296,6 +298,7 @@ def export_classifier(model: nn.Module, task: Task, path: Path) -> None:
         opset_version=20,
     )
     program.save(str(path), external_data=False)
+    without_source_paths(path)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     logits, features = session.run(None, {"images": example.numpy()})
     with torch.no_grad():

@@ -25,10 +25,11 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -232,6 +233,18 @@ def export_graph(module: nn.Module, example: torch.Tensor, path: Path, names: tu
         except Exception as exc:
             detail = f"{type(exc).__name__}: {exc}"[:300]
             raise UserError(f"ONNX export of {path.stem} failed ({detail}) {log.getvalue()[-300:]}") from None
+    without_source_paths(path)
+
+
+def without_source_paths(path: Path) -> None:
+    """Drop the stack traces the exporter writes on every node: they name the source files of the machine that
+    exported the graph (its user's home folder), and a bundle is made to be published."""
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        kept = [p for p in node.metadata_props if not p.key.endswith("stack_trace")]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    path.write_bytes(model.SerializeToString())
 
 
 def _compare(graph: Graph, reference: nn.Module, inputs: torch.Tensor, relative: float = 1e-4) -> float:
@@ -537,5 +550,14 @@ def _training_record(run: LoadedRun, data_title: str, kind: str) -> Training:
         state.get("approx_step"),
         state.get("best_step"),
         bool(ckpt.get("ema")),
-        {k: v for k, v in options.items() if k not in ("data", "out", "labels", "cache_dir")},
+        _published_options(options),
     )
+
+
+def _published_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The training options a bundle records: not the paths of the machine it was trained on (data, run folder,
+    labels, cache); of the run an autoencoder came from, only its name."""
+    kept = {k: v for k, v in options.items() if k not in ("data", "out", "labels", "cache_dir")}
+    if kept.get("autoencoder_from"):
+        kept["autoencoder_from"] = PurePath(str(kept["autoencoder_from"])).name
+    return kept

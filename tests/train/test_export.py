@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+import aaae_train
 from aaae_cli.bundle.folder import Bundle, sha256_file
 from aaae_train.checkpoint import load_checkpoint
 from aaae_train.export import ExportDecoder
@@ -100,6 +101,9 @@ def test_onnx_graphs_have_a_dynamic_batch_and_no_pickle(tiny_bundle: Path) -> No
         assert isinstance(dims_in[0], str) and dims_in[1:] == in_dims, (name, dims_in)
         assert isinstance(dims_out[0], str) and dims_out[1:] == out_dims, (name, dims_out)
         assert not model.graph.initializer or all(not t.external_data for t in model.graph.initializer)
+        # The exporter's stack traces named this machine's source paths (/home/you/...): a bundle is published.
+        traces = [p for node in model.graph.node for p in node.metadata_props if "stack_trace" in p.key]
+        assert traces == [] and str(Path(aaae_train.__file__).parent).encode() not in model.SerializeToString()
     for path in tiny_bundle.iterdir():
         head = path.read_bytes()[:2]
         assert head[:1] != b"\x80", f"{path.name} looks like a pickle"

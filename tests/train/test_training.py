@@ -340,6 +340,10 @@ def test_a_new_approximator_on_another_runs_autoencoder(tiny_run: Path, tmp_path
     assert exported.returncode == 0, exported.stderr
     samples = aaae_cli.load(tmp_path / "bundle").sample(6, seed=1)
     assert samples.shape[0] == 6 and samples.std() > 0
+    # The bundle names the source run, not where it lay on this machine (a published bundle carried the path).
+    config = (tmp_path / "bundle" / "config.json").read_text()
+    assert json.loads(config)["training"]["options"]["autoencoder_from"] == tiny_run.name
+    assert str(tmp_path) not in config and str(tiny_run.parent) not in config
     # A different autoencoder shape is refused in one line.
     other = ["--out", str(tmp_path / "bad"), "--autoencoder-from", str(tiny_run), "--width", "0.25"]
     assert_user_error(run_cli("train", "--cache-dir", str(cache_dir), str(MNIST), *other), "width")
