@@ -7,7 +7,7 @@ sample): give the ``bin/`` folders of two virtual environments, each with one tr
     python tests/bench/startup_side_by_side.py --old ../venv-old/bin --new .venv/bin --repeats 15
 
 Each run is a fresh process (the imports are what moved); the two installs alternate, so load on the machine
-falls on both alike. Prints the median and the quartiles of each, and the ratio new/old.
+falls on both alike, and each goes first in every other pair. Prints the median and the quartiles of each, and the ratio new/old.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def main() -> None:
             times: dict[str, list[float]] = {"old": [], "new": []}
             for side in ("old", "new"):  # warm the file cache once each
                 _time(getattr(args, side) / "aaae", command, Path(tmp))
-            for _ in range(args.repeats):
-                for side in ("old", "new"):
+            for repeat in range(args.repeats):
+                for side in ("old", "new") if repeat % 2 else ("new", "old"):  # neither always runs first
                     times[side].append(_time(getattr(args, side) / "aaae", command, Path(tmp)))
             for side, values in times.items():
                 q1, median, q3 = statistics.quantiles(values, n=4)
