@@ -217,7 +217,15 @@ def test_a_signal_ends_a_command_while_onnxruntime_runs(digits_copy: Path, tmp_p
     hostile.write_manifest(digits_copy)
     out = tmp_path / "out.png"
     command = [sys.executable, "-m", "aaae_cli", "sample", "-n", "1", str(out), "--model", str(digits_copy)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: a suite started in the background (`nohup pytest &`) hands its children SIGINT ignored,
+    # and a Python that starts so keeps ignoring Ctrl-C, as it should.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         time.sleep(6)  # the model loads in about 2 s (CPU-2): by now onnxruntime runs the decoder
         assert process.poll() is None, process.communicate()
