@@ -7,7 +7,8 @@ sample): give the ``bin/`` folders of two virtual environments, each with one tr
     python tests/bench/startup_side_by_side.py --old ../venv-old/bin --new .venv/bin --repeats 15
 
 Each run is a fresh process (the imports are what moved); the two installs alternate, so load on the machine
-falls on both alike, and each goes first in every other pair. Prints the median and the quartiles of each, and the ratio new/old.
+falls on both alike, and each goes first in every other pair. Prints the median and the quartiles of each, and
+the ratio new/old.
 """
 
 from __future__ import annotations
