@@ -5,7 +5,8 @@
    (digits: MNIST classifier; faces: CelebA 40-attribute classifier): the Frechet distance between the
    features of generated and held-out real images ("evaluator FD", never called FID), and for a
    multi-class evaluator the Inception-score analogue (the ALICE protocol), with the held-out real
-   images' score as the ceiling. There is no Inception-v3 FID: its weights cannot be downloaded here.
+   images' score as the ceiling. With an Inception judge (``aaae eval --fid``), also the paper's FID and KID
+   (:mod:`aaae_cli.evaluation.fid`), beside the real-vs-real floor.
 3. Baselines in the same run: the same decoder sampled from a single Gaussian and from a 10-component
    full-covariance mixture fitted to the training codes (the RAE paper's ex-post densities).
 4. Edits: per attribute, the share of held-out images without it that the evaluator reads as having
@@ -36,7 +37,7 @@ from aaae_cli.evaluation.fid import FeatureStats, InceptionJudge, batches, dista
 from aaae_cli.evaluation.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
 from aaae_cli.images import to_model_input
 from aaae_cli.runtime import check_declared, check_returned, create_session, run_session
-from aaae_cli.utils.progress import Progress, or_silent
+from aaae_cli.utils.progress import Progress, Task, or_silent
 
 EVALUATOR_FILE, EVALUATOR_CARD = "evaluator.onnx", "evaluator.json"
 
@@ -229,11 +230,35 @@ def _decoded(model: Model, codes: np.ndarray, batch: int = 500) -> Iterator[np.n
         yield model.decode(codes[start : start + batch])
 
 
-def _quality(evaluator: Evaluator | None, images: Iterator[np.ndarray], real_features: np.ndarray | None) -> dict:
-    if evaluator is None:
-        return {}
-    probs, feats = zip(*(evaluator.run(chunk) for chunk in images), strict=True)
-    probabilities, features = np.concatenate(probs), np.concatenate(feats)
+def _judged(
+    images: Iterator[np.ndarray],
+    evaluator: Evaluator | None,
+    real_features: np.ndarray | None,
+    inception: InceptionJudge | None = None,
+    fid_real: FeatureStats | None = None,
+    task: Task | None = None,
+) -> dict:
+    """What the judges read of generated images, decoded once: the evaluator's FD and IS, and with an Inception
+    judge FID and KID against ``fid_real``."""
+    probs, feats, stats = [], [], None
+    for chunk in images:
+        if evaluator is not None:
+            chunk_probs, chunk_feats = evaluator.run(chunk)
+            probs.append(chunk_probs)
+            feats.append(chunk_feats)
+        if inception is not None:
+            rows = inception.features(chunk)
+            stats = stats or FeatureStats.empty(rows.shape[1])
+            stats.add(rows)
+            if task is not None:
+                task.advance(len(chunk))
+    out = _quality(evaluator, np.concatenate(probs), np.concatenate(feats), real_features) if probs else {}
+    if stats is not None and fid_real is not None:
+        out.update(distances(fid_real, stats))
+    return out
+
+
+def _quality(evaluator: Evaluator, probabilities: np.ndarray, features: np.ndarray, real_features: np.ndarray) -> dict:
     out: dict[str, Any] = {"evaluator_fd": round(frechet_distance_between(features, real_features), 3)}
     if not evaluator.multilabel:
         score, spread = inception_score(probabilities)
@@ -311,15 +336,15 @@ def evaluate(
         real_probs, real_features = judge.run(eval_data.held_out)
         if not judge.multilabel:
             result["real_evaluator_is"] = round(inception_score(real_probs)[0], 3)
-        result["reconstruction"].update(_quality(judge, iter([recon]), real_features))
     fid_real = None
     if inception is not None:
         say("Inception features of real images")
         fid_real = _fid_real(inception, model, eval_data, or_silent(progress), result)
-        recon_stats = image_stats(
-            inception, batches(recon, inception.batch), len(recon), "reconstructions", or_silent(progress)
+    result["reconstruction"].update(
+        _judged_with_progress(
+            batches(recon, 500), len(recon), "reconstructions", judge, real_features, inception, fid_real, progress
         )
-        result["reconstruction"].update(distances(fid_real, recon_stats))
+    )
     rng = np.random.default_rng(seed)
     samplers: dict[str, np.ndarray] = {"approximator": model.sample_codes(samples, seed=seed)}
     for t in temperatures:
@@ -334,10 +359,10 @@ def evaluate(
     result["samples"] = {}
     for name, sampled in samplers.items():
         say(f"sampling: {name}")
-        entry = {"n": samples, **_quality(judge, _decoded(model, sampled), real_features)}
-        if inception is not None and fid_real is not None:
-            generated = image_stats(inception, _decoded(model, sampled), samples, name, or_silent(progress))
-            entry.update(distances(fid_real, generated))
+        judged = _judged_with_progress(
+            _decoded(model, sampled), samples, name, judge, real_features, inception, fid_real, progress
+        )
+        entry = {"n": samples, **judged}
         if len(codes) >= 2:
             entry["latent_fd"] = round(latent_frechet(sampled, codes), 3)
         result["samples"][name] = entry
@@ -348,14 +373,30 @@ def evaluate(
     return result
 
 
+def _judged_with_progress(
+    images: Iterator[np.ndarray],
+    total: int,
+    what: str,
+    evaluator: Evaluator | None,
+    real_features: np.ndarray | None,
+    inception: InceptionJudge | None,
+    fid_real: FeatureStats | None,
+    progress: Progress | None,
+) -> dict:
+    """:func:`_judged`, with a bar while Inception reads the images (minutes for 10,000 on two cores)."""
+    if inception is None:
+        return _judged(images, evaluator, real_features)
+    with or_silent(progress).task(f"Inception features: {what}", total, transient=False) as task:
+        return _judged(images, evaluator, real_features, inception, fid_real, task)
+
+
 def _fid_real(
     inception: InceptionJudge, model: Model, data: EvalData, progress: Progress, result: dict[str, Any]
 ) -> FeatureStats:
     """Inception statistics of the held-out images (cached by their keys, the network and the model's framing),
     and, into ``result``, the floor: FID and KID of as many real training images, framed alike, against them."""
     framing = {"resolution": model.resolution, "channels": model.channels, **model.config.get("preprocessing", {})}
-    keys = [(key, 0) for key in data.held_out_keys]
-    real, cached = real_stats(inception, data.held_out, framing, keys, "held-out images", progress)
+    real, cached = real_stats(inception, data.held_out, framing, data.held_out_keys, "held-out images", progress)
     floor_images = data.training[: len(data.held_out)]
     result["fid_real"] = {"held_out_images": real.count, "statistics_cached": cached}
     if len(floor_images) >= 2:

@@ -113,8 +113,8 @@ def kid(a: np.ndarray, b: np.ndarray, subsets: int = 100, subset_size: int = 100
     return float(total / subsets)
 
 
-def cache_key(network: str, framing: dict, names: Sequence[tuple[str, int]]) -> str:
-    """Which real statistics these are: the network, how images were framed, and the images (name, size)."""
+def cache_key(network: str, framing: dict, names: Sequence[str]) -> str:
+    """Which real statistics these are: the network, how images were framed, and the images' keys."""
     text = json.dumps({"network": network, "framing": framing, "images": list(names)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -163,7 +163,7 @@ def real_stats(
     judge: InceptionJudge,
     images: np.ndarray,
     framing: dict,
-    keys: Sequence[tuple[str, int]],
+    keys: Sequence[str],
     what: str,
     progress: Progress,
 ) -> tuple[FeatureStats, bool]:

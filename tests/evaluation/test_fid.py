@@ -40,8 +40,9 @@ def test_real_statistics_are_computed_once_and_a_damaged_cache_again(tmp_path: P
         calls.append(1)
         return feature_stats([rows], lambda b: b)
 
-    key = cache_key("net", {"resolution": 64}, [("a.png", 10), ("b.png", 20)])
-    assert key != cache_key("net", {"resolution": 64}, [("a.png", 10), ("b.png", 21)])
+    key = cache_key("net", {"resolution": 64}, ["a.png", "b.png"])
+    assert key != cache_key("net", {"resolution": 64}, ["a.png", "c.png"])
+    assert key != cache_key("net", {"resolution": 32}, ["a.png", "b.png"])
     first, cached = cached_stats(tmp_path, key, compute)
     again, cached_again = cached_stats(tmp_path, key, compute)
     assert (cached, cached_again, len(calls)) == (False, True, 1)
