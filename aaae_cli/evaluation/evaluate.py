@@ -19,6 +19,7 @@ data (so pass the training data); with ``--split all`` every image of the data (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +34,15 @@ from aaae_cli.api import Model
 from aaae_cli.bundle.safe_json import check, load_json
 from aaae_cli.data.sources import SourceImages, detect_source, held_out, key_prefix, read_source
 from aaae_cli.errors import UserError
-from aaae_cli.evaluation.fid import FeatureStats, InceptionJudge, batches, distances, image_stats, real_stats
+from aaae_cli.evaluation.fid import (
+    FeatureStats,
+    InceptionJudge,
+    batches,
+    distances,
+    load_stats,
+    real_stats,
+    save_stats,
+)
 from aaae_cli.evaluation.metrics import GaussianDensity, GaussianMixture, frechet_distance_between, inception_score
 from aaae_cli.images import to_model_input
 from aaae_cli.runtime import check_declared, check_returned, create_session, run_session
@@ -140,6 +149,7 @@ class EvalData:
     label_names: list[str] = field(default_factory=list)
     description: str = ""
     held_out_keys: list[str] = field(default_factory=list)  # which images, for the real statistics' cache key
+    training_keys: list[str] = field(default_factory=list)
 
 
 def load_eval_data(
@@ -171,7 +181,15 @@ def load_eval_data(
     held_labels = label_rows[held] if label_rows is not None else None
     keys = [str(images.keys[i]) for i in held]
     description = f"{data} ({split} split)"
-    return EvalData(held_images, fit_images.astype(np.uint8), held_labels, images.attributes, description, keys)
+    return EvalData(
+        held_images,
+        fit_images.astype(np.uint8),
+        held_labels,
+        images.attributes,
+        description,
+        keys,
+        [str(images.keys[i]) for i in fit],
+    )
 
 
 def _val_fraction(model: Model) -> float:
@@ -237,9 +255,9 @@ def _judged(
     inception: InceptionJudge | None = None,
     fid_real: FeatureStats | None = None,
     task: Task | None = None,
-) -> dict:
+) -> tuple[dict, FeatureStats | None]:
     """What the judges read of generated images, decoded once: the evaluator's FD and IS, and with an Inception
-    judge FID and KID against ``fid_real``."""
+    judge FID and KID against ``fid_real``; and the images' Inception statistics."""
     probs, feats, stats = [], [], None
     for chunk in images:
         if evaluator is not None:
@@ -255,7 +273,7 @@ def _judged(
     out = _quality(evaluator, np.concatenate(probs), np.concatenate(feats), real_features) if probs else {}
     if stats is not None and fid_real is not None:
         out.update(distances(fid_real, stats))
-    return out
+    return out, stats
 
 
 def _quality(evaluator: Evaluator, probabilities: np.ndarray, features: np.ndarray, real_features: np.ndarray) -> dict:
@@ -279,6 +297,7 @@ class EvalSettings:
     split: str = "val"  # val: the images training held out of the data; all: every image
     held_out_limit: int = 10_000  # at most this many held-out images
     fit_limit: int = 20_000  # at most this many training images the baselines are fitted to
+    fid_reference: int = 10_000  # FID's real side: at most this many of those training images (else the held-out)
     evaluator: str | None = None  # evaluator folder or built-in name; None: the one matching the model
     components: int = 10  # components of the Gaussian-mixture baseline
     edit_images: int = 200  # images edited per attribute and direction
@@ -339,10 +358,10 @@ def evaluate(
     fid_real = None
     if inception is not None:
         say("Inception features of real images")
-        fid_real = _fid_real(inception, model, eval_data, or_silent(progress), result)
+        fid_real = _fid_real(inception, model, eval_data, settings, or_silent(progress), result)
     result["reconstruction"].update(
         _judged_with_progress(
-            batches(recon, 500), len(recon), "reconstructions", judge, real_features, inception, fid_real, progress
+            batches(recon, 500), codes, "reconstructions", judge, real_features, (inception, fid_real, model), progress
         )
     )
     rng = np.random.default_rng(seed)
@@ -360,7 +379,7 @@ def evaluate(
     for name, sampled in samplers.items():
         say(f"sampling: {name}")
         judged = _judged_with_progress(
-            _decoded(model, sampled), samples, name, judge, real_features, inception, fid_real, progress
+            _decoded(model, sampled), sampled, name, judge, real_features, (inception, fid_real, model), progress
         )
         entry = {"n": samples, **judged}
         if len(codes) >= 2:
@@ -375,35 +394,74 @@ def evaluate(
 
 def _judged_with_progress(
     images: Iterator[np.ndarray],
-    total: int,
+    codes: np.ndarray,
     what: str,
     evaluator: Evaluator | None,
     real_features: np.ndarray | None,
-    inception: InceptionJudge | None,
-    fid_real: FeatureStats | None,
+    fid: tuple[InceptionJudge | None, FeatureStats | None, Model],
     progress: Progress | None,
 ) -> dict:
-    """:func:`_judged`, with a bar while Inception reads the images (minutes for 10,000 on two cores)."""
-    if inception is None:
-        return _judged(images, evaluator, real_features)
-    with or_silent(progress).task(f"Inception features: {what}", total, transient=False) as task:
-        return _judged(images, evaluator, real_features, inception, fid_real, task)
+    """:func:`_judged` of the images decoded from ``codes``, with a bar while Inception reads them (minutes for
+    10,000 on two cores). Their Inception statistics are cached by the codes, the decoder and the network, so an
+    evaluation stopped part-way does not measure again what it had measured."""
+    inception, fid_real, model = fid
+    if inception is None or fid_real is None:
+        return _judged(images, evaluator, real_features)[0]
+    path = None
+    if inception.cache is not None:
+        path = inception.cache / f"generated-{_generated_key(inception, model, codes)}.npz"
+    saved = load_stats(path) if path is not None else None
+    if saved is not None:
+        out = _judged(images, evaluator, real_features)[0] if evaluator is not None else {}
+        return {**out, **distances(fid_real, saved), "fid_statistics_cached": True}
+    with or_silent(progress).task(f"Inception features: {what}", len(codes), transient=False) as task:
+        out, stats = _judged(images, evaluator, real_features, inception, fid_real, task)
+    if path is not None and stats is not None:
+        save_stats(path, stats)
+    return out
+
+
+def _generated_key(inception: InceptionJudge, model: Model, codes: np.ndarray) -> str:
+    """Which generated images these are: the codes, the decoder that made images of them, and the network."""
+    digest = hashlib.sha256(np.ascontiguousarray(codes, dtype=np.float32).tobytes())
+    digest.update(f"{inception.network} {model.bundle.manifest.get('decoder.onnx', model.path)}".encode())
+    return digest.hexdigest()[:32]
 
 
 def _fid_real(
-    inception: InceptionJudge, model: Model, data: EvalData, progress: Progress, result: dict[str, Any]
+    inception: InceptionJudge,
+    model: Model,
+    data: EvalData,
+    settings: EvalSettings,
+    progress: Progress,
+    result: dict[str, Any],
 ) -> FeatureStats:
-    """Inception statistics of the held-out images (cached by their keys, the network and the model's framing),
-    and, into ``result``, the floor: FID and KID of as many real training images, framed alike, against them."""
+    """FID's real side and, into ``result``, the floor.
+
+    The real side is up to ``settings.fid_reference`` training images (a seeded choice), framed as the model
+    frames them, as papers measure FID against the training set; without training images (``--split all``),
+    the held-out images. The floor is FID and KID of real images that are not in the reference against it: the
+    held-out images (as many as the reconstructions, so the two compare directly), and, where the data has
+    enough, as many other training images as there are samples (the floor at the samples' N). Statistics of real
+    images are cached by their keys, the network and the framing."""
     framing = {"resolution": model.resolution, "channels": model.channels, **model.config.get("preprocessing", {})}
-    real, cached = real_stats(inception, data.held_out, framing, data.held_out_keys, "held-out images", progress)
-    floor_images = data.training[: len(data.held_out)]
-    result["fid_real"] = {"held_out_images": real.count, "statistics_cached": cached}
-    if len(floor_images) >= 2:
-        floor = image_stats(
-            inception, batches(floor_images, inception.batch), len(floor_images), "real floor", progress
-        )
-        result["fid_real"].update(floor_images=len(floor_images), **distances(real, floor))
+    if not len(data.training):
+        real, cached = real_stats(inception, data.held_out, framing, data.held_out_keys, "held-out images", progress)
+        result["fid_real"] = {"reference": "held-out images", "reference_images": real.count}
+        result["fid_real"]["statistics_cached"] = cached
+        return real
+    order = np.random.default_rng(settings.seed).permutation(len(data.training))
+    chosen, rest = order[: settings.fid_reference], order[settings.fid_reference :][: settings.samples]
+    keys = [data.training_keys[i] for i in chosen]
+    real, cached = real_stats(inception, data.training[chosen], framing, keys, "real reference", progress)
+    result["fid_real"] = {"reference": "training images", "reference_images": real.count, "statistics_cached": cached}
+    floors = {"held_out": (data.held_out, data.held_out_keys)}
+    if len(rest) >= 2:
+        floors[f"training_{len(rest)}"] = (data.training[rest], [data.training_keys[i] for i in rest])
+    for name, (images, image_keys) in floors.items():
+        if len(images) >= 2:
+            stats, _ = real_stats(inception, images, framing, image_keys, f"real floor ({name})", progress)
+            result["fid_real"][f"floor_{name}"] = {"images": stats.count, **distances(real, stats)}
     return real
 
 

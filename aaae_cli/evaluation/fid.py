@@ -1,6 +1,6 @@
 """FID and KID from feature vectors, with the real images' statistics cached (numpy only: the features come in).
 
-The features themselves come from NVIDIA's FID Inception network (:mod:`aaae_train.inception`, torch), which
+The features themselves come from NVIDIA's FID Inception network (:mod:`.inception`, on onnxruntime), which
 the command line hands in as a function ``images -> features``; nothing here imports torch.
 
 - FID: the Frechet distance between Gaussians fitted to the two sets of features (:mod:`.metrics`). Biased by the
@@ -8,8 +8,9 @@ the command line hands in as a function ``images -> features``; nothing here imp
 - KID (Binkowski et al. 2018): the unbiased squared MMD with the cubic polynomial kernel, averaged over random
   subsets; comparable across sample counts, so it is the one to read for a few hundred images.
 - The real set's statistics (mean, covariance, and a subset of features for KID) are cached under a key made
-  of the network's checksum, the framing and the list of images (names and sizes), so a second ``aaae eval
-  --fid`` on the same data does not run Inception over it again.
+  of the network's checksum, the framing and the list of images, so a second ``aaae eval --fid`` on the same data
+  does not run Inception over it again; generated images' statistics are cached too (by their codes and the
+  decoder: :mod:`.evaluate`), so an evaluation stopped part-way goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -119,17 +120,27 @@ def cache_key(network: str, framing: dict, names: Sequence[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def load_stats(path: Path) -> FeatureStats | None:
+    """Statistics saved at ``path``; ``None`` when there are none or the file is damaged (computed again)."""
+    try:
+        return FeatureStats.from_bytes(path.read_bytes())
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def save_stats(path: Path, stats: FeatureStats) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, stats.to_bytes())
+
+
 def cached_stats(cache: Path, key: str, compute: Callable[[], FeatureStats]) -> tuple[FeatureStats, bool]:
     """The statistics saved under ``key``, or computed and saved; and whether they came from the cache."""
     path = cache / f"real-{key}.npz"
-    if path.is_file():
-        try:
-            return FeatureStats.from_bytes(path.read_bytes()), True
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is computed again
+    saved = load_stats(path)
+    if saved is not None:
+        return saved, True
     stats = compute()
-    cache.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, stats.to_bytes())
+    save_stats(path, stats)
     return stats, False
 
 

@@ -89,17 +89,60 @@ def test_evaluate_adds_fid_and_kid_with_the_real_floor_and_caches_the_real_stati
     from tests.conftest import MNIST
 
     model = Model.load(tiny_bundle, device="cpu")
-    judge = InceptionJudge(_pixel_features, "pixels", tmp_path / "fid-cache", batch=64)
+    calls: list[int] = []
+
+    def counted(images: np.ndarray) -> np.ndarray:
+        calls.append(len(images))
+        return _pixel_features(images)
+
+    judge = InceptionJudge(counted, "pixels", tmp_path / "fid-cache", batch=64)
     first = evaluate(model, MNIST, EvalSettings(samples=200, components=3, device="cpu"), inception=judge)
-    assert first["fid_real"]["statistics_cached"] is False and first["fid_real"]["floor_images"] >= 2
+    real = first["fid_real"]
+    assert real["statistics_cached"] is False and real["reference"] == "training images"
+    assert real["floor_held_out"]["images"] == first["held_out_images"] >= 2
     # A few dozen held-out digits: no ordering can be asserted at that size (FID's bias), only that every row has
     # both figures and that they are distances.
-    entries = [first["fid_real"], first["reconstruction"], *first["samples"].values()]
+    entries = [real["floor_held_out"], first["reconstruction"], *first["samples"].values()]
     assert all(np.isfinite(e["fid"]) and e["fid"] >= 0 and np.isfinite(e["kid"]) for e in entries)
     assert set(first["samples"]) == {"approximator", "gaussian", "gmm3"}
+    # Stopped and started again, nothing is measured twice: real and generated statistics come from the cache.
+    calls.clear()
     again = evaluate(model, MNIST, EvalSettings(samples=200, components=3, device="cpu"), inception=judge)
-    assert again["fid_real"]["statistics_cached"] is True
+    assert calls == [] and again["fid_real"]["statistics_cached"] is True
     assert again["samples"]["approximator"]["fid"] == first["samples"]["approximator"]["fid"]
+    assert again["samples"]["approximator"]["fid_statistics_cached"] is True
+    # Other samples (another seed) are new images, measured.
+    other = evaluate(model, MNIST, EvalSettings(samples=200, components=3, device="cpu", seed=1), inception=judge)
+    assert calls and "fid_statistics_cached" not in other["samples"]["approximator"]
+
+
+def test_the_reference_is_training_images_chosen_across_the_data_and_apart_from_the_floor() -> None:
+    from aaae_cli.evaluation.evaluate import EvalData, EvalSettings, _fid_real
+    from aaae_cli.evaluation.fid import InceptionJudge
+    from aaae_cli.utils.progress import or_silent
+
+    class Framing:
+        resolution, channels, config = 4, 1, {}
+
+    training = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1).repeat(4, 1).repeat(4, 2)
+    held = np.full((5, 4, 4, 1), 200, dtype=np.uint8)
+    data = EvalData(
+        held, training, held_out_keys=[f"h{i}" for i in range(5)], training_keys=[f"t{i}" for i in range(40)]
+    )
+    seen: list[np.ndarray] = []
+
+    def features(images: np.ndarray) -> np.ndarray:
+        seen.append(images[:, 0, 0, 0].copy())
+        return np.stack([images[:, 0, 0, 0], images[:, 1, 1, 0] / 2.0], 1).astype(np.float64)
+
+    result: dict = {}
+    settings = EvalSettings(samples=10, fid_reference=20)
+    _fid_real(InceptionJudge(features, "f", None, batch=100), Framing(), data, settings, or_silent(None), result)
+    reference, held_floor, training_floor = seen
+    assert len(reference) == 20 and len(training_floor) == 10 and len(held_floor) == 5
+    assert not set(reference) & set(training_floor)  # the floor's real images are not in the reference
+    assert reference.max() >= 30 and reference.min() < 10  # drawn across the data, not its first images
+    assert result["fid_real"]["floor_training_10"]["images"] == 10
 
 
 def test_fid_without_the_network_is_one_line_and_inception_needs_fid(tmp_path: Path) -> None:
