@@ -36,11 +36,11 @@ import torch
 
 from aaae_cli.errors import UserError
 from aaae_cli.evaluation.inception import (
-    FEATURES,
     INPUT_RANGE,
     SHA1,
     SIZE,
     OnnxInceptionFeatures,
+    batched_features,
     default_cache,
     onnx_path,
     verified_onnx,
@@ -168,25 +168,21 @@ class InceptionFeatures:
             raise UserError(f"{path}: cannot load the Inception network ({exc})") from None
         self.batch = batch
 
-    @torch.inference_mode()
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
-            raise ValueError(f"need uint8 images (N, H, W, 1 or 3), got {images.dtype} {images.shape}")
-        out = np.empty((len(images), FEATURES), dtype=np.float64)
-        for start in range(0, len(images), self.batch):
-            x = torch.from_numpy(images[start : start + self.batch]).permute(0, 3, 1, 2).float() / 255.0
-            if x.shape[1] == 1:
-                x = x.expand(-1, 3, -1, -1)
-            if x.shape[2:] != (SIZE, SIZE):
-                x = _resize(x.contiguous())
-            low, high = INPUT_RANGE
-            x = (x * (high - low) + low).clamp(low, high)
-            features = self.network(x)
-            if features.ndim > 2:
-                features = features.mean(dim=list(range(2, features.ndim)))
-            out[start : start + len(x)] = features.double().numpy()
-        return out
+        return batched_features(images, self.batch, self._features)
+
+    @torch.inference_mode()
+    def _features(self, images: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[2:] != (SIZE, SIZE):
+            x = _resize(x.contiguous())
+        low, high = INPUT_RANGE
+        features = self.network((x * (high - low) + low).clamp(low, high))
+        if features.ndim > 2:
+            features = features.mean(dim=list(range(2, features.ndim)))
+        return features.double().numpy()
 
 
 def onnx_file(network: Path, cache: Path | None = None) -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -90,12 +91,19 @@ class OnnxInceptionFeatures:
         self.batch = batch
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
-            raise ValueError(f"need uint8 images (N, H, W, 1 or 3), got {images.dtype} {images.shape}")
-        out = np.empty((len(images), FEATURES), dtype=np.float64)
-        for start in range(0, len(images), self.batch):
-            x = network_input(images[start : start + self.batch])
-            (features,) = run_session(self.session, {self.input: x}, "FID Inception network")
-            out[start : start + len(x)] = np.asarray(features, dtype=np.float64).reshape(len(x), FEATURES)
-        return out
+        return batched_features(images, self.batch, self._features)
+
+    def _features(self, images: np.ndarray) -> np.ndarray:
+        (features,) = run_session(self.session, {self.input: network_input(images)}, "FID Inception network")
+        return np.asarray(features, dtype=np.float64).reshape(len(images), FEATURES)
+
+
+def batched_features(images: np.ndarray, batch: int, features: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``features`` of uint8 images (N, H, W, 1 or 3), ``batch`` at a time, as one float64 (N, 2048) array."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
+        raise ValueError(f"need uint8 images (N, H, W, 1 or 3), got {images.dtype} {images.shape}")
+    out = np.empty((len(images), FEATURES), dtype=np.float64)
+    for start in range(0, len(images), batch):
+        out[start : start + batch] = features(images[start : start + batch])
+    return out
