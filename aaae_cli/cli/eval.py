@@ -104,7 +104,7 @@ def eval_command(
         _refuse_replacing_inputs(json_out, data.expanduser(), labels, evaluator)
     if not fid and (inception is not None or download_inception):
         raise UserError("--inception and --download-inception go with --fid")
-    judge = _inception_judge(inception, download=download_inception) if fid else None
+    judge = _inception_judge(inception, download_inception, device) if fid else None
     net = load_model(model, device)
     refuse_writing_into_model([json_out], net.bundle.path)
     settings = EvalSettings(
@@ -131,8 +131,8 @@ def eval_command(
         err.print(f"wrote {json_out}")
 
 
-def _inception_judge(source: Path | None, download: bool) -> InceptionJudge:
-    """FID's network, found (or fetched, when allowed) and loaded before any image is read."""
+def _inception_judge(source: Path | None, download: bool, device: str) -> InceptionJudge:
+    """FID's network, found (or fetched, when allowed) and loaded on ``device`` before any image is read."""
     from aaae_cli.evaluation.fid import InceptionJudge
     from aaae_cli.evaluation.inception import SHA1, OnnxInceptionFeatures, default_cache, verified_onnx
 
@@ -140,7 +140,7 @@ def _inception_judge(source: Path | None, download: bool) -> InceptionJudge:
     if path is None:  # the first time: find the TorchScript network and convert it (needs torch once)
         inception = torch_module("inception")
         path = inception.onnx_file(inception.inception_file(source, download=download))
-    return InceptionJudge(OnnxInceptionFeatures(path), SHA1, default_cache())
+    return InceptionJudge(OnnxInceptionFeatures(path, device=device), SHA1, default_cache())
 
 
 def _refuse_replacing_inputs(json_out: Path, data: Path, labels: Path | None, evaluator: str | None) -> None:

@@ -85,7 +85,7 @@ def network_input(images: np.ndarray) -> np.ndarray:
 class OnnxInceptionFeatures:
     """Images (uint8, (N, H, W, C), C 1 or 3) -> FID's 2048-d pool features, float64, a batch at a time."""
 
-    def __init__(self, path: Path, batch: int = 50, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, path: Path, batch: int = 50, device: str = "auto", threads: int | None = None) -> None:
         self.session = create_session(path.read_bytes(), device, "FID Inception network", threads)
         self.input = self.session.get_inputs()[0].name
         self.batch = batch
