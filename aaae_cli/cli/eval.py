@@ -2,8 +2,8 @@
 ``aaae evaluator train``: the classifiers it judges with, a thin wrapper over
 :func:`aaae_train.evaluators.train_evaluator` (torch, imported only when it runs).
 
-There is no Inception-v3 FID: its weights cannot be downloaded where aaae is built and tested, and pytorch-fid needs
-torchvision next to torch; an option that could only fail was removed. The evaluator FD is never called FID.
+``--fid`` adds the paper's metric with NVIDIA's FID Inception-v3 (:mod:`aaae_cli.evaluation.fid`): converted once to
+ONNX with torch, then run by onnxruntime. The evaluator FD, aaae's own cheaper judge, is never called FID.
 
 Training an evaluator is its own group (``aaae evaluator train``), not ``aaae eval train-judge``: ``aaae eval`` is a
 command whose options (``--data`` required) come straight after it, and a typer group cannot also be that command
@@ -43,7 +43,8 @@ evaluators = command_group(
     "  aaae eval --model ./faces --data celeba/ -n 10000 --json faces.json\n\n"
     "  aaae eval --model digits --data mnist/ --temperature 0.8       # also samples at temperature 0.8\n\n"
     "  aaae eval --model ./mine --data test-photos/ --split all --evaluator ./my-evaluator\n\n"
-    "  aaae eval --model digits --data mnist/ --fid --download-inception   # the paper's FID (needs torch)",
+    "  aaae eval --model digits --data mnist/ --fid --download-inception   # the paper's FID (needs torch)\n\n"
+    "  aaae eval --model digits --data mnist/ --fid --sampler approximator  # one sampler (FID: minutes each)",
 )
 def eval_command(
     data: Annotated[
@@ -63,6 +64,13 @@ def eval_command(
     temperature: Annotated[
         list[float] | None,
         typer.Option(help="Also judge samples at this noise temperature, as 'aaae sample --temperature' (repeat)."),
+    ] = None,
+    sampler: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Judge only this sampler: approximator, gaussian or gmm (repeat; default all three). Each is "
+            "drawn as in a full run, so its figures are the same."
+        ),
     ] = None,
     device: DeviceOption = "auto",
     fid: Annotated[
@@ -116,6 +124,7 @@ def eval_command(
         seed=seed,
         device=device,
         temperatures=tuple(temperature or ()),
+        samplers=tuple(dict.fromkeys(sampler)) if sampler else EvalSettings.samplers,
     )
     with RichProgress() as progress:
         progress.status("evaluating")

@@ -289,6 +289,9 @@ def _quality(evaluator: Evaluator, probabilities: np.ndarray, features: np.ndarr
     return out
 
 
+SAMPLERS = ("approximator", "gaussian", "gmm")  # the model's sampler and the two density baselines
+
+
 @dataclass(frozen=True)
 class EvalSettings:
     """What :func:`evaluate` (``aaae eval``) measures, on how many images, and where."""
@@ -304,6 +307,14 @@ class EvalSettings:
     seed: int = 0  # for sampling and for picking images
     device: str = "auto"  # where the evaluator runs
     temperatures: tuple[float, ...] = ()  # also approximator samplers at these noise temperatures
+    samplers: tuple[str, ...] = SAMPLERS  # which of them to judge (FID takes minutes per sampler on a CPU)
+
+
+def _judged_samplers(names: dict[str, np.ndarray], wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The drawn samplers that ``wanted`` names (``gmm`` for ``gmmK``; ``approximator@t`` rows always, as asked
+    for by their temperature). All are drawn first, so a sampler's codes do not depend on which are judged."""
+    kind = {name: "gmm" if name.startswith("gmm") else name for name in names}
+    return {n: c for n, c in names.items() if "@" in n or kind[n] in wanted}
 
 
 def evaluate(
@@ -331,6 +342,9 @@ def evaluate(
         raise UserError("-n must be at least 2")
     if any(not (t > 0) for t in temperatures):
         raise UserError(f"temperatures must be > 0 (got {', '.join(f'{t:g}' for t in temperatures)})")
+    unknown = sorted(set(settings.samplers) - set(SAMPLERS))
+    if unknown or not settings.samplers:
+        raise UserError(f"samplers: {', '.join(unknown) or 'none'}; choose from {', '.join(SAMPLERS)}")
     started = time.perf_counter()
     say("reading images")
     eval_data = load_eval_data(data, labels, model, settings.split, settings.held_out_limit, settings.fit_limit, seed)
@@ -368,7 +382,7 @@ def evaluate(
     samplers: dict[str, np.ndarray] = {"approximator": model.sample_codes(samples, seed=seed)}
     for t in temperatures:
         samplers[f"approximator@{t:g}"] = model.sample_codes(samples, seed=seed, temperature=t)
-    if len(eval_data.training):
+    if len(eval_data.training) and {"gaussian", "gmm"} & set(settings.samplers):
         say("fitting the baselines to training codes")
         train_codes = model.encode(eval_data.training)
         samplers["gaussian"] = GaussianDensity(train_codes).sample(samples, rng)
@@ -376,7 +390,7 @@ def evaluate(
         samplers[f"gmm{settings.components}"] = gmm.sample(samples, rng)
         result["baseline_fit"] = {"training_codes": len(train_codes), "gmm_iterations": gmm.iterations_run}
     result["samples"] = {}
-    for name, sampled in samplers.items():
+    for name, sampled in _judged_samplers(samplers, settings.samplers).items():
         say(f"sampling: {name}")
         judged = _judged_with_progress(
             _decoded(model, sampled), sampled, name, judge, real_features, (inception, fid_real, model), progress

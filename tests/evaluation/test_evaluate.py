@@ -11,6 +11,7 @@ import pytest
 
 from aaae_cli.api import Model
 from aaae_cli.data.sources import in_validation
+from aaae_cli.errors import UserError
 from aaae_cli.evaluation.evaluate import EvalSettings, Evaluator, evaluate
 from tests.conftest import MNIST, assert_user_error, run_cli
 
@@ -49,6 +50,14 @@ def test_evaluate_reports_every_part(tiny_bundle: Path, tiny_evaluator: Path) ->
         assert entry["latent_fd"] > 0
         assert abs(sum(entry["class_shares"]) - 1) < 1e-3
     assert 1 <= result["real_evaluator_is"] <= 10
+    only = evaluate(model, MNIST, EvalSettings(**{**settings.__dict__, "samplers": ("gmm", "approximator")}))
+    assert set(only["samples"]) == {"approximator", "gmm3"}  # the same draws as the full run, fewer judged
+    for name in only["samples"]:
+        assert only["samples"][name] == result["samples"][name]
+    approximator_only = evaluate(model, MNIST, EvalSettings(**{**settings.__dict__, "samplers": ("approximator",)}))
+    assert set(approximator_only["samples"]) == {"approximator"} and "baseline_fit" not in approximator_only
+    with pytest.raises(UserError, match="samplers: gan; choose from approximator, gaussian, gmm"):
+        evaluate(model, MNIST, EvalSettings(**{**settings.__dict__, "samplers": ("gan",)}))
 
 
 def test_eval_command_defaults_are_the_settings_defaults() -> None:
@@ -64,6 +73,7 @@ def test_eval_command_defaults_are_the_settings_defaults() -> None:
     assert option["split"] == settings.split and option["evaluator"] == settings.evaluator
     assert option["components"] == settings.components and option["seed"] == settings.seed
     assert option["device"] == settings.device and tuple(option["temperature"] or ()) == settings.temperatures
+    assert option["sampler"] is None and settings.samplers == ("approximator", "gaussian", "gmm")  # None: all
 
 
 def test_eval_command(tiny_bundle: Path, tiny_evaluator: Path, tmp_path: Path) -> None:
@@ -96,6 +106,9 @@ def test_eval_command(tiny_bundle: Path, tiny_evaluator: Path, tmp_path: Path) -
     assert_user_error(run_cli("eval", "--model", str(tiny_bundle), "--data", str(MNIST), "-n", "1"), "-n")
     assert_user_error(
         run_cli("eval", "--model", str(tiny_bundle), "--data", str(MNIST), "--temperature", "0"), "temperature"
+    )
+    assert_user_error(
+        run_cli("eval", "--model", str(tiny_bundle), "--data", str(MNIST), "--sampler", "vae"), "samplers: vae"
     )
     # There is no FID path (no Inception weights here): the option that could only fail is gone.
     assert_user_error(
