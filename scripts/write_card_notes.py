@@ -97,6 +97,9 @@ set_card_notes(
                 "`evaluator-digits`, a digit CNN shipped with aaae (99.3% held-out accuracy): IS is the "
                 "Inception-score formula on its softmax (10 is the maximum), FD the Frechet distance in its "
                 "128-d feature space (not FID); 10,000 samples per sampler."
+                " FID, the paper's metric (NVIDIA's Inception, `aaae eval --fid`), of the samples and the "
+                f"reconstructions, with the real-vs-real floor beside them: {BENCHMARKS}, 'Quality against the paper's "
+                "Table I'."
             ),
             "rows": digit_rows,
             "command": (

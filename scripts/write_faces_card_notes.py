@@ -96,6 +96,9 @@ def evaluation_text(held: str, identity_faces: int, offset: int) -> str:
         f"to 256 px ({identity_faces} held-out faces after the first {offset}, on which `--refine`'s damping and "
         "face weighting were chosen, by pixel error). The edits judged by a classifier that calibrated nothing, "
         f"`--refine 18` and how each figure was measured: {BENCHMARKS}, 'The faces model'."
+        " FID, the paper's metric (NVIDIA's Inception, `aaae eval --fid`), of the samples and the "
+        f"reconstructions, with the real-vs-real floor beside them: {BENCHMARKS}, 'Quality against the paper's "
+        "Table I'."
     )
 
 
