@@ -164,39 +164,45 @@ def _refuse_replacing_inputs(json_out: Path, data: Path, labels: Path | None, ev
         refuse_replacing([json_out], [p for p in folder.iterdir() if p.is_file()], "a file of the --evaluator")
 
 
+def _numbers_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    """A table whose figures are never cut to fit a narrow terminal (a log's 80 columns cut KID to "0.0..."):
+    each column is at least as wide as its widest value; headers wrap instead."""
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        width = max((len(row[i]) for row in rows), default=0)
+        table.add_column(column, justify="right" if i else "left", min_width=width, no_wrap=not i)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def _table(report: dict[str, Any]) -> Table:
     recon = report["reconstruction"]
-    table = Table(title=f"{report['model']} on {report['data']}: {report['held_out_images']} held-out images")
     fid = "fid_real" in report
-    for column in ("", "MSE [0,1]", "MSE [-1,1]", "evaluator FD", "evaluator IS", *(("FID", "KID") if fid else ())):
-        table.add_column(column, justify="right" if column else "left", no_wrap=True)
+    columns = ("", "MSE [0,1]", "MSE [-1,1]", "evaluator FD", "evaluator IS", *(("FID", "KID") if fid else ()))
     keys = ("evaluator_fd", "evaluator_is", *(("fid", "kid") if fid else ()))
-    table.add_row(
-        "reconstructions", f"{recon['mse_01']:.5f}", f"{recon['mse_pm1']:.5f}", *(_fmt(recon.get(k)) for k in keys)
-    )
+    rows = [("reconstructions", f"{recon['mse_01']:.5f}", f"{recon['mse_pm1']:.5f}", *(_cell(recon, k) for k in keys))]
     if "real_evaluator_is" in report or fid:
         floor = report.get("fid_real", {}).get("floor_held_out", {})
         real = (
             "0",
             _fmt(report.get("real_evaluator_is")),
-            *((_fmt(floor.get("fid")), _fmt(floor.get("kid"))) if fid else ()),
+            *((_fmt(floor.get("fid")), _kid(floor.get("kid"))) if fid else ()),
         )
-        table.add_row("real held-out (floor)", "", "", *real)
-    return table
+        rows.append(("real (floor)", "", "", *real))
+    title = f"{report['model']} on {report['data']}: {report['held_out_images']} held-out images"
+    return _numbers_table(title, columns, rows)
 
 
 def _samples_table(report: dict[str, Any]) -> Table:
-    table = Table(title="samples: latent FD (code space) and evaluator FD / IS against the held-out images")
     keys = ("latent_fd", "evaluator_fd", "evaluator_is", *(("fid", "kid") if "fid_real" in report else ()))
-    for column in ("sampler", "n", "latent FD", "evaluator FD", "evaluator IS", "FID", "KID")[: len(keys) + 2]:
-        table.add_column(column, justify="left" if column == "sampler" else "right", no_wrap=True)
-    for name, entry in report["samples"].items():
-        quality = (_fmt(entry.get(k)) for k in keys)
-        table.add_row(name, str(entry["n"]), *quality)
+    columns = ("sampler", "n", "latent FD", "evaluator FD", "evaluator IS", "FID", "KID")[: len(keys) + 2]
+    rows = [(name, str(entry["n"]), *(_cell(entry, k) for k in keys)) for name, entry in report["samples"].items()]
     for name, floor in report.get("fid_real", {}).items():
         if name.startswith("floor_training"):  # real images at the samples' N: the floor for these rows
-            table.add_row("real (floor)", str(floor["images"]), "", "", "", _fmt(floor["fid"]), _fmt(floor["kid"]))
-    return table
+            rows.append(("real (floor)", str(floor["images"]), "", "", "", _fmt(floor["fid"]), _kid(floor["kid"])))
+    title = "samples: latent FD (code space) and evaluator FD / IS against the held-out images"
+    return _numbers_table(title, columns, rows)
 
 
 def _edit_table(edits: dict[str, Any]) -> Table:
@@ -215,8 +221,17 @@ def _edit_table(edits: dict[str, Any]) -> Table:
     return table
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _fmt(value: float | None, decimals: int = 3) -> str:
+    return "-" if value is None else f"{value:.{decimals}f}"
+
+
+def _cell(entry: dict[str, Any], key: str) -> str:
+    return _kid(entry.get(key)) if key == "kid" else _fmt(entry.get(key))
+
+
+def _kid(value: float | None) -> str:
+    """KID of a few hundred real images is near 0.0003: five decimals, or the floor would read 0.000."""
+    return _fmt(value, 5)
 
 
 @evaluators.command(

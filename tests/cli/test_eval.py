@@ -109,3 +109,39 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
     assert_user_error(run_cli("evaluator", "train", "digits", str(MNIST), cwd=tmp_path), "Missing option '--out'")
     assert_user_error(run_cli("evaluator", "judge", cwd=tmp_path), "No such command 'judge'")
     assert not list(tmp_path.iterdir())
+
+
+def test_eval_tables_keep_every_figure_in_80_columns() -> None:
+    """In a log (80 columns, no terminal) the FID tables once cut KID to "0.0..." and the floor's 0.0003 read 0.000."""
+    from rich.console import Console
+
+    from aaae_cli.cli.eval import _samples_table, _table
+
+    report = {
+        "model": "faces",
+        "data": "celeba (val split)",
+        "held_out_images": 425,
+        "reconstruction": {
+            "mse_01": 0.004909,
+            "mse_pm1": 0.019637,
+            "evaluator_fd": 9.155,
+            "fid": 68.88,
+            "kid": 0.04618,
+        },
+        "real_evaluator_is": None,
+        "fid_real": {
+            "floor_held_out": {"images": 425, "fid": 27.361, "kid": 0.0003},
+            "floor_training_10000": {"images": 10000, "fid": 1.21, "kid": 0.00002},
+        },
+        "samples": {
+            name: {"n": 10000, "latent_fd": 29.983, "evaluator_fd": 10.657, "fid": 59.419, "kid": kid}
+            for name, kid in (("approximator", 0.05689), ("gaussian", 0.07966), ("gmm10", 0.06905))
+        },
+    }
+    console = Console(width=80, force_terminal=False, record=True)
+    console.print(_table(report))
+    console.print(_samples_table(report))
+    text = console.export_text()
+    for figure in ("68.880", "0.04618", "27.361", "0.00030", "59.419", "0.05689", "0.07966", "0.06905", "0.00002"):
+        assert figure in text, figure
+    assert max(len(line) for line in text.splitlines()) <= 80
