@@ -142,14 +142,13 @@ def eval_command(
 
 def _inception_judge(source: Path | None, download: bool, device: str) -> InceptionJudge:
     """FID's network, found (or fetched, when allowed) and loaded on ``device`` before any image is read."""
-    from aaae_cli.evaluation.fid import InceptionJudge
-    from aaae_cli.evaluation.inception import SHA1, OnnxInceptionFeatures, default_cache, verified_onnx
+    from aaae_cli.evaluation.inception import inception_judge, verified_onnx
 
     path = verified_onnx() if source is None else None
     if path is None:  # the first time: find the TorchScript network and convert it (needs torch once)
         inception = torch_module("inception")
         path = inception.onnx_file(inception.inception_file(source, download=download))
-    return InceptionJudge(OnnxInceptionFeatures(path, device=device), SHA1, default_cache())
+    return inception_judge(path, device)
 
 
 def _refuse_replacing_inputs(json_out: Path, data: Path, labels: Path | None, evaluator: str | None) -> None:

