@@ -97,8 +97,6 @@ def eval_command(
     """Measure a model: held-out reconstruction error, sample quality against two density baselines, edits."""
     from aaae_cli.evaluation.evaluate import EvalSettings, evaluate
 
-    if n < 2:
-        raise UserError(f"-n must be at least 2 (got {n})")
     if held_out < 1:
         raise UserError(f"--held-out must be at least 1 (got {held_out})")
     check_seed(seed)
@@ -112,9 +110,6 @@ def eval_command(
         _refuse_replacing_inputs(json_out, data.expanduser(), labels, evaluator)
     if not fid and (inception is not None or download_inception):
         raise UserError("--inception and --download-inception go with --fid")
-    judge = _inception_judge(inception, download_inception, device) if fid else None
-    net = load_model(model, device)
-    refuse_writing_into_model([json_out], net.bundle.path)
     settings = EvalSettings(
         samples=n,
         split=split,
@@ -126,6 +121,9 @@ def eval_command(
         temperatures=tuple(temperature or ()),
         samplers=tuple(dict.fromkeys(sampler)) if sampler else EvalSettings.samplers,
     )
+    judge = _inception_judge(inception, download_inception, device) if fid else None
+    net = load_model(model, device)
+    refuse_writing_into_model([json_out], net.bundle.path)
     with RichProgress() as progress:
         progress.status("evaluating")
         report = evaluate(net, data.expanduser(), settings, labels=labels, progress=progress, inception=judge)

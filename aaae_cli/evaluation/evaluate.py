@@ -309,6 +309,16 @@ class EvalSettings:
     temperatures: tuple[float, ...] = ()  # also approximator samplers at these noise temperatures
     samplers: tuple[str, ...] = SAMPLERS  # which of them to judge (FID takes minutes per sampler on a CPU)
 
+    def __post_init__(self) -> None:
+        """Wrong settings are refused when made, before any image is read or network converted."""
+        if self.samples < 2:
+            raise UserError(f"-n must be at least 2 (got {self.samples})")
+        if any(not (t > 0) for t in self.temperatures):
+            raise UserError(f"temperatures must be > 0 (got {', '.join(f'{t:g}' for t in self.temperatures)})")
+        unknown = sorted(set(self.samplers) - set(SAMPLERS))
+        if unknown or not self.samplers:
+            raise UserError(f"samplers: {', '.join(unknown) or 'none'}; choose from {', '.join(SAMPLERS)}")
+
 
 def _judged_samplers(names: dict[str, np.ndarray], wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The drawn samplers that ``wanted`` names (``gmm`` for ``gmmK``; ``approximator@t`` rows always, as asked
@@ -338,13 +348,6 @@ def evaluate(
     settings = settings or EvalSettings()
     samples, temperatures, seed = settings.samples, settings.temperatures, settings.seed
     say = or_silent(progress).status
-    if samples < 2:
-        raise UserError("-n must be at least 2")
-    if any(not (t > 0) for t in temperatures):
-        raise UserError(f"temperatures must be > 0 (got {', '.join(f'{t:g}' for t in temperatures)})")
-    unknown = sorted(set(settings.samplers) - set(SAMPLERS))
-    if unknown or not settings.samplers:
-        raise UserError(f"samplers: {', '.join(unknown) or 'none'}; choose from {', '.join(SAMPLERS)}")
     started = time.perf_counter()
     say("reading images")
     eval_data = load_eval_data(data, labels, model, settings.split, settings.held_out_limit, settings.fit_limit, seed)

