@@ -6,18 +6,32 @@ c = 256 is 22.6 MB in float32. Stored in float16, every large weight tensor is f
 float32, so the graph still computes in float32 and its interface is unchanged; onnxruntime folds the casts
 when it loads the graph. What is lost is the weights' precision beyond 11 bits (a relative rounding of at most
 2^-11), measured on each export as the graphs' difference from PyTorch and the held-out reconstruction error.
+
+:func:`store_bundle_weights_fp16` does the same to a bundle already exported in float32 whose training checkpoint
+is gone (the shipped ``faces``: ``scripts/store_bundle_fp16.py``), checked against its own float32 graphs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from aaae_cli.bundle.folder import Bundle
+from aaae_cli.bundle.writer import save_bundle
+from aaae_cli.errors import UserError
+from aaae_cli.runtime import Graph
+
 MIN_ELEMENTS = 256  # smaller tensors (biases, norms) stay float32: they weigh nothing and keep their precision
 SUFFIX = "__fp16"
+HALF_TOLERANCE = 2e-2  # largest output difference from float32, relative to the output's scale: 2^-11 per weight
+PROBES = 64  # noise vectors whose codes, and decoded images, check a converted bundle's graphs
+PROBE_SEED = 20190215
 
 
 def store_weights_fp16(path: Path) -> int:
@@ -42,3 +56,54 @@ def store_weights_fp16(path: Path) -> int:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return len(casts)
+
+
+def halved_graph(model: bytes) -> bytes:
+    """The ONNX graph ``model`` with its weights stored in float16 (:func:`store_weights_fp16`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "graph.onnx"
+        path.write_bytes(model)
+        store_weights_fp16(path)
+        return path.read_bytes()
+
+
+def store_bundle_weights_fp16(folder: Path) -> dict[str, float]:
+    """Rewrite the float32 bundle ``folder`` in place with its graphs' weights in float16; returns each graph's
+    largest output difference from its float32 self, refused (nothing written) beyond :data:`HALF_TOLERANCE`.
+
+    The probes are the bundle's own: fixed noise, the approximator's codes of it, and the decoder's images of those
+    codes (so no data is needed). Everything else in the bundle (directions, calibrations, card notes, the sample
+    grid) was measured on the float32 graphs and is kept; ``config.export`` records the conversion and its check.
+    """
+    folder = Path(folder)
+    bundle = Bundle(folder)
+    config = bundle.config
+    if (config.export or {}).get("weights") == "fp16":
+        raise UserError(f"{folder}: its weights are already stored in float16")
+    full = {name: bundle.graph_bytes(name) for name in config.graphs}
+    half = {name: halved_graph(model) for name, model in full.items()}
+    z = np.random.default_rng(PROBE_SEED).standard_normal((PROBES, config.z_dim)).astype(np.float32)
+    codes = Graph("approximator", full["approximator"], "cpu").run(z)
+    images = Graph("decoder", full["decoder"], "cpu").run(codes)
+    probes = {"approximator": z, "decoder": codes, "encoder": images}
+    diffs = {}
+    for name, x in probes.items():
+        expected = Graph(name, full[name], "cpu").run(x)
+        diff = float(np.abs(Graph(name, half[name], "cpu").run(x) - expected).max())
+        tolerance = HALF_TOLERANCE * max(1.0, float(np.abs(expected).max()))
+        if not diff <= tolerance:
+            raise UserError(f"{folder}: {name} in float16 differs by {diff:.3g} (tolerance {tolerance:.1g})")
+        diffs[name] = diff
+    record = {
+        **(config.export or {}),
+        "weights": "fp16",
+        "weights_fp16": {
+            "date": datetime.date.today().isoformat(),
+            "from": "the bundle's float32 graphs (aaae_train.half_weights.store_bundle_weights_fp16)",
+            "checked_on": f"{PROBES} noise vectors, their codes and decoded images",
+            "max_abs_diff_from_fp32": diffs,
+        },
+    }
+    changed = {config.graphs[name].file: model for name, model in half.items()}
+    save_bundle(bundle, dataclasses.replace(config, export=record), folder, changed=changed)
+    return diffs

@@ -253,3 +253,24 @@ def test_replaceable_bundle_checks(tiny_bundle: Path, tmp_path: Path, monkeypatc
     (bundle / "config.json").write_text("[]")
     with pytest.raises(UserError, match="not an aaae bundle"):
         check_replaceable(bundle)
+
+
+def test_a_float32_bundle_is_stored_in_fp16_in_place(bundle_copy: Path, tiny_bundle: Path) -> None:
+    """The shipped faces has no checkpoint left to export again: its graphs are halved where they are, checked
+    against their float32 selves, and everything measured on them is kept."""
+    import aaae_cli
+    from aaae_train.half_weights import store_bundle_weights_fp16
+
+    diffs = store_bundle_weights_fp16(bundle_copy)
+    assert set(diffs) == {"encoder", "decoder", "approximator"} and max(diffs.values()) > 0
+    half, full = Bundle(bundle_copy), Bundle(tiny_bundle)
+    assert half.verify_all() and half.config.export["weights"] == "fp16"
+    assert half.config.export["weights_fp16"]["max_abs_diff_from_fp32"] == diffs
+    assert half.config.export["max_abs_diff"] == full.config.export["max_abs_diff"]  # the export's own check kept
+    for graph in ("encoder.onnx", "decoder.onnx", "approximator.onnx"):
+        assert (bundle_copy / graph).stat().st_size < 0.7 * (tiny_bundle / graph).stat().st_size, graph
+    assert half.read("attributes.json") == full.read("attributes.json")
+    small, large = aaae_cli.load(bundle_copy, device="cpu"), aaae_cli.load(tiny_bundle, device="cpu")
+    assert np.abs(small.sample(16, seed=1).astype(int) - large.sample(16, seed=1)).mean() < 1.0
+    with pytest.raises(aaae_cli.UserError, match="already"):
+        store_bundle_weights_fp16(bundle_copy)
