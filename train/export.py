@@ -57,14 +57,13 @@ from aaae_cli.runtime import Graph
 from aaae_cli.utils.progress import Progress, or_silent
 from aaae_train.checkpoint import find_checkpoint, load_checkpoint, load_networks
 from aaae_train.data import Dataset, Preprocessing, default_cache_dir, load_dataset
-from aaae_train.half_weights import store_weights_fp16
+from aaae_train.half_weights import HALF_TOLERANCE, store_weights_fp16
 from aaae_train.moments import MomentMatch, match_moments
 from aaae_train.networks import Approximator, ArchConfig, Decoder, Encoder, count_parameters
 from aaae_train.options import WEIGHT_FORMATS, ExportSettings
 
 OPSET = 20
 FULL_TOLERANCE = 1e-4  # ONNX against PyTorch, relative to the output's scale: float32 throughout
-HALF_TOLERANCE = 2e-2  # with float16 weights (aaae_train.half_weights): rounding of 2^-11 per weight, compounded
 SAMPLE_SEED = 20190215  # the same fixed noise as the training grids
 CHECK_IMAGES = 64  # held-out images used to compare ONNX with PyTorch
 METRIC_IMAGES = 2000  # held-out images for the metrics measured on the ONNX graphs
