@@ -242,7 +242,9 @@ def calibrate_into_bundle(
         paths = training_photos(data.expanduser(), labels, net, settings.pool, settings.seed)
         found, skipped = calibrate_photo_scales(net, judge, paths, settings, progress=progress)
     else:
-        eval_data = load_eval_data(data.expanduser(), labels, net, "val", 1, settings.pool, settings.seed)
+        eval_data = load_eval_data(
+            data.expanduser(), labels, net, "val", 1, settings.pool, settings.seed, progress=progress
+        )
         if not len(eval_data.training):
             raise UserError(f"{data}: no training-split images to calibrate on")
         codes = net.encode(eval_data.training)

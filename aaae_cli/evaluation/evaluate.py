@@ -153,10 +153,18 @@ class EvalData:
 
 
 def load_eval_data(
-    data: Path, labels: Path | None, model: Model, split: str, limit: int, fit_limit: int, seed: int
+    data: Path,
+    labels: Path | None,
+    model: Model,
+    split: str,
+    limit: int,
+    fit_limit: int,
+    seed: int,
+    *,
+    progress: Progress | None = None,
 ) -> EvalData:
     """Read ``data`` as the model's training read it (keys, labels, split) and frame its images as the model
-    frames images."""
+    frames images (a bar while they are read: minutes for tens of thousands of images, or for faces to find)."""
     images = read_as_trained(data, labels, model)
     if split == "val":
         is_val = held_out(images.keys, _val_fraction(model))
@@ -171,8 +179,9 @@ def load_eval_data(
     held = sorted(rng.choice(held, size=min(limit, len(held)), replace=False).tolist())
     fit = sorted(rng.choice(fit, size=min(fit_limit, len(fit)), replace=False).tolist()) if fit else []
     loader = _loader(images, model)
-    held, held_images = _load_framed(held, loader)
-    fit, fit_images = _load_framed(fit, loader)
+    with or_silent(progress).task("reading images", len(held) + len(fit)) as task:
+        held, held_images = _load_framed(held, loader, task)
+        fit, fit_images = _load_framed(fit, loader, task)
     if not held:
         raise UserError(f"{data}: no held-out image could be framed as the model frames images (no face found?)")
     if not fit:
@@ -217,10 +226,11 @@ def _loader(images: SourceImages, model: Model) -> Callable[[int], np.ndarray]:
     return lambda i: model.prepare(images.paths[i])
 
 
-def _load_framed(indices: list[int], loader: Callable[[int], np.ndarray]) -> tuple[list[int], np.ndarray]:
+def _load_framed(indices: list[int], loader: Callable[[int], np.ndarray], task: Task) -> tuple[list[int], np.ndarray]:
     """The images at ``indices`` that can be framed (a face model skips photos with no face it can align)."""
     kept, images = [], []
     for i in indices:
+        task.advance()
         try:
             images.append(loader(i))
         except UserError:
@@ -349,8 +359,10 @@ def evaluate(
     samples, temperatures, seed = settings.samples, settings.temperatures, settings.seed
     say = or_silent(progress).status
     started = time.perf_counter()
-    say("reading images")
-    eval_data = load_eval_data(data, labels, model, settings.split, settings.held_out_limit, settings.fit_limit, seed)
+    say("listing images")
+    eval_data = load_eval_data(
+        data, labels, model, settings.split, settings.held_out_limit, settings.fit_limit, seed, progress=progress
+    )
     judge = find_evaluator(settings.evaluator, model, settings.device)
     result: dict[str, Any] = {
         "model": model.name,

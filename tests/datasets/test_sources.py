@@ -143,3 +143,27 @@ def test_eval_reads_an_mnist_folder_without_labels_as_training_does(tmp_path: Pa
     raw = tmp_path / "train-images-idx3-ubyte"
     raw.write_bytes(gzip.decompress((MNIST / "train-images-idx3-ubyte.gz").read_bytes()))
     assert len(load_eval_data(raw, None, _stub_model(32, 1, 1.0), "val", 10_000, 0, 0).held_out) == len(val_idx)
+
+
+def test_reading_eval_images_shows_one_bar_counting_every_image_it_frames() -> None:
+    """``aaae eval`` read and framed up to 30,000 images (minutes; faces are found one by one) before its first bar."""
+    import contextlib
+
+    bars: list[list] = []
+
+    class Recorder:
+        def message(self, text: str) -> None:
+            pass
+
+        def status(self, text: str) -> None:
+            pass
+
+        @contextlib.contextmanager
+        def task(self, description: str, total: int, **_: object):  # type: ignore[no-untyped-def]
+            bar = [description, total, 0]
+            bars.append(bar)
+            yield SimpleNamespace(advance=lambda n=1: bar.__setitem__(2, bar[2] + n))
+
+    evaluated = load_eval_data(MNIST, None, _stub_model(32, 1, 1.0), "val", 5, 7, 0, progress=Recorder())
+    assert (len(evaluated.held_out), len(evaluated.training)) == (5, 7)
+    assert bars == [["reading images", 12, 12]]
