@@ -387,7 +387,7 @@ def evaluate(
     fid_real = None
     if inception is not None:
         say("Inception features of real images")
-        fid_real = _fid_real(inception, model, eval_data, settings, or_silent(progress), result)
+        fid_real = fid_real_side(inception, model, eval_data, settings, or_silent(progress), result)
     result["reconstruction"].update(
         _judged_with_progress(
             batches(recon, 500), codes, "reconstructions", judge, real_features, (inception, fid_real, model), progress
@@ -457,7 +457,7 @@ def _generated_key(inception: InceptionJudge, model: Model, codes: np.ndarray) -
     return digest.hexdigest()[:32]
 
 
-def _fid_real(
+def fid_real_side(
     inception: InceptionJudge,
     model: Model,
     data: EvalData,

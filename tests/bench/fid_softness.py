@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from aaae_cli.api import Model
-from aaae_cli.evaluation.evaluate import EvalSettings, _fid_real, load_eval_data
+from aaae_cli.evaluation.evaluate import EvalSettings, fid_real_side, load_eval_data
 from aaae_cli.evaluation.fid import batches, distances, image_stats
 from aaae_cli.evaluation.inception import inception_judge, verified_onnx
 from aaae_cli.utils.progress import RichProgress
@@ -55,7 +55,7 @@ def main() -> None:
     judge = inception_judge(network, "cpu")
     data = load_eval_data(args.data, None, model, settings.split, settings.held_out_limit, settings.fit_limit, 0)
     held = data.held_out
-    variants: dict[str, np.ndarray] = {}  # the unfiltered held-out images are the floor _fid_real reports
+    variants: dict[str, np.ndarray] = {}  # the unfiltered held-out images are the floor fid_real_side reports
     for radius in BLURS:
         variants[f"real, Gaussian blur {radius:g} px"] = filtered(held, ImageFilter.GaussianBlur(radius))
     started = time.perf_counter()
@@ -69,7 +69,7 @@ def main() -> None:
     seconds_reconstructing = time.perf_counter() - started
     report: dict = {"model": model.name, "data": data.description, "images": len(held), "rows": {}}
     with RichProgress() as progress:
-        reference = _fid_real(judge, model, data, settings, progress, report)  # its floors go into report
+        reference = fid_real_side(judge, model, data, settings, progress, report)  # its floors go into report
         floor = report["fid_real"]["floor_held_out"]
         print(f"{'real held-out (the floor)':48s} FID {floor['fid']:8.2f}  KID {floor['kid']:.4f}")
         for name, images in variants.items():

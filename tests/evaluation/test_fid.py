@@ -147,7 +147,7 @@ def test_evaluate_adds_fid_and_kid_with_the_real_floor_and_caches_the_real_stati
 
 
 def test_the_reference_is_training_images_chosen_across_the_data_and_apart_from_the_floor() -> None:
-    from aaae_cli.evaluation.evaluate import EvalData, EvalSettings, _fid_real
+    from aaae_cli.evaluation.evaluate import EvalData, EvalSettings, fid_real_side
     from aaae_cli.evaluation.fid import InceptionJudge
     from aaae_cli.utils.progress import or_silent
 
@@ -167,7 +167,7 @@ def test_the_reference_is_training_images_chosen_across_the_data_and_apart_from_
 
     result: dict = {}
     settings = EvalSettings(samples=10, fid_reference=20)
-    _fid_real(InceptionJudge(features, "f", None, batch=100), Framing(), data, settings, or_silent(None), result)
+    fid_real_side(InceptionJudge(features, "f", None, batch=100), Framing(), data, settings, or_silent(None), result)
     reference, held_floor, training_floor = seen
     assert len(reference) == 20 and len(training_floor) == 10 and len(held_floor) == 5
     assert not set(reference) & set(training_floor)  # the floor's real images are not in the reference
