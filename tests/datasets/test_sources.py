@@ -149,15 +149,11 @@ def test_reading_eval_images_shows_one_bar_counting_every_image_it_frames() -> N
     """``aaae eval`` read and framed up to 30,000 images (minutes; faces are found one by one) before its first bar."""
     import contextlib
 
+    from aaae_cli.utils.progress import Silent
+
     bars: list[list] = []
 
-    class Recorder:
-        def message(self, text: str) -> None:
-            pass
-
-        def status(self, text: str) -> None:
-            pass
-
+    class Recorder(Silent):
         @contextlib.contextmanager
         def task(self, description: str, total: int, **_: object):  # type: ignore[no-untyped-def]
             bar = [description, total, 0]
