@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from aaae_cli.utils.progress import Silent
 
 REPO = Path(__file__).resolve().parent.parent  # the repository root
 DATA = REPO / "tests" / "data"
@@ -119,3 +124,17 @@ def small_disk(tmp_path: Path):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+class BarRecorder(Silent):
+    """A :class:`aaae_cli.utils.progress.Progress` that says nothing and records each bar as [description, total,
+    units advanced], for tests of what long work reports."""
+
+    def __init__(self) -> None:
+        self.bars: list[list] = []
+
+    @contextlib.contextmanager
+    def task(self, description: str, total: int, **_: object) -> Iterator[SimpleNamespace]:
+        bar = [description, total, 0]
+        self.bars.append(bar)
+        yield SimpleNamespace(advance=lambda n=1: bar.__setitem__(2, bar[2] + n), update=lambda **_: None)

@@ -360,8 +360,11 @@ def evaluate(
     say = or_silent(progress).status
     started = time.perf_counter()
     say("listing images")
+    # training images serve the baselines' fit and FID's real side only: not read when neither is measured
+    needs_training = inception is not None or bool({"gaussian", "gmm"} & set(settings.samplers))
+    fit_limit = settings.fit_limit if needs_training else 0
     eval_data = load_eval_data(
-        data, labels, model, settings.split, settings.held_out_limit, settings.fit_limit, seed, progress=progress
+        data, labels, model, settings.split, settings.held_out_limit, fit_limit, seed, progress=progress
     )
     judge = find_evaluator(settings.evaluator, model, settings.device)
     result: dict[str, Any] = {

@@ -16,7 +16,7 @@ from aaae_cli.data.sources import detect_source, held_out, in_validation, labell
 from aaae_cli.errors import UserError
 from aaae_cli.evaluation.evaluate import load_eval_data, training_photos
 from aaae_train.data import Dataset, Preprocessing, load_dataset
-from tests.conftest import MNIST
+from tests.conftest import MNIST, BarRecorder
 
 # Computed with the code before issue 14 changed anything: the shipped models' held-out splits must not move.
 HELD_MNIST = ["mnist:11", "mnist:33", "mnist:35", "mnist:98", "mnist:103", "mnist:115", "mnist:126", "mnist:137"]
@@ -147,19 +147,7 @@ def test_eval_reads_an_mnist_folder_without_labels_as_training_does(tmp_path: Pa
 
 def test_reading_eval_images_shows_one_bar_counting_every_image_it_frames() -> None:
     """``aaae eval`` read and framed up to 30,000 images (minutes; faces are found one by one) before its first bar."""
-    import contextlib
-
-    from aaae_cli.utils.progress import Silent
-
-    bars: list[list] = []
-
-    class Recorder(Silent):
-        @contextlib.contextmanager
-        def task(self, description: str, total: int, **_: object):  # type: ignore[no-untyped-def]
-            bar = [description, total, 0]
-            bars.append(bar)
-            yield SimpleNamespace(advance=lambda n=1: bar.__setitem__(2, bar[2] + n))
-
-    evaluated = load_eval_data(MNIST, None, _stub_model(32, 1, 1.0), "val", 5, 7, 0, progress=Recorder())
+    recorder = BarRecorder()
+    evaluated = load_eval_data(MNIST, None, _stub_model(32, 1, 1.0), "val", 5, 7, 0, progress=recorder)
     assert (len(evaluated.held_out), len(evaluated.training)) == (5, 7)
-    assert bars == [["reading images", 12, 12]]
+    assert recorder.bars == [["reading images", 12, 12]]

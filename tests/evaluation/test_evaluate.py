@@ -13,7 +13,7 @@ from aaae_cli.api import Model
 from aaae_cli.data.sources import in_validation
 from aaae_cli.errors import UserError
 from aaae_cli.evaluation.evaluate import EvalSettings, Evaluator, evaluate
-from tests.conftest import MNIST, assert_user_error, run_cli
+from tests.conftest import MNIST, BarRecorder, assert_user_error, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +54,13 @@ def test_evaluate_reports_every_part(tiny_bundle: Path, tiny_evaluator: Path) ->
     assert set(only["samples"]) == {"approximator", "gmm3"}  # the same draws as the full run, fewer judged
     for name in only["samples"]:
         assert only["samples"][name] == result["samples"][name]
-    approximator_only = evaluate(model, MNIST, EvalSettings(**{**settings.__dict__, "samplers": ("approximator",)}))
+    recorder = BarRecorder()
+    approximator_only = evaluate(
+        model, MNIST, EvalSettings(**{**settings.__dict__, "samplers": ("approximator",)}), progress=recorder
+    )
     assert set(approximator_only["samples"]) == {"approximator"} and "baseline_fit" not in approximator_only
+    # nothing needs training images then (no baseline, no FID): none is read
+    assert recorder.bars[0] == ["reading images", result["held_out_images"], result["held_out_images"]]
     with pytest.raises(UserError, match="samplers: gan; choose from approximator, gaussian, gmm"):
         evaluate(model, MNIST, EvalSettings(**{**settings.__dict__, "samplers": ("gan",)}))
 
