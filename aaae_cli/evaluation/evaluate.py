@@ -488,14 +488,14 @@ def fid_real_side(
     order = np.random.default_rng(settings.seed).permutation(len(data.training))
     chosen, rest = order[: settings.fid_reference], order[settings.fid_reference :][: settings.samples]
     keys = [data.training_keys[i] for i in chosen]
-    real, cached = real_stats(inception, data.training[chosen], framing, keys, "real reference", progress)
+    real, cached = real_stats(inception, data.training, framing, keys, "real reference", progress, rows=chosen)
     result["fid_real"] = {"reference": "training images", "reference_images": real.count, "statistics_cached": cached}
-    floors = {"held_out": (data.held_out, data.held_out_keys)}
+    floors = {"held_out": (data.held_out, None, data.held_out_keys)}
     if len(rest) >= 2:
-        floors[f"training_{len(rest)}"] = (data.training[rest], [data.training_keys[i] for i in rest])
-    for name, (images, image_keys) in floors.items():
-        if len(images) >= 2:
-            stats, _ = real_stats(inception, images, framing, image_keys, f"real floor ({name})", progress)
+        floors[f"training_{len(rest)}"] = (data.training, rest, [data.training_keys[i] for i in rest])
+    for name, (images, rows, image_keys) in floors.items():
+        if (len(images) if rows is None else len(rows)) >= 2:
+            stats, _ = real_stats(inception, images, framing, image_keys, f"real floor ({name})", progress, rows)
             result["fid_real"][f"floor_{name}"] = {"images": stats.count, **distances(real, stats)}
     return real
 

@@ -186,3 +186,37 @@ def test_fid_without_the_network_is_one_line_and_inception_needs_fid(tmp_path: P
     # A wrong setting is refused first: not after finding, fetching or converting the 87 MB network.
     result = run_cli("eval", "--model", "digits", "--data", str(MNIST), "--fid", "--sampler", "vae", env=env)
     assert_user_error(result, "samplers: vae; choose from approximator, gaussian, gmm")
+
+
+def test_a_cache_hit_copies_no_training_image(tmp_path: Path) -> None:
+    """The reference's statistics from the cache: the 10,000 training images behind them are not picked out again
+    (120 MB at 64 px, seconds, for nothing)."""
+    from aaae_cli.evaluation.evaluate import EvalData, EvalSettings, fid_real_side
+    from aaae_cli.evaluation.fid import InceptionJudge
+    from aaae_cli.utils.progress import or_silent
+
+    class Framing:
+        resolution, channels, config = 4, 1, {}
+
+    reads: list[int] = []
+
+    class CountedReads(np.ndarray):
+        def __getitem__(self, index: object) -> np.ndarray:
+            reads.append(1)
+            return np.asarray(super().__getitem__(index))
+
+    training = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1).repeat(4, 1).repeat(4, 2).view(CountedReads)
+    held = np.full((5, 4, 4, 1), 200, dtype=np.uint8)
+    data = EvalData(
+        held, training, held_out_keys=[f"h{i}" for i in range(5)], training_keys=[f"t{i}" for i in range(40)]
+    )
+    judge = InceptionJudge(lambda images: images.reshape(len(images), -1)[:, :3] / 1.0, "f", tmp_path, batch=100)
+    settings = EvalSettings(samples=10, fid_reference=20)
+    first: dict = {}
+    fid_real_side(judge, Framing(), data, settings, or_silent(None), first)
+    assert reads and first["fid_real"]["statistics_cached"] is False
+    reads.clear()
+    again: dict = {}
+    fid_real_side(judge, Framing(), data, settings, or_silent(None), again)
+    assert again["fid_real"]["statistics_cached"] is True and reads == []
+    assert again["fid_real"]["floor_training_10"] == first["fid_real"]["floor_training_10"]
