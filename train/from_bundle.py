@@ -100,12 +100,14 @@ def bundle_arch(bundle: Bundle) -> ArchConfig:
         raise UserError(f"{bundle.path}: training.arch is not a valid architecture ({exc})") from None
 
 
-def decoder_from_graph(path: Path | str, arch: ArchConfig) -> Decoder:
-    """The trainable :class:`Decoder` behind the exported decoder graph at ``path`` (float32 or float16 weights)."""
+def decoder_from_graph(graph: Path | str | bytes, arch: ArchConfig) -> Decoder:
+    """The trainable :class:`Decoder` behind an exported decoder graph (a file, or its bytes as
+    ``Bundle.graph_bytes`` gives them; float32 or float16 weights)."""
+    where = "decoder graph" if isinstance(graph, bytes) else str(graph)
     try:
-        model = onnx.load(str(path))
+        model = onnx.load_from_string(graph) if isinstance(graph, bytes) else onnx.load(str(graph))
     except (OSError, ValueError, DecodeError) as exc:
-        raise UserError(f"{path}: cannot read the decoder graph ({exc})") from None
+        raise UserError(f"{where}: cannot read the decoder graph ({exc})") from None
     return decoder_from_weights(graph_weights(model), arch)
 
 

@@ -32,38 +32,37 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aaae_cli.api import Model
 from aaae_cli.bundle.folder import Bundle
 from aaae_cli.bundle.writer import save_bundle
 from aaae_cli.data.sources import detect_source
 from aaae_cli.errors import UserError
 from aaae_cli.runtime import Graph
+from aaae_train.algorithm import frozen
 from aaae_train.checkpoint import load_checkpoint, save_checkpoint
 from aaae_train.data import Preprocessing, default_cache_dir, load_dataset
 from aaae_train.from_bundle import bundle_arch, decoder_from_graph, freeze_batchnorm, save_decoder_graph
 from aaae_train.networks import PatchDiscriminator
+from aaae_train.snapshots import to_model_input
 
 SAVE_EVERY_S = 300
 CODE_BATCH = 256
 
 
-def _inputs(images: np.ndarray) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1], as the model reads images."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def _encode(encoder: Graph, images: np.ndarray) -> np.ndarray:
-    out = [encoder.run(_inputs(images[i : i + CODE_BATCH]).numpy()) for i in range(0, len(images), CODE_BATCH)]
-    return np.concatenate(out).astype(np.float32)
+CPU = torch.device("cpu")
 
 
 @torch.no_grad()
-def _held_out_mse(decoder: torch.nn.Module, codes: torch.Tensor, images: np.ndarray) -> float:
+def _decoded(decoder: torch.nn.Module, codes: np.ndarray) -> np.ndarray:
+    """``decoder``'s images of ``codes`` as :meth:`Model.decode_float` gives a graph's: float NHWC in [-1, 1]."""
     decoder.eval()
-    errors = [
-        F.mse_loss(decoder(codes[i : i + CODE_BATCH]), _inputs(images[i : i + CODE_BATCH]), reduction="sum")
-        for i in range(0, len(codes), CODE_BATCH)
-    ]
-    return float(sum(errors)) / images.size / 4.0  # pixels in [0, 1]: a quarter of the [-1, 1] error
+    parts = [decoder(torch.from_numpy(codes[i : i + CODE_BATCH])) for i in range(0, len(codes), CODE_BATCH)]
+    return torch.cat(parts).permute(0, 2, 3, 1).numpy()
+
+
+def _mse(decoded: np.ndarray, images: np.ndarray) -> float:
+    """Per-pixel MSE with pixels in [0, 1] (a quarter of the [-1, 1] error), as ``aaae eval`` reports it."""
+    return float(np.mean(np.square(decoded - (images.astype(np.float32) / 127.5 - 1.0)))) / 4.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    bundle = Bundle(args.model)
+    model = Model.load(args.model, device="cpu")
+    bundle = model.bundle
     arch = bundle_arch(bundle)
     options = (bundle.config.training.options or {}) if bundle.config.training else {}
     prep = Preprocessing(arch.resolution, arch.channels, float(options.get("crop", 1.0)), options.get("align", "none"))
@@ -104,22 +104,19 @@ def run(args: argparse.Namespace) -> None:
             f"{recorded.train_images} + {recorded.val_images}: not the data it was trained on"
         )
     images = np.asarray(dataset.images)
-    encoder = Graph("encoder", bundle.graph_bytes("encoder"), "cpu")
     print(f"encoding {len(images)} images with the bundle's encoder", flush=True)
-    train_codes = torch.from_numpy(_encode(encoder, images[train_idx]))
-    val_codes = torch.from_numpy(_encode(encoder, images[val_idx]))
+    train_codes = torch.from_numpy(model.encode(images[train_idx]))
     val_images = images[val_idx]
+    val_codes = model.encode(val_images)
 
-    decoder_path = args.out / "decoder-start.onnx"
     args.out.mkdir(parents=True, exist_ok=True)
-    decoder_path.write_bytes(bundle.graph_bytes("decoder"))
-    decoder = decoder_from_graph(decoder_path, arch)
+    decoder = decoder_from_graph(bundle.graph_bytes("decoder"), arch)
     ema = copy.deepcopy(decoder).eval().requires_grad_(False)
     discriminator = PatchDiscriminator(arch)
     opt_g = torch.optim.Adam(decoder.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=(0.5, 0.999))
     state_path, log_path = args.out / "finetune.pt", args.out / "log.jsonl"
-    step, seconds = 0, 0.0
+    step, seconds, logged_step, val_mse = 0, 0.0, -1, float("nan")
     if state_path.is_file():
         state = load_checkpoint(state_path)
         for module, name in ((decoder, "decoder"), (ema, "ema"), (discriminator, "discriminator")):
@@ -129,7 +126,7 @@ def run(args: argparse.Namespace) -> None:
         step, seconds = state["step"], state["seconds"]
         print(f"resumed at step {step} ({seconds / 60:.1f} min trained)", flush=True)
     else:
-        start_mse = _held_out_mse(decoder, val_codes, val_images)
+        start_mse = _mse(_decoded(decoder, val_codes), val_images)
         with log_path.open("a") as log:
             log.write(json.dumps({"step": 0, "minutes": 0.0, "val_mse": start_mse}) + "\n")
         print(f"held-out MSE before: {start_mse:.5f}", flush=True)
@@ -147,16 +144,15 @@ def run(args: argparse.Namespace) -> None:
     base_seconds = seconds
     while seconds < args.minutes * 60:
         pick = rng.integers(0, len(train_idx), args.batch)
-        x = _inputs(images[train_idx[pick]])
+        x = to_model_input(torch.from_numpy(images[train_idx[pick]]), CPU)
         codes = train_codes[pick]
         decoder.train()
         freeze_batchnorm(decoder)
         if step >= args.warmup:
             recon = decoder(codes)
             rec_loss = F.mse_loss(recon, x)
-            discriminator.requires_grad_(False)
-            adv_loss = F.softplus(-discriminator(recon)).mean()
-            discriminator.requires_grad_(True)
+            with frozen(discriminator):
+                adv_loss = F.softplus(-discriminator(recon)).mean()
             opt_g.zero_grad(set_to_none=True)
             (rec_loss + args.lambda_adv * adv_loss).backward()
             opt_g.step()
@@ -179,7 +175,7 @@ def run(args: argparse.Namespace) -> None:
         seconds = base_seconds + time.monotonic() - started
         if time.monotonic() - last_save > SAVE_EVERY_S or seconds >= args.minutes * 60:
             n = max(sums["n"], 1)
-            val_mse = _held_out_mse(ema, val_codes, val_images)
+            val_mse, logged_step = _mse(_decoded(ema, val_codes), val_images), step
             record = {"step": step, "minutes": round(seconds / 60, 2), "val_mse": val_mse,
                       "loss_rec": sums["rec"] / n, "loss_adv": sums["adv"] / n, "loss_d": sums["d"] / n}  # fmt: skip
             with log_path.open("a") as log:
@@ -188,20 +184,19 @@ def run(args: argparse.Namespace) -> None:
             sums = {"rec": 0.0, "adv": 0.0, "d": 0.0, "n": 0}
             save()
             last_save = time.monotonic()
+    if logged_step != step:  # resumed after the end: not measured in this call yet
+        val_mse = _mse(_decoded(ema, val_codes), val_images)
     graph = args.out / "decoder.onnx"
     save_decoder_graph(ema, arch, graph)
-    exported = Graph("decoder", graph.read_bytes(), "cpu")
-    decoded = np.concatenate(
-        [exported.run(val_codes[i : i + CODE_BATCH].numpy()) for i in range(0, len(val_codes), CODE_BATCH)]
-    )
-    val_mse = float(np.mean(np.square(decoded - _inputs(val_images).numpy()))) / 4.0
-    write_bundle(args, bundle, graph, step, seconds, (_held_out_mse(ema, val_codes, val_images), val_mse))
+    lowered = Graph("decoder", graph.read_bytes(), "cpu").run(val_codes).transpose(0, 2, 3, 1)
+    write_bundle(args, bundle, graph, step, seconds, (val_mse, _mse(lowered, val_images)))
 
 
 def write_bundle(
     args: argparse.Namespace, bundle: Bundle, graph: Path, step: int, seconds: float, val_mse: tuple[float, float]
 ) -> None:
-    """The bundle with the decoder graph at ``graph``, its held-out MSE (PyTorch, ONNX) and the fine-tune recorded."""
+    """The bundle with the decoder graph at ``graph``, its held-out MSE (PyTorch, the graph) and the fine-tune
+    recorded."""
     config = bundle.config
     record = {
         **(config.export or {}),

@@ -38,6 +38,8 @@ def test_rebuilt_decoder_draws_what_the_graph_draws(tiny_bundle: Path) -> None:
     assert got.shape == expected.shape == (6, 1, 32, 32)
     assert float(np.abs(got - expected).max()) < 1e-5
     assert float(expected.std()) > 0.05  # a trained decoder's images, not a constant
+    from_bytes = _decode(decoder_from_graph(graph_path.read_bytes(), _arch(tiny_bundle)), codes)
+    np.testing.assert_array_equal(from_bytes, got)  # the bytes a bundle gives (Bundle.graph_bytes), no file
 
 
 def test_float16_weights_are_read(tiny_bundle: Path, tmp_path: Path) -> None:
@@ -81,6 +83,8 @@ def test_not_a_decoder_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     junk.write_bytes(b"\x00not a graph" * 10)
     with pytest.raises(UserError, match="cannot read"):
         decoder_from_graph(junk, _arch(tiny_bundle))
+    with pytest.raises(UserError, match="cannot read"):
+        decoder_from_graph(junk.read_bytes(), _arch(tiny_bundle))
     wider = ArchConfig(**{**_arch(tiny_bundle).__dict__, "width": 0.5})
     with pytest.raises(UserError, match="expected"):
         decoder_from_graph(tiny_bundle / "decoder.onnx", wider)
